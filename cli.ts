@@ -1,0 +1,212 @@
+// deno-lint-ignore-file no-console -- the command line is the one module that prints
+/**
+ * The dmareplay command line: the only module that touches argv, files and the terminal.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  DEFAULT_PROBE_MAP,
+  type ParseSummary,
+  type ProbeMap,
+  STATS,
+  summarizeTrace,
+  validateProbeMap,
+} from "./mod.ts";
+
+const USAGE = `dmareplay: replay ftrace captures of PCI P2PDMA / IOMMU / DMA-API / dma-buf work
+
+Usage: dmareplay <command> [options]
+
+Commands:
+  parse    TRACE|- [--probes P.json] [--json]   event counts by name, diagnostics
+  validate FILE.json                            check a probe map
+
+Every command has --help. Exit codes: 0 success, 1 the input had errors (still processed),
+2 usage error. Gzip input is detected by its magic bytes; "-" reads stdin.
+`;
+
+const PARSE_USAGE = `Usage: dmareplay parse TRACE|- [--probes P.json] [--json] [--quiet]
+
+Parse an ftrace text capture (trace, trace_pipe, trace-cmd report; gzip or plain) and print
+the events by name and the diagnostics (each with its line number).
+
+Options:
+  --probes P.json   probe map binding kprobe names/functions to meanings
+                    (default: traces/default.probes.json, built in)
+  --json            print the summary as JSON (DESIGN.md's contract: input, events, diagnostics)
+  --quiet           no progress on stderr
+  -h, --help        this help
+`;
+
+const VALIDATE_USAGE = `Usage: dmareplay validate FILE.json
+
+Check a JSON input and print each error with its JSON pointer. Recognised: probe maps
+(objects with "probes"). Exit 0 when valid, 1 when not, 2 when the file cannot be read.
+`;
+
+class UsageError extends Error {}
+
+async function openInput(path: string): Promise<ReadableStream<Uint8Array>> {
+  if (path === "-") return Deno.stdin.readable;
+  try {
+    const f = await Deno.open(path);
+    return f.readable;
+  } catch (e) {
+    throw new UsageError(
+      `Cannot open trace "${path}": ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UsageError(`Cannot read "${path}": ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(
+      `Cannot parse "${path}" as JSON: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+async function loadProbeMap(path: string | undefined): Promise<ProbeMap> {
+  if (path === undefined) return DEFAULT_PROBE_MAP;
+  const r = validateProbeMap(await readJson(path));
+  if (!r.ok) {
+    const lines = r.errors.map((e) => `  ${path}#${e.pointer}: ${e.message}`).join("\n");
+    throw new UsageError(`Invalid probe map "${path}":\n${lines}`);
+  }
+  return r.map;
+}
+
+function printSummary(path: string, s: ParseSummary): void {
+  const out: string[] = [];
+  out.push(
+    `${path}: ${s.input.lines} lines, ${s.input.bytes} bytes${
+      s.input.gzip ? ` (gzip, ${s.input.compressedBytes} bytes)` : ""
+    }, format ${s.header.format}${s.header.tracer ? `, tracer ${s.header.tracer}` : ""}`,
+  );
+  out.push(
+    `events: ${s.events.total} (${s.events.unknown} of unknown events)${
+      s.events.calls > 0 ? `, ${s.events.calls} function_graph calls` : ""
+    }`,
+  );
+  const names = Object.entries(s.events.byName).sort((a, b) => b[1] - a[1]);
+  const width = Math.max(8, ...names.slice(0, 40).map(([n]) => n.length));
+  for (const [name, n] of names.slice(0, 40)) {
+    out.push(`  ${name.padEnd(width)} ${String(n).padStart(10)}`);
+  }
+  if (names.length > 40) out.push(`  ... ${names.length - 40} more names (--json lists all)`);
+  if (s.lost.markers > 0) out.push(`lost: ${s.lost.events} events at ${s.lost.markers} markers`);
+  out.push(`diagnostics: ${s.diagnostics.total}`);
+  for (const d of s.diagnostics.first) {
+    out.push(`  ${path}:${d.line}${d.column > 0 ? `:${d.column}` : ""}: ${d.code}: ${d.message}`);
+  }
+  const stats = Object.entries(s.stats);
+  if (stats.length > 0) {
+    out.push("stats:");
+    for (const [name, v] of stats) {
+      const def = STATS.find((d) => d.name === name)!;
+      out.push(
+        `  ${name.padEnd(20)} ${String(v).padStart(10)}  ${
+          def.severity.padEnd(8)
+        } ${def.description}`,
+      );
+    }
+  }
+  console.log(out.join("\n"));
+}
+
+async function cmdParse(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      probes: { type: "string" },
+      json: { type: "boolean", default: false },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(PARSE_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("parse takes one TRACE (or - for stdin)");
+  const path = positionals[0]!;
+  const probeMap = await loadProbeMap(values.probes);
+  const stream = await openInput(path);
+  const summary = await summarizeTrace(stream, { probeMap });
+  if (values.json) console.log(JSON.stringify(summary, null, 2));
+  else printSummary(path, summary);
+  const hasErrors = STATS.some((d) => d.severity === "error" && (summary.stats[d.name] ?? 0) > 0);
+  return hasErrors ? 1 : 0;
+}
+
+async function cmdValidate(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { help: { type: "boolean", short: "h", default: false } },
+  });
+  if (values.help) {
+    console.log(VALIDATE_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("validate takes one FILE.json");
+  const path = positionals[0]!;
+  const json = await readJson(path);
+  if (typeof json === "object" && json !== null && "probes" in json) {
+    const r = validateProbeMap(json);
+    if (r.ok) {
+      console.log(`${path}: valid probe map (${r.map.probes.length} bindings)`);
+      return 0;
+    }
+    for (const e of r.errors) console.log(`${path}#${e.pointer}: ${e.message}`);
+    return 1;
+  }
+  console.log(`${path}#: expected a probe map (an object with "probes")`);
+  return 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "parse":
+        return await cmdParse(rest);
+      case "validate":
+        return await cmdValidate(rest);
+      case undefined:
+      case "-h":
+      case "--help":
+      case "help":
+        if (command === undefined) {
+          console.error(USAGE);
+          return 2;
+        }
+        console.log(USAGE);
+        return 0;
+      default:
+        throw new UsageError(`Unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (
+      e instanceof UsageError ||
+      (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"))
+    ) {
+      console.error(`dmareplay: ${e.message}\nRun "dmareplay --help" for usage.`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,266 @@
+// Fills an EventBatch row by row; every column grows by doubling.
+
+import type { FieldDef } from "./schemas.ts";
+import type { EventSchema } from "./schemas.ts";
+import type { StringTable } from "./string_table.ts";
+import {
+  type ArgPool,
+  type CallTable,
+  type Column,
+  type EventBatch,
+  INT_ABSENT,
+  type ProbeTable,
+  type SchemaTable,
+} from "./event_batch.ts";
+
+type Typed = Int32Array | Float64Array | Uint32Array | Uint8Array;
+
+function grown<T extends Typed>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  let cap = a.length * 2;
+  while (cap < need) cap *= 2;
+  const b = new (a.constructor as new (n: number) => T)(cap);
+  b.set(a);
+  return b;
+}
+
+function i32(cap: number, fill = -1): Int32Array {
+  const a = new Int32Array(cap);
+  if (fill !== 0) a.fill(fill);
+  return a;
+}
+
+function f64(cap: number, fill = NaN): Float64Array {
+  const a = new Float64Array(cap);
+  a.fill(fill);
+  return a;
+}
+
+/** Columns a field occupies, with their constructors and fill values. */
+export function fieldColumns(fd: FieldDef): { name: string; make: (cap: number) => Column }[] {
+  switch (fd.kind) {
+    case "hex":
+      return [{ name: fd.name, make: (c) => new Uint32Array(2 * c) }];
+    case "dec":
+      return [{ name: fd.name, make: (c) => f64(c) }];
+    case "attrs":
+      return [{ name: fd.name, make: (c) => i32(c, 0) }, {
+        name: fd.name + "_text",
+        make: (c) => i32(c),
+      }];
+    case "frac":
+      return [{ name: fd.name, make: (c) => i32(c) }, {
+        name: fd.name + "_full",
+        make: (c) => i32(c),
+      }];
+    case "u64s":
+      return [{ name: fd.name + "_start", make: (c) => i32(c) }, {
+        name: fd.name + "_len",
+        make: (c) => i32(c),
+      }];
+    case "flag":
+      return [{ name: fd.name, make: (c) => i32(c, 0) }];
+    case "int":
+      return [{ name: fd.name, make: (c) => i32(c, INT_ABSENT) }];
+    default:
+      return [{ name: fd.name, make: (c) => i32(c) }];
+  }
+}
+
+function newSchemaTable(schema: EventSchema, cap: number): SchemaTable {
+  const cols: Record<string, Column> = {};
+  const present: Record<string, Uint8Array> = {};
+  const fieldCols: Column[][] = [];
+  const fieldPresent: (Uint8Array | undefined)[] = [];
+  for (const fd of schema.fields) {
+    const group: Column[] = [];
+    for (const c of fieldColumns(fd)) {
+      const col = c.make(cap);
+      cols[c.name] = col;
+      group.push(col);
+    }
+    fieldCols.push(group);
+    const mask = fd.kind === "hex" ? new Uint8Array(cap) : undefined;
+    if (mask !== undefined) present[fd.name] = mask;
+    fieldPresent.push(mask);
+  }
+  return { schema, n: 0, rows: i32(cap), cols, present, fieldCols, fieldPresent };
+}
+
+/** Make room for one more row in a schema table; returns the row index. */
+export function addSchemaRow(t: SchemaTable, commonRow: number): number {
+  const r = t.n;
+  if (r >= t.rows.length) {
+    const cap = t.rows.length * 2;
+    const fresh = newSchemaTable(t.schema, cap);
+    fresh.rows.set(t.rows);
+    for (const k in t.cols) {
+      const old = t.cols[k]!;
+      const nu = fresh.cols[k]!;
+      (nu as Typed).set(old as never);
+    }
+    for (const k in t.present) fresh.present[k]!.set(t.present[k]!);
+    t.rows = fresh.rows;
+    t.cols = fresh.cols;
+    t.present = fresh.present;
+    t.fieldCols = fresh.fieldCols;
+    t.fieldPresent = fresh.fieldPresent;
+  }
+  t.rows[r] = commonRow;
+  t.n = r + 1;
+  return r;
+}
+
+function newProbes(cap: number): ProbeTable {
+  return {
+    n: 0,
+    rows: i32(cap),
+    func: i32(cap),
+    funcOffset: i32(cap, 0),
+    caller: i32(cap),
+    callerOffset: i32(cap, 0),
+    meaning: i32(cap),
+    durNs: f64(cap),
+    argStart: i32(cap, 0),
+    argLen: i32(cap, 0),
+  };
+}
+
+function newCalls(cap: number): CallTable {
+  return {
+    n: 0,
+    entryLineNo1: f64(cap),
+    exitLineNo1: f64(cap),
+    cpu: i32(cap),
+    depth: i32(cap),
+    func: i32(cap),
+    module: i32(cap),
+    durNs: f64(cap),
+    tsNs: f64(cap),
+    pid: i32(cap),
+  };
+}
+
+function newArgs(cap: number): ArgPool {
+  return {
+    n: 0,
+    key: i32(cap),
+    kind: new Uint8Array(cap),
+    val: new Uint32Array(2 * cap),
+    str: i32(cap),
+  };
+}
+
+/** A new, empty batch. */
+export function newBatch(
+  cap: number,
+  strings: StringTable,
+  eventNames: StringTable,
+  tsBaseNs: bigint,
+): EventBatch {
+  return {
+    n: 0,
+    lineNo1: f64(cap),
+    tsNs: f64(cap),
+    cpu: i32(cap),
+    pid: i32(cap),
+    tgid: i32(cap),
+    comm: i32(cap),
+    irqFlags: i32(cap),
+    instance: i32(cap),
+    eventId: i32(cap),
+    kind: new Uint8Array(cap),
+    tableRow: i32(cap),
+    argStart: i32(cap, 0),
+    argLen: i32(cap, 0),
+    tables: new Map(),
+    probes: newProbes(64),
+    calls: newCalls(64),
+    gaps: [],
+    pool: new Uint32Array(2 * 1024),
+    poolLen: 0,
+    args: newArgs(256),
+    strings,
+    eventNames,
+    tsBaseNs,
+  };
+}
+
+/** The batch's table for a schema, made on first use. */
+export function tableFor(b: EventBatch, schema: EventSchema): SchemaTable {
+  let t = b.tables.get(schema.name);
+  if (t === undefined) {
+    t = newSchemaTable(schema, 256);
+    b.tables.set(schema.name, t);
+  }
+  return t;
+}
+
+/** Make room for one more probe row; returns its index. */
+export function addProbeRow(b: EventBatch, commonRow: number): number {
+  const p = b.probes;
+  const r = p.n;
+  if (r >= p.rows.length) {
+    const need = r + 1;
+    p.rows = grown(p.rows, need);
+    p.func = grown(p.func, need);
+    p.funcOffset = grown(p.funcOffset, need);
+    p.caller = grown(p.caller, need);
+    p.callerOffset = grown(p.callerOffset, need);
+    p.meaning = grown(p.meaning, need);
+    p.durNs = grown(p.durNs, need);
+    p.argStart = grown(p.argStart, need);
+    p.argLen = grown(p.argLen, need);
+    p.durNs.fill(NaN, r);
+  }
+  p.rows[r] = commonRow;
+  p.n = r + 1;
+  return r;
+}
+
+/** Make room for one more call row; returns its index. */
+export function addCallRow(b: EventBatch): number {
+  const c = b.calls;
+  const r = c.n;
+  if (r >= c.cpu.length) {
+    const need = r + 1;
+    c.entryLineNo1 = grown(c.entryLineNo1, need);
+    c.exitLineNo1 = grown(c.exitLineNo1, need);
+    c.cpu = grown(c.cpu, need);
+    c.depth = grown(c.depth, need);
+    c.func = grown(c.func, need);
+    c.module = grown(c.module, need);
+    c.durNs = grown(c.durNs, need);
+    c.tsNs = grown(c.tsNs, need);
+    c.pid = grown(c.pid, need);
+    c.tsNs.fill(NaN, r);
+    c.module.fill(-1, r);
+    c.pid.fill(-1, r);
+  }
+  c.n = r + 1;
+  return r;
+}
+
+/** Make room for one more arg; returns its index. */
+export function addArg(b: EventBatch): number {
+  const a = b.args;
+  const r = a.n;
+  if (r >= a.key.length) {
+    const need = r + 1;
+    a.key = grown(a.key, need);
+    a.kind = grown(a.kind, need);
+    a.val = grown(a.val, 2 * need);
+    a.str = grown(a.str, need);
+    a.str.fill(-1, r);
+  }
+  a.n = r + 1;
+  return r;
+}
+
+/** Make room for `count` more u64 pool elements; returns the first index. */
+export function reservePool(b: EventBatch, count: number): number {
+  const at = b.poolLen;
+  b.pool = grown(b.pool, 2 * (at + count));
+  b.poolLen = at + count;
+  return at;
+}

@@ -1,0 +1,286 @@
+// function_graph lines (kernel-spec §1.6):
+//   [abstime " | "] cpu ") " [proc " | "] duration " |  " indent call
+// with the call text "func() {", "func();", "}" (maybe "} /* func */"), or "/* event: ... */".
+// Entries and exits pair up on a per-CPU stack into call durations.
+
+import * as msg from "./_messages.ts";
+import { addCallRow } from "./_batch_builder.ts";
+import type { LineContext } from "./_payload.ts";
+import {
+  CH_DOT,
+  CH_LBRACE,
+  CH_PIPE,
+  CH_RBRACE,
+  CH_RPAREN,
+  isDigit,
+  parseUint,
+  skipSpaces,
+} from "./_scan.ts";
+
+/** What a function_graph line was. */
+export const FG_NOT = 0;
+export const FG_ENTRY = 1;
+export const FG_LEAF = 2;
+export const FG_EXIT = 3;
+export const FG_COMMENT = 4;
+/** Well-formed but not a call: irq arrows, context-switch lines. */
+export const FG_OTHER = 5;
+
+/** Parse results shared with the caller (reused; no allocation per line). */
+export interface FgScratch {
+  cpu: number;
+  /** Function name `[start, end)` of an entry or leaf (module suffix excluded). */
+  fnStart: number;
+  fnEnd: number;
+  modStart: number;
+  modEnd: number;
+  /** Comment text `[start, end)` without the comment markers. */
+  textStart: number;
+  textEnd: number;
+  /** Absolute time (secs, frac ns) when funcgraph-abstime is on, else secs = -1. */
+  secs: number;
+  fracNs: number;
+  pid: number;
+  durNs: number;
+  depth: number;
+}
+
+/** A fresh scratch record. */
+export function newFgScratch(): FgScratch {
+  return {
+    cpu: 0,
+    fnStart: 0,
+    fnEnd: 0,
+    modStart: -1,
+    modEnd: -1,
+    textStart: 0,
+    textEnd: 0,
+    secs: -1,
+    fracNs: 0,
+    pid: -1,
+    durNs: NaN,
+    depth: 0,
+  };
+}
+
+/** Whether `s[start, end)` starts like a function_graph line (`  4) ` or `  812.3 |  4) `). */
+export function looksLikeFunctionGraph(s: string, start: number, end: number): boolean {
+  let p = skipSpaces(s, start, end);
+  const d0 = p;
+  while (p < end && isDigit(s.charCodeAt(p))) ++p;
+  if (p === d0 || p >= end) return false;
+  const c = s.charCodeAt(p);
+  if (c === CH_RPAREN) return true;
+  if (c !== CH_DOT) return false;
+  ++p;
+  while (p < end && isDigit(s.charCodeAt(p))) ++p;
+  p = skipSpaces(s, p, end);
+  return p < end && s.charCodeAt(p) === CH_PIPE;
+}
+
+const POW10 = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
+
+/** A duration cell (`+ 41.870 us`, `2.113 us`, blank); ns, or -1 for blank, -2 malformed. */
+function parseDuration(s: string, a: number, e: number): number {
+  let p = skipSpaces(s, a, e);
+  if (p >= e) return -1;
+  const c = s.charCodeAt(p);
+  if (c === 43 || c === 33 || c === 35 || c === 42 || c === 64 || c === 36) {
+    p = skipSpaces(s, p + 1, e);
+  }
+  const n0 = p;
+  while (p < e && isDigit(s.charCodeAt(p))) ++p;
+  if (p === n0) return -2;
+  const whole = parseUint(s, n0, p);
+  let fracNs = 0;
+  if (p < e && s.charCodeAt(p) === CH_DOT) {
+    const f0 = ++p;
+    while (p < e && isDigit(s.charCodeAt(p))) ++p;
+    const digits = p - f0;
+    if (digits > 0 && digits <= 9) fracNs = parseUint(s, f0, p) * Math.pow(10, 3 - digits);
+  }
+  p = skipSpaces(s, p, e);
+  if (!s.startsWith("us", p)) return -2;
+  return whole * 1000 + fracNs;
+}
+
+/**
+ * Classify and parse one function_graph line into `out`.
+ *
+ * @returns One of the `FG_*` codes; `FG_NOT` when malformed (diagnosed).
+ */
+export function parseFunctionGraph(
+  ctx: LineContext,
+  s: string,
+  start: number,
+  end: number,
+  out: FgScratch,
+): number {
+  let p = skipSpaces(s, start, end);
+  out.secs = -1;
+  out.pid = -1;
+  out.modStart = -1;
+  // Optional abstime column.
+  let q = p;
+  while (q < end && isDigit(s.charCodeAt(q))) ++q;
+  if (q < end && s.charCodeAt(q) === CH_DOT) {
+    const f0 = q + 1;
+    let f1 = f0;
+    while (f1 < end && isDigit(s.charCodeAt(f1))) ++f1;
+    out.secs = parseUint(s, p, q);
+    const digits = f1 - f0;
+    out.fracNs = digits > 0 && digits <= 9 ? parseUint(s, f0, f1) * POW10[digits]! : 0;
+    p = skipSpaces(s, f1, end);
+    if (p >= end || s.charCodeAt(p) !== CH_PIPE) return bad(ctx, s, start, end);
+    p = skipSpaces(s, p + 1, end);
+    q = p;
+    while (q < end && isDigit(s.charCodeAt(q))) ++q;
+  }
+  if (q === p || q >= end || s.charCodeAt(q) !== CH_RPAREN) return bad(ctx, s, start, end);
+  out.cpu = parseUint(s, p, q);
+  p = q + 1;
+  let bar = s.indexOf("|", p);
+  if (bar < 0 || bar >= end) return FG_OTHER; // context switch "a-1 => b-2", separators
+  let dur = parseDuration(s, p, bar);
+  if (dur === -2) {
+    // Not a duration: the funcgraph-proc column ("comm-pid"), or irq arrows.
+    const cell = s.slice(p, bar).trim();
+    if (cell.includes("==>") || cell.includes("<==")) return FG_OTHER;
+    const dash = cell.lastIndexOf("-");
+    const pid = dash >= 0 ? parseUint(cell, dash + 1, cell.length) : -1;
+    if (pid < 0) return bad(ctx, s, start, end);
+    out.pid = pid;
+    p = bar + 1;
+    bar = s.indexOf("|", p);
+    if (bar < 0 || bar >= end) return bad(ctx, s, start, end);
+    dur = parseDuration(s, p, bar);
+    if (dur === -2) {
+      const cell2 = s.slice(p, bar);
+      if (cell2.includes("==>") || cell2.includes("<==")) return FG_OTHER;
+      return bad(ctx, s, start, end);
+    }
+  }
+  out.durNs = dur < 0 ? NaN : dur;
+  // Call text: "|  " then two spaces per depth.
+  let t = bar + 1;
+  let e = end;
+  while (e > t && s.charCodeAt(e - 1) === 32) --e;
+  const t0 = skipSpaces(s, t, e);
+  out.depth = Math.max(0, (t0 - t - 2) >> 1);
+  t = t0;
+  if (t >= e) return FG_OTHER;
+  if (s.startsWith("/*", t)) {
+    out.textStart = skipSpaces(s, t + 2, e);
+    let te = e;
+    if (s.startsWith("*/", e - 2)) te = e - 2;
+    while (te > out.textStart && s.charCodeAt(te - 1) === 32) --te;
+    out.textEnd = te;
+    return FG_COMMENT;
+  }
+  if (s.charCodeAt(t) === CH_RBRACE) {
+    // "}" with an optional "/* func */" or "/* func = 0x0 */" tail.
+    out.fnStart = -1;
+    const c = s.indexOf("/*", t);
+    if (c >= 0 && c < e) {
+      const a = skipSpaces(s, c + 2, e);
+      let b = a;
+      while (b < e && s.charCodeAt(b) !== 32 && s.charCodeAt(b) !== 42) ++b;
+      if (b > a) {
+        out.fnStart = a;
+        out.fnEnd = b;
+      }
+    }
+    return FG_EXIT;
+  }
+  let kind: number;
+  let fe: number;
+  if (s.charCodeAt(e - 1) === CH_LBRACE && s.startsWith("()", skipBack(s, e - 1) - 2)) {
+    kind = FG_ENTRY;
+    fe = skipBack(s, e - 1) - 2;
+  } else if (s.startsWith("();", e - 3)) {
+    kind = FG_LEAF;
+    fe = e - 3;
+  } else return bad(ctx, s, start, end);
+  // "nvme_irq [nvme]": a module function.
+  let ne = fe;
+  if (ne > t && s.charCodeAt(ne - 1) === 93) {
+    const lb = s.lastIndexOf(" [", ne);
+    if (lb > t) {
+      out.modStart = lb + 2;
+      out.modEnd = ne - 1;
+      ne = lb;
+    }
+  }
+  if (ne <= t) return bad(ctx, s, start, end);
+  out.fnStart = t;
+  out.fnEnd = ne;
+  return kind;
+}
+
+function skipBack(s: string, p: number): number {
+  while (p > 0 && s.charCodeAt(p - 1) === 32) --p;
+  return p;
+}
+
+function bad(ctx: LineContext, s: string, start: number, end: number): number {
+  ctx.log.report(
+    "bad_function_graph",
+    ctx.lineNo1,
+    0,
+    msg.badFunctionGraph(msg.excerpt(s.slice(start, end))),
+  );
+  return FG_NOT;
+}
+
+/** One open entry on a CPU's stack. */
+interface OpenCall {
+  fn: number;
+  mod: number;
+  lineNo1: number;
+  depth: number;
+}
+
+/** Per-CPU stacks of open `func() {` entries (bounded depth). */
+export class CallStacks {
+  #stacks: OpenCall[][] = [];
+  static readonly MAX_DEPTH = 256;
+
+  open(cpu: number, fn: number, mod: number, lineNo1: number, depth: number): void {
+    let st = this.#stacks[cpu];
+    if (st === undefined) {
+      st = [];
+      this.#stacks[cpu] = st;
+    }
+    if (st.length >= CallStacks.MAX_DEPTH) st.shift();
+    st.push({ fn, mod, lineNo1, depth });
+  }
+
+  close(cpu: number): OpenCall | undefined {
+    return this.#stacks[cpu]?.pop();
+  }
+}
+
+/** Record a completed call in the batch. */
+export function recordCall(
+  ctx: LineContext,
+  cpu: number,
+  fn: number,
+  mod: number,
+  entryLineNo1: number,
+  depth: number,
+  durNs: number,
+  tsNs: number,
+  pid: number,
+): void {
+  const c = ctx.b.calls;
+  const r = addCallRow(ctx.b);
+  c.entryLineNo1[r] = entryLineNo1;
+  c.exitLineNo1[r] = ctx.lineNo1;
+  c.cpu[r] = cpu;
+  c.depth[r] = depth;
+  c.func[r] = fn;
+  c.module[r] = mod;
+  c.durNs[r] = durNs;
+  c.tsNs[r] = tsNs;
+  c.pid[r] = pid;
+}

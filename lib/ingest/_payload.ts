@@ -1,0 +1,483 @@
+// The generic key=value payload parser: walks the words of a tracepoint payload once and
+// stores each field by its schema's kind (kernel-spec §2). Never throws on content.
+
+import * as msg from "./_messages.ts";
+import { addArg, addSchemaRow, reservePool, tableFor } from "./_batch_builder.ts";
+import {
+  CH_COMMA,
+  CH_EQ,
+  CH_LBRACE,
+  CH_QUOTE,
+  CH_RBRACE,
+  CH_SLASH,
+  equalsAt,
+  parseAutoNumber,
+  parseHexNumber,
+  parseInt10,
+  skipSpaces,
+  toSpace,
+} from "./_scan.ts";
+import type { DiagnosticLog } from "./diagnostics.ts";
+import { ARG_KIND, type EventBatch } from "./event_batch.ts";
+import { DMA_ATTR_BITS, DMA_DIRECTIONS, type EventSchema, type FieldDef } from "./schemas.ts";
+import { parseAutoU64, parseHexU64 } from "./u64.ts";
+
+/** DMA_TRACE_MAX_ENTRIES: arrays of dma_map_sg are cut at this many elements. */
+const DMA_TRACE_MAX_ENTRIES = 128;
+
+/** Where the parser is: shared by the line parsers. */
+export interface LineContext {
+  b: EventBatch;
+  log: DiagnosticLog;
+  lineNo1: number;
+  /** Index in the text where the current line starts (for 1-based columns). */
+  lineStart: number;
+}
+
+interface SchemaIndex {
+  text: Map<string, number>;
+  raw: Map<string, number>;
+  required: number[];
+}
+
+const INDEX = new Map<EventSchema, SchemaIndex>();
+
+function indexOf(schema: EventSchema): SchemaIndex {
+  let ix = INDEX.get(schema);
+  if (ix === undefined) {
+    ix = { text: new Map(), raw: new Map(), required: [] };
+    schema.fields.forEach((fd, i) => {
+      if (fd.textKey !== "") ix!.text.set(fd.textKey, i);
+      ix!.raw.set(fd.rawKey, i);
+      if (fd.required) ix!.required.push(i);
+    });
+    INDEX.set(schema, ix);
+  }
+  return ix;
+}
+
+/** Value of a `dir=` word: symbolic name, hex, or (raw) decimal; NaN when none fits. */
+function parseDir(s: string, a: number, e: number): number {
+  for (let d = 0; d < DMA_DIRECTIONS.length; ++d) {
+    if (equalsAt(s, a, e, DMA_DIRECTIONS[d]!)) return d;
+  }
+  return parseAutoNumber(s, a, e);
+}
+
+/** Bits of an `attrs=` text (`SKIP_CPU_SYNC|MMIO`, leftover `0x..`); -1 when a name is unknown. */
+function parseAttrs(s: string, a: number, e: number): number {
+  let bits = 0;
+  let unknown = false;
+  let p = a;
+  while (p < e) {
+    let q = s.indexOf("|", p);
+    if (q < 0 || q > e) q = e;
+    if (q > p) {
+      const name = s.slice(p, q);
+      const bit = DMA_ATTR_BITS[name];
+      if (bit !== undefined) bits |= bit;
+      else {
+        const v = parseHexNumber(s, p, q);
+        if (v >= 0 && name.startsWith("0x")) bits |= v;
+        else unknown = true;
+      }
+    }
+    p = q + 1;
+  }
+  return unknown ? -1 - bits : bits;
+}
+
+/** Store a `{0x..,0x..}` array; false when malformed. */
+function parseArray(
+  b: EventBatch,
+  s: string,
+  a: number,
+  e: number,
+  start: Int32Array,
+  len: Int32Array,
+  r: number,
+): boolean {
+  if (e - a < 2 || s.charCodeAt(a) !== CH_LBRACE || s.charCodeAt(e - 1) !== CH_RBRACE) return false;
+  const inner = a + 1;
+  const innerEnd = e - 1;
+  if (inner === innerEnd) {
+    start[r] = b.poolLen;
+    len[r] = 0;
+    return true;
+  }
+  let count = 1;
+  for (let p = inner; p < innerEnd; ++p) if (s.charCodeAt(p) === CH_COMMA) ++count;
+  const at = reservePool(b, count);
+  let p = inner;
+  for (let k = 0; k < count; ++k) {
+    let q = s.indexOf(",", p);
+    if (q < 0 || q > innerEnd) q = innerEnd;
+    if (!parseHexU64(s, p, q, b.pool, at + k)) {
+      b.poolLen = at;
+      return false;
+    }
+    p = q + 1;
+  }
+  start[r] = at;
+  len[r] = count;
+  return true;
+}
+
+function kindText(fd: FieldDef): string {
+  switch (fd.kind) {
+    case "hex":
+      return "a hex number";
+    case "dec":
+    case "int":
+      return "a decimal number";
+    case "dir":
+      return "a DMA direction (BIDIRECTIONAL, TO_DEVICE, FROM_DEVICE, NONE)";
+    case "frac":
+      return "shown/full counts";
+    case "u64s":
+      return "an array {0x..,0x..}";
+    case "sym":
+      return (fd.symbols ?? []).join(" or ");
+    default:
+      return "a value";
+  }
+}
+
+/** Store one field's value; false when the value does not have the kind's form. */
+function storeField(
+  ctx: LineContext,
+  fd: FieldDef,
+  cols: ReadonlyArray<Int32Array | Float64Array | Uint32Array>,
+  present: Uint8Array | undefined,
+  r: number,
+  s: string,
+  a: number,
+  e: number,
+  raw: boolean,
+): boolean {
+  const c0 = cols[0]!;
+  switch (fd.kind) {
+    case "str":
+      (c0 as Int32Array)[r] = ctx.b.strings.intern(s.slice(a, e));
+      return true;
+    case "gfp":
+      (c0 as Int32Array)[r] = ctx.b.strings.intern(s.slice(a, e));
+      return true;
+    case "hex": {
+      const ok = raw
+        ? parseAutoU64(s, a, e, c0 as Uint32Array, r)
+        : parseHexU64(s, a, e, c0 as Uint32Array, r);
+      if (ok && present !== undefined) present[r] = 1;
+      return ok;
+    }
+    case "dec": {
+      const v = raw ? parseAutoNumber(s, a, e) : parseInt10(s, a, e);
+      if (Number.isNaN(v) || v < 0) return false;
+      (c0 as Float64Array)[r] = v;
+      return true;
+    }
+    case "int": {
+      const v = raw ? parseAutoNumber(s, a, e) : parseInt10(s, a, e);
+      if (Number.isNaN(v)) return false;
+      (c0 as Int32Array)[r] = v;
+      return true;
+    }
+    case "dir": {
+      const v = parseDir(s, a, e);
+      if (Number.isNaN(v)) return false;
+      (c0 as Int32Array)[r] = v;
+      return true;
+    }
+    case "attrs": {
+      if (raw) {
+        const v = parseAutoNumber(s, a, e);
+        if (Number.isNaN(v)) return false;
+        (c0 as Int32Array)[r] = v;
+        (cols[1] as Int32Array)[r] = ctx.b.strings.intern(s.slice(a, e));
+        return true;
+      }
+      let bits = parseAttrs(s, a, e);
+      if (bits < 0) {
+        bits = -1 - bits;
+        ctx.log.add("unknown_attr_name");
+      }
+      (c0 as Int32Array)[r] = bits;
+      (cols[1] as Int32Array)[r] = ctx.b.strings.intern(s.slice(a, e));
+      return true;
+    }
+    case "frac": {
+      if (raw) {
+        const full = parseInt10(s, a, e);
+        if (Number.isNaN(full)) return false;
+        (c0 as Int32Array)[r] = Math.min(full, DMA_TRACE_MAX_ENTRIES);
+        (cols[1] as Int32Array)[r] = full;
+        return true;
+      }
+      const slash = s.indexOf("/", a);
+      if (slash < 0 || slash >= e || s.charCodeAt(slash) !== CH_SLASH) return false;
+      const shown = parseInt10(s, a, slash);
+      const full = parseInt10(s, slash + 1, e);
+      if (Number.isNaN(shown) || Number.isNaN(full)) return false;
+      (c0 as Int32Array)[r] = shown;
+      (cols[1] as Int32Array)[r] = full;
+      return true;
+    }
+    case "u64s":
+      return parseArray(ctx.b, s, a, e, c0 as Int32Array, cols[1] as Int32Array, r);
+    case "flag": {
+      if (raw) {
+        const v = parseAutoNumber(s, a, e);
+        if (Number.isNaN(v)) return false;
+        (c0 as Int32Array)[r] = v === 0 ? 0 : 1;
+        return true;
+      }
+      (c0 as Int32Array)[r] = 1;
+      return true;
+    }
+    case "sym": {
+      const syms = fd.symbols ?? [];
+      for (let k = 0; k < syms.length; ++k) {
+        if (equalsAt(s, a, e, syms[k]!)) {
+          (c0 as Int32Array)[r] = k;
+          return true;
+        }
+      }
+      const v = parseAutoNumber(s, a, e);
+      if (raw && !Number.isNaN(v)) {
+        (c0 as Int32Array)[r] = v;
+        return true;
+      }
+      return false;
+    }
+  }
+}
+
+/** Keep a word no field takes, in the row's extra args. */
+function keepArg(
+  ctx: LineContext,
+  row: number,
+  s: string,
+  ka: number,
+  ke: number,
+  va: number,
+  ve: number,
+): void {
+  const b = ctx.b;
+  const i = addArg(b);
+  if (b.argLen[row] === 0) b.argStart[row] = i;
+  b.argLen[row] = b.argLen[row]! + 1;
+  b.args.key[i] = b.strings.intern(s.slice(ka, ke));
+  if (parseAutoU64(s, va, ve, b.args.val, i)) {
+    b.args.kind[i] = s.startsWith("0x", va) ? ARG_KIND.HEX : ARG_KIND.DEC;
+    b.args.str[i] = -1;
+  } else {
+    b.args.kind[i] = ARG_KIND.STR;
+    b.args.str[i] = b.strings.intern(s.slice(va, ve));
+  }
+}
+
+/** End of a value starting at `a`: a quoted string runs to its closing quote. */
+function valueEnd(s: string, a: number, end: number): number {
+  if (a < end && s.charCodeAt(a) === CH_QUOTE) {
+    const q = s.indexOf('"', a + 1);
+    if (q >= 0 && q < end) return q + 1;
+  }
+  return toSpace(s, a, end);
+}
+
+/**
+ * Parse a tracepoint payload `s[start, end)` into the batch's table for `schema`.
+ *
+ * @returns The row within the schema table.
+ */
+export function parseTracepoint(
+  ctx: LineContext,
+  schema: EventSchema,
+  s: string,
+  start: number,
+  end: number,
+  commonRow: number,
+): number {
+  const t = tableFor(ctx.b, schema);
+  const r = addSchemaRow(t, commonRow);
+  const ix = indexOf(schema);
+  const fields = schema.fields;
+  const nFields = fields.length;
+  let seen = 0; // bit per field index below 31; schemas have at most 10 fields
+  let p = skipSpaces(s, start, end);
+  // -R raw output names every field: a first word with "=" where text starts with a bare word.
+  let raw = false;
+  if (schema.startsBare) {
+    const w = toSpace(s, p, end);
+    const eq = s.indexOf("=", p);
+    raw = eq >= 0 && eq < w;
+  }
+  let bare = 0;
+  let expect = 0; // next field in text order: the fast path compares its key in place
+  while (p < end) {
+    const w = valueEnd(s, p, end);
+    let eq = -1;
+    for (let q = p; q < w; ++q) {
+      if (s.charCodeAt(q) === CH_EQ) {
+        eq = q;
+        break;
+      }
+    }
+    let fi = -1;
+    let va = p;
+    if (eq > p) {
+      if (!raw && expect < nFields && equalsAt(s, p, eq, fields[expect]!.textKey)) fi = expect;
+      else fi = (raw ? ix.raw : ix.text).get(s.slice(p, eq)) ?? -1;
+      va = eq + 1;
+      const we = valueEnd(s, va, end);
+      if (fi < 0) {
+        ctx.log.add("unexpected_field");
+        keepArg(ctx, commonRow, s, p, eq, va, we);
+        p = skipSpaces(s, we, end);
+        continue;
+      }
+      if (!storeField(ctx, fields[fi]!, t.fieldCols[fi]!, t.fieldPresent[fi], r, s, va, we, raw)) {
+        ctx.log.report(
+          "bad_field_value",
+          ctx.lineNo1,
+          va - ctx.lineStart + 1,
+          msg.badFieldValue(
+            schema.name,
+            fields[fi]!.name,
+            kindText(fields[fi]!),
+            msg.excerpt(s.slice(va, we)),
+          ),
+        );
+      }
+      seen |= 1 << fi;
+      expect = fi + 1;
+      p = skipSpaces(s, we, end);
+      continue;
+    }
+    // A bare word: a colon key ("attachment:%p"), or the next bare entry of the text form.
+    let handled = false;
+    for (let k = 0; k < schema.colonKeys.length; ++k) {
+      const key = schema.colonKeys[k]!;
+      if (s.startsWith(key, p) && s.charCodeAt(p + key.length) === 58) {
+        fi = ix.text.get(key) ?? -1;
+        if (fi >= 0) {
+          const a = p + key.length + 1;
+          if (
+            !storeField(ctx, fields[fi]!, t.fieldCols[fi]!, t.fieldPresent[fi], r, s, a, w, raw)
+          ) {
+            ctx.log.report(
+              "bad_field_value",
+              ctx.lineNo1,
+              a - ctx.lineStart + 1,
+              msg.badFieldValue(
+                schema.name,
+                fields[fi]!.name,
+                kindText(fields[fi]!),
+                msg.excerpt(s.slice(a, w)),
+              ),
+            );
+          }
+          seen |= 1 << fi;
+          expect = fi + 1;
+          handled = true;
+        }
+        break;
+      }
+    }
+    while (!handled && bare < schema.bare.length) {
+      const bd = schema.bare[bare]!;
+      if (bd.literal !== undefined) {
+        if (equalsAt(s, p, w, bd.literal)) {
+          ++bare;
+          handled = true;
+          if (bd.field !== undefined) {
+            fi = ix.raw.get(bd.field) ?? -1;
+            if (fi >= 0) {
+              storeField(ctx, fields[fi]!, t.fieldCols[fi]!, t.fieldPresent[fi], r, s, p, w, raw);
+              seen |= 1 << fi;
+            }
+          }
+          break;
+        }
+        if (bd.optional) {
+          ++bare;
+          continue;
+        }
+        break;
+      }
+      let a = p;
+      if (bd.prefix !== undefined) {
+        if (!s.startsWith(bd.prefix, p)) {
+          if (bd.optional) {
+            ++bare;
+            continue;
+          }
+          break;
+        }
+        a = p + bd.prefix.length;
+      }
+      ++bare;
+      fi = ix.raw.get(bd.field ?? "") ?? -1;
+      if (fi >= 0) {
+        if (!storeField(ctx, fields[fi]!, t.fieldCols[fi]!, t.fieldPresent[fi], r, s, a, w, raw)) {
+          if (bd.optional) continue;
+          ctx.log.report(
+            "bad_field_value",
+            ctx.lineNo1,
+            a - ctx.lineStart + 1,
+            msg.badFieldValue(
+              schema.name,
+              fields[fi]!.name,
+              kindText(fields[fi]!),
+              msg.excerpt(s.slice(a, w)),
+            ),
+          );
+        }
+        seen |= 1 << fi;
+      }
+      handled = true;
+    }
+    if (!handled) {
+      ctx.log.report(
+        "unexpected_token",
+        ctx.lineNo1,
+        p - ctx.lineStart + 1,
+        msg.unexpectedToken(schema.name, msg.excerpt(s.slice(p, w))),
+      );
+    }
+    p = skipSpaces(s, w, end);
+  }
+  for (let k = 0; k < ix.required.length; ++k) {
+    const fi = ix.required[k]!;
+    if ((seen & (1 << fi)) === 0) {
+      ctx.log.report(
+        "missing_field",
+        ctx.lineNo1,
+        0,
+        msg.missingField(schema.name, fields[fi]!.name),
+      );
+      break;
+    }
+  }
+  return r;
+}
+
+/** Keep every `key=value` word of an unknown event's payload as args of its row. */
+export function parseGenericArgs(
+  ctx: LineContext,
+  s: string,
+  start: number,
+  end: number,
+  commonRow: number,
+): void {
+  let p = skipSpaces(s, start, end);
+  while (p < end) {
+    const w = valueEnd(s, p, end);
+    const eq = s.indexOf("=", p);
+    if (eq > p && eq < w) {
+      const we = valueEnd(s, eq + 1, end);
+      keepArg(ctx, commonRow, s, p, eq, eq + 1, we);
+      p = skipSpaces(s, we, end);
+    } else p = skipSpaces(s, w, end);
+  }
+}

@@ -1,0 +1,183 @@
+// kprobe / kretprobe / fprobe lines (kernel-spec §1.5), recognised by their form:
+//   entry:  NAME: (SYMBOL+0xOFF/0xSIZE) ARG=VAL ...
+//   return: NAME: (CALLER+0xOFF/0xSIZE <- SYMBOL) ARG=VAL ...
+
+import * as msg from "./_messages.ts";
+import { addArg, addProbeRow } from "./_batch_builder.ts";
+import type { LineContext } from "./_payload.ts";
+import {
+  CH_DASH,
+  CH_LPAREN,
+  CH_PLUS,
+  CH_QUOTE,
+  CH_SLASH,
+  parseHexNumber,
+  skipSpaces,
+  toSpace,
+} from "./_scan.ts";
+import { ARG_KIND, EVENT_KIND } from "./event_batch.ts";
+import { type ProbeMap, resolveProbe } from "./probe_map.ts";
+import { parseAutoU64 } from "./u64.ts";
+
+/**
+ * Whether a payload has a probe's form: "(" then a symbol or address character. No
+ * tracepoint format starts with "(", so a malformed rest is a malformed probe line.
+ */
+export function looksLikeProbe(s: string, start: number, end: number): boolean {
+  if (end - start < 2 || s.charCodeAt(start) !== CH_LPAREN) return false;
+  const c = s.charCodeAt(start + 1);
+  return (c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c === 95;
+}
+
+/** Bounded per-(pid, function) stacks of entry times, for entry→return durations. */
+export class ProbeStacks {
+  #stacks = new Map<number, number[]>();
+  static readonly MAX_KEYS = 65536;
+  static readonly MAX_DEPTH = 64;
+
+  push(pid: number, fn: number, tsNs: number): void {
+    const key = pid * 1048576 + fn;
+    let st = this.#stacks.get(key);
+    if (st === undefined) {
+      if (this.#stacks.size >= ProbeStacks.MAX_KEYS) this.#stacks.clear();
+      st = [];
+      this.#stacks.set(key, st);
+    }
+    if (st.length >= ProbeStacks.MAX_DEPTH) st.shift();
+    st.push(tsNs);
+  }
+
+  pop(pid: number, fn: number): number {
+    const st = this.#stacks.get(pid * 1048576 + fn);
+    if (st === undefined || st.length === 0) return NaN;
+    return st.pop()!;
+  }
+}
+
+/** Split `SYM+0xOFF/0xSIZE` into a symbol id and offset. */
+function symbol(ctx: LineContext, s: string, a: number, e: number): { id: number; off: number } {
+  let plus = -1;
+  for (let q = a; q < e; ++q) {
+    if (s.charCodeAt(q) === CH_PLUS) {
+      plus = q;
+      break;
+    }
+  }
+  if (plus < 0) return { id: ctx.b.strings.intern(s.slice(a, e)), off: 0 };
+  let slash = plus;
+  while (slash < e && s.charCodeAt(slash) !== CH_SLASH) ++slash;
+  const off = parseHexNumber(s, plus + 1, slash);
+  return { id: ctx.b.strings.intern(s.slice(a, plus)), off: off < 0 ? 0 : off };
+}
+
+/**
+ * Parse a probe payload into the batch's probe table.
+ *
+ * @returns The probe row, or -1 when malformed (diagnosed).
+ */
+export function parseProbe(
+  ctx: LineContext,
+  s: string,
+  start: number,
+  end: number,
+  commonRow: number,
+  eventName: string,
+  map: ProbeMap,
+  meaningCache: Map<string, number>,
+  stacks: ProbeStacks,
+): number {
+  const b = ctx.b;
+  const close = s.indexOf(")", start);
+  if (close < 0 || close >= end) {
+    ctx.log.report(
+      "bad_kprobe",
+      ctx.lineNo1,
+      start - ctx.lineStart + 1,
+      msg.badKprobe(msg.excerpt(s.slice(start, end))),
+    );
+    b.kind[commonRow] = EVENT_KIND.UNKNOWN; // kept as a row; its payload is not a probe's
+    return -1;
+  }
+  const inner = start + 1;
+  const arrow = s.indexOf(" <- ", inner);
+  const isReturn = arrow >= 0 && arrow < close;
+  const r = addProbeRow(b, commonRow);
+  const p = b.probes;
+  if (isReturn) {
+    const caller = symbol(ctx, s, inner, arrow);
+    const fn = symbol(ctx, s, arrow + 4, close);
+    p.caller[r] = caller.id;
+    p.callerOffset[r] = caller.off;
+    p.func[r] = fn.id;
+    p.funcOffset[r] = 0;
+    b.kind[commonRow] = EVENT_KIND.PROBE_RETURN;
+    const t0 = stacks.pop(b.pid[commonRow]!, fn.id);
+    p.durNs[r] = Number.isNaN(t0) ? NaN : b.tsNs[commonRow]! - t0;
+  } else {
+    const fn = symbol(ctx, s, inner, close);
+    p.func[r] = fn.id;
+    p.funcOffset[r] = fn.off;
+    p.caller[r] = -1;
+    p.callerOffset[r] = 0;
+    b.kind[commonRow] = EVENT_KIND.PROBE_ENTRY;
+    stacks.push(b.pid[commonRow]!, fn.id, b.tsNs[commonRow]!);
+  }
+  const kind = isReturn ? "return" : "entry";
+  const cacheKey = eventName + (isReturn ? "\u0001" : "\u0000") + b.strings.get(p.func[r]!);
+  let m = meaningCache.get(cacheKey);
+  if (m === undefined) {
+    m = resolveProbe(map, eventName, b.strings.get(p.func[r]!), kind);
+    meaningCache.set(cacheKey, m);
+  }
+  p.meaning[r] = m;
+  // Arguments: name=value, value hex (0x..), decimal (maybe negative), "string", or a word.
+  p.argStart[r] = b.args.n;
+  let n = 0;
+  let q = skipSpaces(s, close + 1, end);
+  while (q < end) {
+    let w = toSpace(s, q, end);
+    const eq = s.indexOf("=", q);
+    if (eq < 0 || eq >= w) {
+      q = skipSpaces(s, w, end);
+      continue;
+    }
+    const va = eq + 1;
+    let ve = w;
+    if (va < end && s.charCodeAt(va) === CH_QUOTE) {
+      const cq = s.indexOf('"', va + 1);
+      if (cq >= 0 && cq < end) {
+        ve = cq + 1;
+        w = ve;
+      }
+    }
+    const i = addArg(b);
+    ++n;
+    b.args.key[i] = b.strings.intern(s.slice(q, eq));
+    const c0 = s.charCodeAt(va);
+    if (c0 === CH_QUOTE) {
+      b.args.kind[i] = ARG_KIND.STR;
+      b.args.str[i] = b.strings.intern(
+        s.slice(va + 1, ve > va + 1 && s.charCodeAt(ve - 1) === CH_QUOTE ? ve - 1 : ve),
+      );
+    } else if (c0 === CH_DASH && parseAutoU64(s, va + 1, ve, b.args.val, i)) {
+      // Two's complement of the magnitude, as the kernel's s64 would hold it.
+      const lo = b.args.val[2 * i]!;
+      const hi = b.args.val[2 * i + 1]!;
+      const nlo = (~lo + 1) >>> 0;
+      const nhi = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
+      b.args.val[2 * i] = nlo;
+      b.args.val[2 * i + 1] = nhi;
+      b.args.kind[i] = ARG_KIND.NEG;
+      b.args.str[i] = -1;
+    } else if (parseAutoU64(s, va, ve, b.args.val, i)) {
+      b.args.kind[i] = s.startsWith("0x", va) ? ARG_KIND.HEX : ARG_KIND.DEC;
+      b.args.str[i] = -1;
+    } else {
+      b.args.kind[i] = ARG_KIND.STR;
+      b.args.str[i] = b.strings.intern(s.slice(va, ve));
+    }
+    q = skipSpaces(s, w, end);
+  }
+  p.argLen[r] = n;
+  return r;
+}

@@ -1,0 +1,97 @@
+// Character constants and small scanners shared by the line parsers (STYLE 26).
+
+export const CH_SPACE = 32;
+export const CH_TAB = 9;
+export const CH_CR = 13;
+export const CH_HASH = 35;
+export const CH_DASH = 45;
+export const CH_DOT = 46;
+export const CH_COLON = 58;
+export const CH_EQ = 61;
+export const CH_LBRACKET = 91;
+export const CH_RBRACKET = 93;
+export const CH_LPAREN = 40;
+export const CH_RPAREN = 41;
+export const CH_LBRACE = 123;
+export const CH_RBRACE = 125;
+export const CH_COMMA = 44;
+export const CH_QUOTE = 34;
+export const CH_PIPE = 124;
+export const CH_SLASH = 47;
+export const CH_PLUS = 43;
+export const CH_LT = 60;
+export const CH_0 = 48;
+export const CH_9 = 57;
+
+export function isDigit(c: number): boolean {
+  return c >= CH_0 && c <= CH_9;
+}
+
+export function isSpace(c: number): boolean {
+  return c === CH_SPACE || c === CH_TAB;
+}
+
+/** First index at or after `p` that is not a space (or `end`). */
+export function skipSpaces(s: string, p: number, end: number): number {
+  while (p < end && isSpace(s.charCodeAt(p))) ++p;
+  return p;
+}
+
+/** First index at or after `p` that is a space (or `end`). */
+export function toSpace(s: string, p: number, end: number): number {
+  while (p < end && !isSpace(s.charCodeAt(p))) ++p;
+  return p;
+}
+
+/** Unsigned decimal `s[start, end)` as a number, or -1 when not all digits or empty. */
+export function parseUint(s: string, start: number, end: number): number {
+  if (start >= end) return -1;
+  let v = 0;
+  for (let p = start; p < end; ++p) {
+    const c = s.charCodeAt(p);
+    if (c < CH_0 || c > CH_9) return -1;
+    v = v * 10 + (c - CH_0);
+  }
+  return v;
+}
+
+/** Signed decimal `s[start, end)`, or NaN. */
+export function parseInt10(s: string, start: number, end: number): number {
+  if (start < end && s.charCodeAt(start) === CH_DASH) {
+    const v = parseUint(s, start + 1, end);
+    return v < 0 ? NaN : -v;
+  }
+  const v = parseUint(s, start, end);
+  return v < 0 ? NaN : v;
+}
+
+/** Hex `s[start, end)` (optional 0x) as a number (exact below 2^53), or -1. */
+export function parseHexNumber(s: string, start: number, end: number): number {
+  let p = start;
+  if (end - p > 2 && s.charCodeAt(p) === CH_0 && (s.charCodeAt(p + 1) | 32) === 120) p += 2;
+  if (p >= end) return -1;
+  let v = 0;
+  for (; p < end; ++p) {
+    const c = s.charCodeAt(p) | 0;
+    let d: number;
+    if (c >= CH_0 && c <= CH_9) d = c - CH_0;
+    else if ((c | 32) >= 97 && (c | 32) <= 102) d = (c | 32) - 87;
+    else return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/** `0x` hex or decimal, as a number; NaN when neither. */
+export function parseAutoNumber(s: string, start: number, end: number): number {
+  if (end - start > 2 && s.charCodeAt(start) === CH_0 && (s.charCodeAt(start + 1) | 32) === 120) {
+    const v = parseHexNumber(s, start, end);
+    return v < 0 ? NaN : v;
+  }
+  return parseInt10(s, start, end);
+}
+
+/** Whether `s[start, end)` equals `word`. */
+export function equalsAt(s: string, start: number, end: number, word: string): boolean {
+  return end - start === word.length && s.startsWith(word, start);
+}

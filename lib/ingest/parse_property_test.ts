@@ -1,0 +1,145 @@
+// Property tests (fast-check): garbage never throws, diagnostics point at the bad lines, and
+// the same input split at any chunk boundaries yields the same events (STYLE 41).
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { type FlatRow, parseAll } from "./_test_util.ts";
+
+const GOOD = [
+  "              dd-494     [001] .....     8.588117: iova_alloc: (iommu_dma_alloc_iova+0xd4/0x120 <- alloc_iova_fast) ret=1048448",
+  "              dd-494     [001] .....     8.588976: map: IOMMU: iova=0x00000000fff80000 - 0x00000000fff81000 paddr=0x000000000abe0000 size=4096",
+  "              dd-490     [001] .....     9.083898: dma_map_sg: 0000:00:02.0 dir=FROM_DEVICE nents=8/8 ents=1/1 dma_addrs={0xfff80000} sizes={0x20000} phys_addrs={0x2d15000,0x2d26000,0x2d3e000,0x2d45000,0x2d48000,0x2d47000,0x2d46000,0x2d4d000} attrs=NO_WARN",
+  "          <idle>-0       [001] d.H1.     9.085260: dma_unmap_sg: 0000:00:02.0 dir=FROM_DEVICE phys_addrs={0x2d15000,0x2d26000} attrs=",
+  "          <idle>-0       [001] d.h1.     8.626517: iova_free: (free_iova_fast+0x4/0x140) pfn=0xfff80 size=0x20",
+  "            init-1       [001] .....    28.965136: dma_free: 0000:00:02.0 dir=BIDIRECTIONAL dma_addr=ffffd000 size=24 virt_addr=0000000064dd244b attrs=",
+  '     dmabuf_test-555     [000] .....    16.994350: dmabuf_export: (dma_buf_export+0x4/0x2b0) exp_name="udmabuf" size=65536',
+  "              dd-496     [001] .....     8.625174: dma_map_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=131072 phys_addr=29a0000 attrs=",
+  "     vfio_dmabuf-582     [001] .....    29.001494: attach_device_to_domain: IOMMU: device=0000:00:02.0",
+  "CPU:1 [LOST 12 EVENTS]",
+];
+
+function absolute(rows: FlatRow[], base: bigint): unknown[] {
+  // Timestamps relative to the first event differ when the first line changes; compare in ns.
+  return rows.map((r) => ({ ...r, ts: Number.isNaN(r.ts) ? NaN : Number(base) + r.ts }));
+}
+
+Deno.test("parseTrace() never throws on random bytes, and diagnostics stay within the input", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ maxLength: 3000 }),
+      fc.integer({ min: 1, max: 200 }),
+      async (bytes, stride) => {
+        const r = await parseAll(bytes, { stride, bufferBytes: 512 });
+        for (const d of r.diags) {
+          assert.ok(
+            d.line >= 1 && d.line <= r.input.lines,
+            `line ${d.line} of ${r.input.lines}`,
+          );
+        }
+        assert.ok(r.rows.length <= r.input.lines);
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+Deno.test("parseTrace() on mutated real lines: diagnostics only on mutated lines, the rest intact", async () => {
+  const clean = await parseAll(GOOD.join("\n") + "\n");
+  // The lost-events marker is the only diagnostic of the clean input (data loss, not an error).
+  assert.deepEqual(clean.diags.map((d) => [d.line, d.code]), [[10, "lost_events"]]);
+  const expected = new Set(clean.diags.map((d) => `${d.line}:${d.code}`));
+  const cleanByLine = new Map(
+    absolute(clean.rows, clean.base).map((r) => [(r as FlatRow).line, r]),
+  );
+  const mutation = fc.record({
+    line: fc.integer({ min: 0, max: GOOD.length - 1 }),
+    at: fc.nat(),
+    kind: fc.constantFrom("delete", "insert", "replace", "truncate"),
+    text: fc.string({
+      minLength: 1,
+      maxLength: 4,
+      unit: fc.constantFrom(
+        " ",
+        "x",
+        "0",
+        ":",
+        "=",
+        "[",
+        "]",
+        "(",
+        ")",
+        "{",
+        "}",
+        ",",
+        "|",
+        "-",
+        ".",
+        "\u00e9",
+        "\t",
+      ),
+    }),
+  });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(mutation, { maxLength: 5 }),
+      fc.integer({ min: 1, max: 97 }),
+      async (muts, stride) => {
+        const lines = [...GOOD];
+        const touched = new Set<number>();
+        for (const m of muts) {
+          const l = lines[m.line]!;
+          const at = m.at % (l.length + 1);
+          if (m.kind === "delete") lines[m.line] = l.slice(0, at) + l.slice(at + 1);
+          else if (m.kind === "insert") lines[m.line] = l.slice(0, at) + m.text + l.slice(at);
+          else if (m.kind === "replace") {
+            lines[m.line] = l.slice(0, at) + m.text +
+              l.slice(at + m.text.length);
+          } else lines[m.line] = l.slice(0, at);
+          if (lines[m.line] !== GOOD[m.line]) touched.add(m.line + 1);
+        }
+        const r = await parseAll(lines.join("\n") + "\n", { stride, bufferBytes: 1024 });
+        for (const d of r.diags) {
+          const ok = touched.has(d.line) || expected.has(`${d.line}:${d.code}`);
+          assert.ok(ok, `diagnostic on untouched line ${d.line}: ${d.message}`);
+        }
+        const got = new Map(absolute(r.rows, r.base).map((x) => [(x as FlatRow).line, x]));
+        for (let i = 1; i <= GOOD.length; ++i) {
+          if (touched.has(i)) continue;
+          assert.deepEqual(got.get(i), cleanByLine.get(i), `line ${i} changed`);
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("parseTrace() yields the same events and diagnostics whatever the chunk boundaries", async () => {
+  const text = [...GOOD, "garbage here", ...GOOD].join("\n") + "\n";
+  const whole = await parseAll(text);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 400 }),
+      fc.integer({ min: 400, max: 5000 }),
+      async (stride, bufferBytes) => {
+        const r = await parseAll(text, { stride, bufferBytes });
+        assert.deepEqual(r.rows, whole.rows);
+        assert.deepEqual(r.diags, whole.diags);
+        assert.deepEqual(r.gaps, whole.gaps);
+        assert.deepEqual(r.counts, whole.counts);
+      },
+    ),
+    { numRuns: 60 },
+  );
+  for (const stride of [1, 7, 65536]) {
+    const r = await parseAll(text, { stride });
+    assert.deepEqual(r.rows, whole.rows);
+    assert.deepEqual(r.diags, whole.diags);
+  }
+});
+
+Deno.test("parseTrace() splits batches without losing or reordering rows", async () => {
+  const text = Array.from({ length: 50 }, () => GOOD.join("\n")).join("\n") + "\n";
+  const one = await parseAll(text, { batchRows: 1 << 20 });
+  const small = await parseAll(text, { batchRows: 7 });
+  assert.deepEqual(small.rows, one.rows);
+});

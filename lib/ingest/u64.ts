@@ -1,0 +1,178 @@
+/**
+ * Unsigned 64-bit values without a `bigint` per event: a column of u64 is a `Uint32Array`
+ * holding `lo, hi` pairs (row `i` at `[2i, 2i+1]`). IOVAs and physical addresses above 2^53
+ * exist, so `number` would round them; `bigint` per value would allocate on the hot path.
+ *
+ * @module
+ */
+
+const CH_0 = 48;
+const CH_9 = 57;
+const CH_LOWER_A = 97;
+const CH_LOWER_F = 102;
+const CH_UPPER_A = 65;
+const CH_UPPER_F = 70;
+const CH_LOWER_X = 120;
+const CH_UPPER_X = 88;
+const TWO_32 = 4294967296;
+
+/** Value of one hex digit character, or -1. */
+function hexDigit(c: number): number {
+  if (c >= CH_0 && c <= CH_9) return c - CH_0;
+  if (c >= CH_LOWER_A && c <= CH_LOWER_F) return c - CH_LOWER_A + 10;
+  if (c >= CH_UPPER_A && c <= CH_UPPER_F) return c - CH_UPPER_A + 10;
+  return -1;
+}
+
+/**
+ * Parse hex digits `s[start, end)` (an optional `0x` prefix allowed) into `out[2i], out[2i+1]`.
+ *
+ * @param s The text.
+ * @param start First character.
+ * @param end One past the last character.
+ * @param out The u64 column.
+ * @param i The row.
+ * @returns False when the text is empty, not hex, or wider than 64 bits.
+ *
+ * @example Parsing an IOVA above 2^53
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseHexU64, u64At } from "./u64.ts";
+ * const col = new Uint32Array(2);
+ * assert.ok(parseHexU64("0xfffffffffffff000", 0, 18, col, 0));
+ * assert.equal(u64At(col, 0), 0xfffffffffffff000n);
+ * ```
+ */
+export function parseHexU64(
+  s: string,
+  start: number,
+  end: number,
+  out: Uint32Array,
+  i: number,
+): boolean {
+  let p = start;
+  if (end - p >= 2 && s.charCodeAt(p) === CH_0) {
+    const x = s.charCodeAt(p + 1);
+    if (x === CH_LOWER_X || x === CH_UPPER_X) p += 2;
+  }
+  if (p >= end) return false;
+  while (p < end - 1 && s.charCodeAt(p) === CH_0) ++p; // leading zeros of %016llx
+  if (end - p > 16) return false;
+  const split = end - p > 8 ? end - 8 : p; // last 8 digits are the low word
+  let hi = 0;
+  for (let q = p; q < split; ++q) {
+    const d = hexDigit(s.charCodeAt(q));
+    if (d < 0) return false;
+    hi = hi * 16 + d;
+  }
+  let lo = 0;
+  for (let q = split; q < end; ++q) {
+    const d = hexDigit(s.charCodeAt(q));
+    if (d < 0) return false;
+    lo = lo * 16 + d;
+  }
+  out[2 * i] = lo;
+  out[2 * i + 1] = hi;
+  return true;
+}
+
+/**
+ * Parse unsigned decimal digits `s[start, end)` into `out[2i], out[2i+1]`.
+ *
+ * @param s The text.
+ * @param start First character.
+ * @param end One past the last character.
+ * @param out The u64 column.
+ * @param i The row.
+ * @returns False when the text is empty, not decimal, or above 2^64-1.
+ */
+export function parseDecU64(
+  s: string,
+  start: number,
+  end: number,
+  out: Uint32Array,
+  i: number,
+): boolean {
+  if (start >= end || end - start > 20) return false;
+  let v = 0;
+  let q = start;
+  // Up to 15 digits a double is exact.
+  const fastEnd = Math.min(end, start + 15);
+  for (; q < fastEnd; ++q) {
+    const c = s.charCodeAt(q);
+    if (c < CH_0 || c > CH_9) return false;
+    v = v * 10 + (c - CH_0);
+  }
+  if (q === end) {
+    out[2 * i] = v % TWO_32;
+    out[2 * i + 1] = Math.floor(v / TWO_32);
+    return true;
+  }
+  for (let r = q; r < end; ++r) {
+    const c = s.charCodeAt(r);
+    if (c < CH_0 || c > CH_9) return false;
+  }
+  const big = BigInt(s.slice(start, end)); // rare: 16 to 20 digits
+  if (big > 0xffffffffffffffffn) return false;
+  out[2 * i] = Number(big & 0xffffffffn);
+  out[2 * i + 1] = Number(big >> 32n);
+  return true;
+}
+
+/**
+ * Parse a number as `-R` raw output and kprobe arguments print it: `0x` hex, else decimal.
+ *
+ * @param s The text.
+ * @param start First character.
+ * @param end One past the last character.
+ * @param out The u64 column.
+ * @param i The row.
+ * @returns False when it is neither.
+ */
+export function parseAutoU64(
+  s: string,
+  start: number,
+  end: number,
+  out: Uint32Array,
+  i: number,
+): boolean {
+  if (end - start > 2 && s.charCodeAt(start) === CH_0) {
+    const x = s.charCodeAt(start + 1);
+    if (x === CH_LOWER_X || x === CH_UPPER_X) return parseHexU64(s, start, end, out, i);
+  }
+  return parseDecU64(s, start, end, out, i);
+}
+
+/**
+ * Row `i` of a u64 column as a `bigint`.
+ *
+ * @param col The u64 column (`lo, hi` pairs).
+ * @param i The row.
+ * @returns The value.
+ */
+export function u64At(col: Uint32Array, i: number): bigint {
+  const lo = col[2 * i] ?? 0;
+  const hi = col[2 * i + 1] ?? 0;
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/**
+ * Row `i` of a u64 column as a `number` (exact below 2^53; use for sizes and counts).
+ *
+ * @param col The u64 column.
+ * @param i The row.
+ * @returns The value, rounded above 2^53.
+ */
+export function u64AsNumber(col: Uint32Array, i: number): number {
+  return (col[2 * i + 1] ?? 0) * TWO_32 + (col[2 * i] ?? 0);
+}
+
+/**
+ * A u64 written as the kernel's `0x%llx`.
+ *
+ * @param v The value.
+ * @returns Lower-case hex with `0x`.
+ */
+export function hex(v: bigint): string {
+  return "0x" + v.toString(16);
+}
