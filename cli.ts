@@ -60,6 +60,26 @@ async function openInput(path: string): Promise<ReadableStream<Uint8Array>> {
   }
 }
 
+/** Progress on stderr for inputs over 64 MB (or stdin) when stderr is a terminal. */
+async function progressFor(
+  path: string,
+  quiet: boolean,
+): Promise<((bytes: number, lines: number) => void) | undefined> {
+  if (quiet || !Deno.stderr.isTerminal()) return undefined;
+  const total = path === "-" ? 0 : (await Deno.stat(path)).size;
+  if (path !== "-" && total < 64e6) return undefined;
+  const enc = new TextEncoder();
+  const t0 = performance.now();
+  return (bytes, lines) => {
+    const s = (performance.now() - t0) / 1000;
+    const of = total > 0 ? ` of ${(total / 1e6).toFixed(0)} MB read` : "";
+    const text =
+      `\r\x1b[Kparse: ${(bytes / 1e6).toFixed(0)} MB${of}, ${(lines / 1e6).toFixed(1)} M lines, ` +
+      `${(bytes / 1e6 / Math.max(s, 1e-3)).toFixed(0)} MB/s`;
+    Deno.stderr.writeSync(enc.encode(text));
+  };
+}
+
 async function readJson(path: string): Promise<unknown> {
   let text: string;
   try {
@@ -143,7 +163,12 @@ async function cmdParse(args: string[]): Promise<number> {
   const path = positionals[0]!;
   const probeMap = await loadProbeMap(values.probes);
   const stream = await openInput(path);
-  const summary = await summarizeTrace(stream, { probeMap });
+  const onProgress = await progressFor(path, values.quiet);
+  const summary = await summarizeTrace(
+    stream,
+    onProgress ? { probeMap, onProgress } : { probeMap },
+  );
+  if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
   if (values.json) console.log(JSON.stringify(summary, null, 2));
   else printSummary(path, summary);
   const hasErrors = STATS.some((d) => d.severity === "error" && (summary.stats[d.name] ?? 0) > 0);

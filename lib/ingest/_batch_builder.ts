@@ -36,35 +36,125 @@ function f64(cap: number, fill = NaN): Float64Array {
   return a;
 }
 
-/** Columns a field occupies, with their constructors and fill values. */
-export function fieldColumns(fd: FieldDef): { name: string; make: (cap: number) => Column }[] {
+/** One column of a field: its element type and the value of an absent entry. */
+interface ColumnDef {
+  name: string;
+  type: "i32" | "f64" | "u64";
+  fill: number;
+}
+
+/** Columns a field occupies, with their element types and fill values. */
+export function fieldColumns(fd: FieldDef): ColumnDef[] {
   switch (fd.kind) {
     case "hex":
-      return [{ name: fd.name, make: (c) => new Uint32Array(2 * c) }];
+      return [{ name: fd.name, type: "u64", fill: 0 }];
     case "dec":
-      return [{ name: fd.name, make: (c) => f64(c) }];
+      return [{ name: fd.name, type: "f64", fill: NaN }];
     case "attrs":
-      return [{ name: fd.name, make: (c) => i32(c, 0) }, {
+      return [{ name: fd.name, type: "i32", fill: 0 }, {
         name: fd.name + "_text",
-        make: (c) => i32(c),
+        type: "i32",
+        fill: -1,
       }];
     case "frac":
-      return [{ name: fd.name, make: (c) => i32(c) }, {
+      return [{ name: fd.name, type: "i32", fill: -1 }, {
         name: fd.name + "_full",
-        make: (c) => i32(c),
+        type: "i32",
+        fill: -1,
       }];
     case "u64s":
-      return [{ name: fd.name + "_start", make: (c) => i32(c) }, {
+      return [{ name: fd.name + "_start", type: "i32", fill: -1 }, {
         name: fd.name + "_len",
-        make: (c) => i32(c),
+        type: "i32",
+        fill: -1,
       }];
     case "flag":
-      return [{ name: fd.name, make: (c) => i32(c, 0) }];
+      return [{ name: fd.name, type: "i32", fill: 0 }];
     case "int":
-      return [{ name: fd.name, make: (c) => i32(c, INT_ABSENT) }];
+      return [{ name: fd.name, type: "i32", fill: INT_ABSENT }];
     default:
-      return [{ name: fd.name, make: (c) => i32(c) }];
+      return [{ name: fd.name, type: "i32", fill: -1 }];
   }
+}
+
+function makeColumn(c: ColumnDef, cap: number): Column {
+  if (c.type === "u64") return new Uint32Array(2 * cap);
+  if (c.type === "f64") return f64(cap, c.fill);
+  return i32(cap, c.fill);
+}
+
+/** Put the first `n` rows of a schema table back to their absent values, for reuse. */
+function resetSchemaTable(t: SchemaTable): void {
+  const n = t.n;
+  t.schema.fields.forEach((fd, i) => {
+    const defs = fieldColumns(fd);
+    const cols = t.fieldCols[i]!;
+    for (let k = 0; k < defs.length; ++k) {
+      const d = defs[k]!;
+      if (d.type === "u64") (cols[k] as Uint32Array).fill(0, 0, 2 * n);
+      else (cols[k] as Int32Array | Float64Array).fill(d.fill, 0, n);
+    }
+    t.fieldPresent[i]?.fill(0, 0, n);
+  });
+  t.rows.fill(-1, 0, n);
+  t.n = 0;
+}
+
+/**
+ * Empty a batch for reuse (its arrays keep their capacity): every used entry goes back to the
+ * value a new batch holds, so a reused batch reads exactly like a fresh one.
+ */
+export function resetBatch(b: EventBatch, tsBaseNs: bigint): void {
+  const n = b.n;
+  b.lineNo1.fill(NaN, 0, n);
+  b.tsNs.fill(NaN, 0, n);
+  b.cpu.fill(-1, 0, n);
+  b.pid.fill(-1, 0, n);
+  b.tgid.fill(-1, 0, n);
+  b.comm.fill(-1, 0, n);
+  b.irqFlags.fill(-1, 0, n);
+  b.instance.fill(-1, 0, n);
+  b.eventId.fill(-1, 0, n);
+  b.kind.fill(0, 0, n);
+  b.tableRow.fill(-1, 0, n);
+  b.argStart.fill(0, 0, n);
+  b.argLen.fill(0, 0, n);
+  b.n = 0;
+  for (const t of b.tables.values()) resetSchemaTable(t);
+  const p = b.probes;
+  const pn = p.n;
+  p.rows.fill(-1, 0, pn);
+  p.func.fill(-1, 0, pn);
+  p.funcOffset.fill(0, 0, pn);
+  p.caller.fill(-1, 0, pn);
+  p.callerOffset.fill(0, 0, pn);
+  p.meaning.fill(-1, 0, pn);
+  p.durNs.fill(NaN, 0, pn);
+  p.argStart.fill(0, 0, pn);
+  p.argLen.fill(0, 0, pn);
+  p.n = 0;
+  const c = b.calls;
+  const cn = c.n;
+  c.entryLineNo1.fill(NaN, 0, cn);
+  c.exitLineNo1.fill(NaN, 0, cn);
+  c.cpu.fill(-1, 0, cn);
+  c.depth.fill(-1, 0, cn);
+  c.func.fill(-1, 0, cn);
+  c.module.fill(-1, 0, cn);
+  c.durNs.fill(NaN, 0, cn);
+  c.tsNs.fill(NaN, 0, cn);
+  c.pid.fill(-1, 0, cn);
+  c.n = 0;
+  const a = b.args;
+  a.key.fill(-1, 0, a.n);
+  a.kind.fill(0, 0, a.n);
+  a.val.fill(0, 0, 2 * a.n);
+  a.str.fill(-1, 0, a.n);
+  a.n = 0;
+  b.pool.fill(0, 0, 2 * b.poolLen);
+  b.poolLen = 0;
+  b.gaps = [];
+  b.tsBaseNs = tsBaseNs;
 }
 
 function newSchemaTable(schema: EventSchema, cap: number): SchemaTable {
@@ -75,7 +165,7 @@ function newSchemaTable(schema: EventSchema, cap: number): SchemaTable {
   for (const fd of schema.fields) {
     const group: Column[] = [];
     for (const c of fieldColumns(fd)) {
-      const col = c.make(cap);
+      const col = makeColumn(c, cap);
       cols[c.name] = col;
       group.push(col);
     }

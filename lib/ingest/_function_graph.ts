@@ -12,9 +12,12 @@ import {
   CH_PIPE,
   CH_RBRACE,
   CH_RPAREN,
+  charIn,
   isDigit,
+  lastStrIn,
   parseUint,
   skipSpaces,
+  strIn,
 } from "./_scan.ts";
 
 /** What a function_graph line was. */
@@ -63,8 +66,17 @@ export function newFgScratch(): FgScratch {
   };
 }
 
-/** Whether `s[start, end)` starts like a function_graph line (`  4) ` or `  812.3 |  4) `). */
-export function looksLikeFunctionGraph(s: string, start: number, end: number): boolean {
+/**
+ * Whether `s[start, end)` starts like a function_graph line (`  4) ` or `  812.3 |  4) `); in a
+ * function_graph trace (`graphTracer`), any line with a `|` column separator.
+ */
+export function looksLikeFunctionGraph(
+  s: string,
+  start: number,
+  end: number,
+  graphTracer: boolean,
+): boolean {
+  if (graphTracer && charIn(s, CH_PIPE, start, end) >= 0) return true;
   let p = skipSpaces(s, start, end);
   const d0 = p;
   while (p < end && isDigit(s.charCodeAt(p))) ++p;
@@ -105,7 +117,8 @@ function parseDuration(s: string, a: number, e: number): number {
 }
 
 /**
- * Classify and parse one function_graph line into `out`.
+ * Classify and parse one function_graph line into `out`. `noCpuColumn`: the trace is a
+ * function_graph one, so a line without the "cpu)" column is one printed with funcgraph-cpu off.
  *
  * @returns One of the `FG_*` codes; `FG_NOT` when malformed (diagnosed).
  */
@@ -115,6 +128,7 @@ export function parseFunctionGraph(
   start: number,
   end: number,
   out: FgScratch,
+  noCpuColumn: boolean,
 ): number {
   let p = skipSpaces(s, start, end);
   out.secs = -1;
@@ -127,19 +141,24 @@ export function parseFunctionGraph(
     const f0 = q + 1;
     let f1 = f0;
     while (f1 < end && isDigit(s.charCodeAt(f1))) ++f1;
-    out.secs = parseUint(s, p, q);
-    const digits = f1 - f0;
-    out.fracNs = digits > 0 && digits <= 9 ? parseUint(s, f0, f1) * POW10[digits]! : 0;
-    p = skipSpaces(s, f1, end);
-    if (p >= end || s.charCodeAt(p) !== CH_PIPE) return bad(ctx, s, start, end);
-    p = skipSpaces(s, p + 1, end);
-    q = p;
-    while (q < end && isDigit(s.charCodeAt(q))) ++q;
+    const bar = skipSpaces(s, f1, end);
+    // "secs.frac |" is the abstime column; "2.113 us |" is a duration (CPU column off).
+    if (bar < end && s.charCodeAt(bar) === CH_PIPE) {
+      out.secs = parseUint(s, p, q);
+      const digits = f1 - f0;
+      out.fracNs = digits > 0 && digits <= 9 ? parseUint(s, f0, f1) * POW10[digits]! : 0;
+      p = skipSpaces(s, bar + 1, end);
+      q = p;
+      while (q < end && isDigit(s.charCodeAt(q))) ++q;
+    } else if (!noCpuColumn) return bad(ctx, s, start, end);
   }
-  if (q === p || q >= end || s.charCodeAt(q) !== CH_RPAREN) return bad(ctx, s, start, end);
-  out.cpu = parseUint(s, p, q);
-  p = q + 1;
-  let bar = s.indexOf("|", p);
+  if (q > p && q < end && s.charCodeAt(q) === CH_RPAREN) {
+    out.cpu = parseUint(s, p, q);
+    p = q + 1;
+  } else if (noCpuColumn) {
+    out.cpu = -1; // funcgraph-cpu off: calls pair on one stack
+  } else return bad(ctx, s, start, end);
+  let bar = charIn(s, CH_PIPE, p, end);
   if (bar < 0 || bar >= end) return FG_OTHER; // context switch "a-1 => b-2", separators
   let dur = parseDuration(s, p, bar);
   if (dur === -2) {
@@ -151,7 +170,7 @@ export function parseFunctionGraph(
     if (pid < 0) return bad(ctx, s, start, end);
     out.pid = pid;
     p = bar + 1;
-    bar = s.indexOf("|", p);
+    bar = charIn(s, CH_PIPE, p, end);
     if (bar < 0 || bar >= end) return bad(ctx, s, start, end);
     dur = parseDuration(s, p, bar);
     if (dur === -2) {
@@ -180,7 +199,7 @@ export function parseFunctionGraph(
   if (s.charCodeAt(t) === CH_RBRACE) {
     // "}" with an optional "/* func */" or "/* func = 0x0 */" tail.
     out.fnStart = -1;
-    const c = s.indexOf("/*", t);
+    const c = strIn(s, "/*", t, e);
     if (c >= 0 && c < e) {
       const a = skipSpaces(s, c + 2, e);
       let b = a;
@@ -204,7 +223,7 @@ export function parseFunctionGraph(
   // "nvme_irq [nvme]": a module function.
   let ne = fe;
   if (ne > t && s.charCodeAt(ne - 1) === 93) {
-    const lb = s.lastIndexOf(" [", ne);
+    const lb = lastStrIn(s, " [", t, ne);
     if (lb > t) {
       out.modStart = lb + 2;
       out.modEnd = ne - 1;
@@ -246,17 +265,17 @@ export class CallStacks {
   static readonly MAX_DEPTH = 256;
 
   open(cpu: number, fn: number, mod: number, lineNo1: number, depth: number): void {
-    let st = this.#stacks[cpu];
+    let st = this.#stacks[cpu + 1]; // cpu -1: no CPU column
     if (st === undefined) {
       st = [];
-      this.#stacks[cpu] = st;
+      this.#stacks[cpu + 1] = st;
     }
     if (st.length >= CallStacks.MAX_DEPTH) st.shift();
     st.push({ fn, mod, lineNo1, depth });
   }
 
   close(cpu: number): OpenCall | undefined {
-    return this.#stacks[cpu]?.pop();
+    return this.#stacks[cpu + 1]?.pop();
   }
 }
 

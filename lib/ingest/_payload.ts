@@ -2,14 +2,16 @@
 // stores each field by its schema's kind (kernel-spec §2). Never throws on content.
 
 import * as msg from "./_messages.ts";
-import { addArg, addSchemaRow, reservePool, tableFor } from "./_batch_builder.ts";
+import { addArg, addSchemaRow, reservePool } from "./_batch_builder.ts";
 import {
   CH_COMMA,
   CH_EQ,
   CH_LBRACE,
+  CH_PIPE,
   CH_QUOTE,
   CH_RBRACE,
   CH_SLASH,
+  charIn,
   equalsAt,
   parseAutoNumber,
   parseHexNumber,
@@ -18,7 +20,8 @@ import {
   toSpace,
 } from "./_scan.ts";
 import type { DiagnosticLog } from "./diagnostics.ts";
-import { ARG_KIND, type EventBatch } from "./event_batch.ts";
+import { ARG_KIND, type EventBatch, type SchemaTable } from "./event_batch.ts";
+import { FAST_PATHS } from "./_fast_paths.ts";
 import { DMA_ATTR_BITS, DMA_DIRECTIONS, type EventSchema, type FieldDef } from "./schemas.ts";
 import { parseAutoU64, parseHexU64 } from "./u64.ts";
 
@@ -38,6 +41,12 @@ interface SchemaIndex {
   text: Map<string, number>;
   raw: Map<string, number>;
   required: number[];
+  /** `textKey + "="` of each field ("" for bare fields): compared in place on the fast path. */
+  keyEq: string[];
+  /** First field at or after i that the text form prints as `key=` (nFields when none). */
+  nextKeyed: number[];
+  /** A fixed-width parser of the text form, when the schema has one. */
+  fast: ((t: SchemaTable, r: number, s: string, a: number, e: number) => boolean) | undefined;
 }
 
 const INDEX = new Map<EventSchema, SchemaIndex>();
@@ -45,12 +54,27 @@ const INDEX = new Map<EventSchema, SchemaIndex>();
 function indexOf(schema: EventSchema): SchemaIndex {
   let ix = INDEX.get(schema);
   if (ix === undefined) {
-    ix = { text: new Map(), raw: new Map(), required: [] };
+    ix = {
+      text: new Map(),
+      raw: new Map(),
+      required: [],
+      keyEq: [],
+      nextKeyed: [],
+      fast: FAST_PATHS.get(schema.name),
+    };
+    const keyed = (fd: FieldDef) => fd.textKey !== "" && !schema.colonKeys.includes(fd.textKey);
     schema.fields.forEach((fd, i) => {
       if (fd.textKey !== "") ix!.text.set(fd.textKey, i);
       ix!.raw.set(fd.rawKey, i);
       if (fd.required) ix!.required.push(i);
+      ix!.keyEq.push(keyed(fd) ? fd.textKey + "=" : "");
     });
+    const n = schema.fields.length;
+    for (let i = 0; i <= n; ++i) {
+      let j = i;
+      while (j < n && !keyed(schema.fields[j]!)) ++j;
+      ix.nextKeyed.push(j);
+    }
     INDEX.set(schema, ix);
   }
   return ix;
@@ -70,8 +94,8 @@ function parseAttrs(s: string, a: number, e: number): number {
   let unknown = false;
   let p = a;
   while (p < e) {
-    let q = s.indexOf("|", p);
-    if (q < 0 || q > e) q = e;
+    let q = charIn(s, CH_PIPE, p, e);
+    if (q < 0) q = e;
     if (q > p) {
       const name = s.slice(p, q);
       const bit = DMA_ATTR_BITS[name];
@@ -110,8 +134,8 @@ function parseArray(
   const at = reservePool(b, count);
   let p = inner;
   for (let k = 0; k < count; ++k) {
-    let q = s.indexOf(",", p);
-    if (q < 0 || q > innerEnd) q = innerEnd;
+    let q = charIn(s, CH_COMMA, p, innerEnd);
+    if (q < 0) q = innerEnd;
     if (!parseHexU64(s, p, q, b.pool, at + k)) {
       b.poolLen = at;
       return false;
@@ -158,10 +182,10 @@ function storeField(
   const c0 = cols[0]!;
   switch (fd.kind) {
     case "str":
-      (c0 as Int32Array)[r] = ctx.b.strings.intern(s.slice(a, e));
+      (c0 as Int32Array)[r] = ctx.b.strings.internRange(s, a, e);
       return true;
     case "gfp":
-      (c0 as Int32Array)[r] = ctx.b.strings.intern(s.slice(a, e));
+      (c0 as Int32Array)[r] = ctx.b.strings.internRange(s, a, e);
       return true;
     case "hex": {
       const ok = raw
@@ -193,7 +217,7 @@ function storeField(
         const v = parseAutoNumber(s, a, e);
         if (Number.isNaN(v)) return false;
         (c0 as Int32Array)[r] = v;
-        (cols[1] as Int32Array)[r] = ctx.b.strings.intern(s.slice(a, e));
+        (cols[1] as Int32Array)[r] = ctx.b.strings.internRange(s, a, e);
         return true;
       }
       let bits = parseAttrs(s, a, e);
@@ -202,7 +226,7 @@ function storeField(
         ctx.log.add("unknown_attr_name");
       }
       (c0 as Int32Array)[r] = bits;
-      (cols[1] as Int32Array)[r] = ctx.b.strings.intern(s.slice(a, e));
+      (cols[1] as Int32Array)[r] = ctx.b.strings.internRange(s, a, e);
       return true;
     }
     case "frac": {
@@ -213,7 +237,7 @@ function storeField(
         (cols[1] as Int32Array)[r] = full;
         return true;
       }
-      const slash = s.indexOf("/", a);
+      const slash = charIn(s, CH_SLASH, a, e);
       if (slash < 0 || slash >= e || s.charCodeAt(slash) !== CH_SLASH) return false;
       const shown = parseInt10(s, a, slash);
       const full = parseInt10(s, slash + 1, e);
@@ -266,41 +290,58 @@ function keepArg(
   const i = addArg(b);
   if (b.argLen[row] === 0) b.argStart[row] = i;
   b.argLen[row] = b.argLen[row]! + 1;
-  b.args.key[i] = b.strings.intern(s.slice(ka, ke));
+  b.args.key[i] = b.strings.internRange(s, ka, ke);
   if (parseAutoU64(s, va, ve, b.args.val, i)) {
     b.args.kind[i] = s.startsWith("0x", va) ? ARG_KIND.HEX : ARG_KIND.DEC;
     b.args.str[i] = -1;
   } else {
     b.args.kind[i] = ARG_KIND.STR;
-    b.args.str[i] = b.strings.intern(s.slice(va, ve));
+    b.args.str[i] = b.strings.internRange(s, va, ve);
   }
+}
+
+function reportBadValue(
+  ctx: LineContext,
+  schema: EventSchema,
+  fd: FieldDef,
+  s: string,
+  a: number,
+  e: number,
+): void {
+  ctx.log.report(
+    "bad_field_value",
+    ctx.lineNo1,
+    a - ctx.lineStart + 1,
+    msg.badFieldValue(schema.name, fd.name, kindText(fd), msg.excerpt(s.slice(a, e))),
+  );
 }
 
 /** End of a value starting at `a`: a quoted string runs to its closing quote. */
 function valueEnd(s: string, a: number, end: number): number {
   if (a < end && s.charCodeAt(a) === CH_QUOTE) {
-    const q = s.indexOf('"', a + 1);
-    if (q >= 0 && q < end) return q + 1;
+    const q = charIn(s, CH_QUOTE, a + 1, end);
+    if (q >= 0) return q + 1;
   }
   return toSpace(s, a, end);
 }
 
 /**
- * Parse a tracepoint payload `s[start, end)` into the batch's table for `schema`.
+ * Parse a tracepoint payload `s[start, end)` into a row of the batch's table `t`.
  *
  * @returns The row within the schema table.
  */
 export function parseTracepoint(
   ctx: LineContext,
-  schema: EventSchema,
+  t: SchemaTable,
   s: string,
   start: number,
   end: number,
   commonRow: number,
 ): number {
-  const t = tableFor(ctx.b, schema);
+  const schema = t.schema;
   const r = addSchemaRow(t, commonRow);
   const ix = indexOf(schema);
+  if (ix.fast !== undefined && ix.fast(t, r, s, start, end)) return r;
   const fields = schema.fields;
   const nFields = fields.length;
   let seen = 0; // bit per field index below 31; schemas have at most 10 fields
@@ -309,12 +350,28 @@ export function parseTracepoint(
   let raw = false;
   if (schema.startsBare) {
     const w = toSpace(s, p, end);
-    const eq = s.indexOf("=", p);
-    raw = eq >= 0 && eq < w;
+    raw = charIn(s, CH_EQ, p, w) >= 0;
   }
   let bare = 0;
   let expect = 0; // next field in text order: the fast path compares its key in place
   while (p < end) {
+    // Fast path: the field the text form prints next, its "key=" compared in place.
+    if (!raw) {
+      const nx = ix.nextKeyed[expect]!;
+      if (nx < nFields && s.startsWith(ix.keyEq[nx]!, p)) {
+        const va = p + ix.keyEq[nx]!.length;
+        const we = valueEnd(s, va, end);
+        if (
+          !storeField(ctx, fields[nx]!, t.fieldCols[nx]!, t.fieldPresent[nx], r, s, va, we, raw)
+        ) {
+          reportBadValue(ctx, schema, fields[nx]!, s, va, we);
+        }
+        seen |= 1 << nx;
+        expect = nx + 1;
+        p = skipSpaces(s, we, end);
+        continue;
+      }
+    }
     const w = valueEnd(s, p, end);
     let eq = -1;
     for (let q = p; q < w; ++q) {
@@ -337,17 +394,7 @@ export function parseTracepoint(
         continue;
       }
       if (!storeField(ctx, fields[fi]!, t.fieldCols[fi]!, t.fieldPresent[fi], r, s, va, we, raw)) {
-        ctx.log.report(
-          "bad_field_value",
-          ctx.lineNo1,
-          va - ctx.lineStart + 1,
-          msg.badFieldValue(
-            schema.name,
-            fields[fi]!.name,
-            kindText(fields[fi]!),
-            msg.excerpt(s.slice(va, we)),
-          ),
-        );
+        reportBadValue(ctx, schema, fields[fi]!, s, va, we);
       }
       seen |= 1 << fi;
       expect = fi + 1;
@@ -365,17 +412,7 @@ export function parseTracepoint(
           if (
             !storeField(ctx, fields[fi]!, t.fieldCols[fi]!, t.fieldPresent[fi], r, s, a, w, raw)
           ) {
-            ctx.log.report(
-              "bad_field_value",
-              ctx.lineNo1,
-              a - ctx.lineStart + 1,
-              msg.badFieldValue(
-                schema.name,
-                fields[fi]!.name,
-                kindText(fields[fi]!),
-                msg.excerpt(s.slice(a, w)),
-              ),
-            );
+            reportBadValue(ctx, schema, fields[fi]!, s, a, w);
           }
           seen |= 1 << fi;
           expect = fi + 1;
@@ -419,19 +456,10 @@ export function parseTracepoint(
       ++bare;
       fi = ix.raw.get(bd.field ?? "") ?? -1;
       if (fi >= 0) {
+        if (fi >= expect) expect = fi + 1;
         if (!storeField(ctx, fields[fi]!, t.fieldCols[fi]!, t.fieldPresent[fi], r, s, a, w, raw)) {
           if (bd.optional) continue;
-          ctx.log.report(
-            "bad_field_value",
-            ctx.lineNo1,
-            a - ctx.lineStart + 1,
-            msg.badFieldValue(
-              schema.name,
-              fields[fi]!.name,
-              kindText(fields[fi]!),
-              msg.excerpt(s.slice(a, w)),
-            ),
-          );
+          reportBadValue(ctx, schema, fields[fi]!, s, a, w);
         }
         seen |= 1 << fi;
       }
@@ -473,8 +501,8 @@ export function parseGenericArgs(
   let p = skipSpaces(s, start, end);
   while (p < end) {
     const w = valueEnd(s, p, end);
-    const eq = s.indexOf("=", p);
-    if (eq > p && eq < w) {
+    const eq = charIn(s, CH_EQ, p, w);
+    if (eq > p) {
       const we = valueEnd(s, eq + 1, end);
       keepArg(ctx, commonRow, s, p, eq, eq + 1, we);
       p = skipSpaces(s, we, end);

@@ -3,15 +3,21 @@
 // comm may hold spaces, dashes and parentheses, so the line is anchored on the "[cpu]" field.
 
 import {
+  CH_0,
   CH_COLON,
   CH_DASH,
   CH_DOT,
+  CH_LBRACKET,
+  CH_LPAREN,
   CH_RBRACKET,
   CH_RPAREN,
+  CH_SPACE,
   isDigit,
   isSpace,
+  lastCharIn,
   parseUint,
   skipSpaces,
+  strIn,
   toSpace,
 } from "./_scan.ts";
 
@@ -37,6 +43,10 @@ export interface Prefix {
   nameStart: number;
   nameEnd: number;
   payloadStart: number;
+  /** Memo of the native search for "[": the text searched and the first "[" at or after. */
+  memoText: string;
+  memoFrom: number;
+  memoAt: number;
 }
 
 /** A fresh scratch record. */
@@ -58,7 +68,28 @@ export function newPrefix(): Prefix {
     nameStart: 0,
     nameEnd: 0,
     payloadStart: 0,
+    memoText: "",
+    memoFrom: 0,
+    memoAt: -1,
   };
+}
+
+/**
+ * First "[" in `s[from, end)`, or -1. Uses the native (vectorised) indexOf, which has no end
+ * bound: a result past `end` is remembered, so lines without "[" (function_graph) do not rescan
+ * the rest of the piece each time: total work stays linear in the piece.
+ */
+function bracketIn(s: string, from: number, end: number, out: Prefix): number {
+  let at: number;
+  if (out.memoText === s && out.memoFrom <= from && (out.memoAt >= from || out.memoAt < 0)) {
+    at = out.memoAt;
+  } else {
+    at = s.indexOf("[", from);
+    out.memoText = s;
+    out.memoFrom = from;
+    out.memoAt = at;
+  }
+  return at >= 0 && at < end ? at : -1;
 }
 
 /** Result codes of `parsePrefix`. */
@@ -122,14 +153,15 @@ export function parsePrefix(
   out: Prefix,
   instances: boolean,
 ): number {
-  let lb = s.indexOf("[", start);
+  if (fastPrefix(s, start, end, out)) return PREFIX_OK;
+  let lb = bracketIn(s, start, end, out);
   let close = -1;
-  while (lb >= 0 && lb < end) {
+  while (lb >= 0) {
     if (lb > start && isSpace(s.charCodeAt(lb - 1))) {
       close = cpuFieldEnd(s, lb, end);
       if (close > 0) break;
     }
-    lb = s.indexOf("[", lb + 1);
+    lb = bracketIn(s, lb + 1, end, out);
   }
   if (close < 0 || lb < 0 || lb >= end) return PREFIX_NOT_EVENT;
   if (!splitTask(s, start, lb, out, instances)) return PREFIX_NOT_EVENT;
@@ -162,6 +194,79 @@ export function parsePrefix(
   return PREFIX_OK;
 }
 
+/**
+ * The kernel's own layout, without TGID: comm right-aligned in 16 columns (TASK_COMM_LEN
+ * holds at most 15 characters), "-", pid "%-7d" (pid_max is at most 4194304, 7 digits), " [",
+ * cpu "%03d", "] ", then the flags word and the timestamp. Every trace and trace_pipe line of a
+ * kernel with fewer than 1000 CPUs has "-" at column 16 and "[" at column 25. False when the
+ * line differs in any way; the general parser then takes it.
+ */
+function fastPrefix(s: string, a: number, end: number, out: Prefix): boolean {
+  if (end - a < 40 || s.charCodeAt(a + 25) !== CH_LBRACKET || s.charCodeAt(a + 16) !== CH_DASH) {
+    return false;
+  }
+  if (s.charCodeAt(a + 29) !== CH_RBRACKET || s.charCodeAt(a + 30) !== CH_SPACE) return false;
+  const c0 = s.charCodeAt(a + 26) - CH_0;
+  const c1 = s.charCodeAt(a + 27) - CH_0;
+  const c2 = s.charCodeAt(a + 28) - CH_0;
+  if (c0 < 0 || c0 > 9 || c1 < 0 || c1 > 9 || c2 < 0 || c2 > 9) return false;
+  // pid: digits from column 17, then spaces up to column 24.
+  let pid = 0;
+  let q = a + 17;
+  for (; q < a + 24; ++q) {
+    const d = s.charCodeAt(q) - CH_0;
+    if (d < 0 || d > 9) break;
+    pid = pid * 10 + d;
+  }
+  if (q === a + 17) return false;
+  for (; q < a + 25; ++q) if (s.charCodeAt(q) !== CH_SPACE) return false;
+  let cs = a;
+  while (cs < a + 16 && s.charCodeAt(cs) === CH_SPACE) ++cs;
+  // The word after "] ": flags (4..8 characters) when irq-info is on, else the timestamp.
+  let p = a + 31;
+  while (p < end && s.charCodeAt(p) === CH_SPACE) ++p;
+  let w = p;
+  while (w < end && s.charCodeAt(w) !== CH_SPACE) ++w;
+  if (w >= end) return false;
+  let flagsStart = -1;
+  let flagsEnd = -1;
+  if (s.charCodeAt(w - 1) !== CH_COLON) {
+    flagsStart = p;
+    flagsEnd = w;
+    p = w + 1;
+    while (p < end && s.charCodeAt(p) === CH_SPACE) ++p;
+    w = p;
+    while (w < end && s.charCodeAt(w) !== CH_SPACE) ++w;
+    if (w >= end) return false;
+  }
+  if (!parseTs(s, p, w, out)) return false;
+  // " event:" then the payload.
+  const n0 = w + 1;
+  let n1 = n0;
+  while (n1 < end) {
+    const c = s.charCodeAt(n1);
+    if (c === CH_COLON || c === CH_SPACE) break;
+    ++n1;
+  }
+  if (n1 >= end || n1 === n0 || s.charCodeAt(n1) !== CH_COLON) return false;
+  out.commStart = cs;
+  out.commEnd = a + 16;
+  out.instStart = -1;
+  out.instEnd = -1;
+  out.pid = pid;
+  out.tgid = -1;
+  out.cpu = c0 * 100 + c1 * 10 + c2;
+  out.flagsStart = flagsStart;
+  out.flagsEnd = flagsEnd;
+  out.tsStart = p;
+  out.nameStart = n0;
+  out.nameEnd = n1;
+  let ps = n1 + 1;
+  while (ps < end && s.charCodeAt(ps) === CH_SPACE) ++ps;
+  out.payloadStart = ps;
+  return true;
+}
+
 /** Split `s[start, lb)` into instance, comm, pid and tgid; false when there is no `-pid`. */
 function splitTask(
   s: string,
@@ -174,7 +279,7 @@ function splitTask(
   while (e > start && isSpace(s.charCodeAt(e - 1))) --e;
   out.tgid = -1;
   if (e > start && s.charCodeAt(e - 1) === CH_RPAREN) {
-    const open = s.lastIndexOf("(", e - 1);
+    const open = lastCharIn(s, CH_LPAREN, start, e - 1);
     if (open >= start) {
       const a = skipSpaces(s, open + 1, e - 1);
       const v = parseUint(s, a, e - 1);
@@ -195,7 +300,7 @@ function splitTask(
   out.instStart = -1;
   out.instEnd = -1;
   // "name: " before the task: a trace-cmd buffer (instance) name.
-  const colon = instances ? s.indexOf(": ", cs) : -1;
+  const colon = instances ? strIn(s, ": ", cs, d - 1) : -1;
   if (colon > cs && colon < d - 1) {
     let plain = true;
     for (let k = cs; k < colon; ++k) if (isSpace(s.charCodeAt(k))) plain = false;

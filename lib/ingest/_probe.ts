@@ -7,12 +7,16 @@ import { addArg, addProbeRow } from "./_batch_builder.ts";
 import type { LineContext } from "./_payload.ts";
 import {
   CH_DASH,
+  CH_EQ,
   CH_LPAREN,
   CH_PLUS,
   CH_QUOTE,
+  CH_RPAREN,
   CH_SLASH,
+  charIn,
   parseHexNumber,
   skipSpaces,
+  strIn,
   toSpace,
 } from "./_scan.ts";
 import { ARG_KIND, EVENT_KIND } from "./event_batch.ts";
@@ -63,11 +67,11 @@ function symbol(ctx: LineContext, s: string, a: number, e: number): { id: number
       break;
     }
   }
-  if (plus < 0) return { id: ctx.b.strings.intern(s.slice(a, e)), off: 0 };
+  if (plus < 0) return { id: ctx.b.strings.internRange(s, a, e), off: 0 };
   let slash = plus;
   while (slash < e && s.charCodeAt(slash) !== CH_SLASH) ++slash;
   const off = parseHexNumber(s, plus + 1, slash);
-  return { id: ctx.b.strings.intern(s.slice(a, plus)), off: off < 0 ? 0 : off };
+  return { id: ctx.b.strings.internRange(s, a, plus), off: off < 0 ? 0 : off };
 }
 
 /**
@@ -83,12 +87,12 @@ export function parseProbe(
   commonRow: number,
   eventName: string,
   map: ProbeMap,
-  meaningCache: Map<string, number>,
+  meaningCache: Map<number, number>,
   stacks: ProbeStacks,
 ): number {
   const b = ctx.b;
-  const close = s.indexOf(")", start);
-  if (close < 0 || close >= end) {
+  const close = charIn(s, CH_RPAREN, start, end);
+  if (close < 0) {
     ctx.log.report(
       "bad_kprobe",
       ctx.lineNo1,
@@ -99,8 +103,8 @@ export function parseProbe(
     return -1;
   }
   const inner = start + 1;
-  const arrow = s.indexOf(" <- ", inner);
-  const isReturn = arrow >= 0 && arrow < close;
+  const arrow = strIn(s, " <- ", inner, close);
+  const isReturn = arrow >= 0;
   const r = addProbeRow(b, commonRow);
   const p = b.probes;
   if (isReturn) {
@@ -123,7 +127,8 @@ export function parseProbe(
     stacks.push(b.pid[commonRow]!, fn.id, b.tsNs[commonRow]!);
   }
   const kind = isReturn ? "return" : "entry";
-  const cacheKey = eventName + (isReturn ? "\u0001" : "\u0000") + b.strings.get(p.func[r]!);
+  // Meaning by (event name, side, function): numeric key, no string built per line.
+  const cacheKey = (b.eventId[commonRow]! * 2 + (isReturn ? 1 : 0)) * 1048576 + p.func[r]!;
   let m = meaningCache.get(cacheKey);
   if (m === undefined) {
     m = resolveProbe(map, eventName, b.strings.get(p.func[r]!), kind);
@@ -136,23 +141,23 @@ export function parseProbe(
   let q = skipSpaces(s, close + 1, end);
   while (q < end) {
     let w = toSpace(s, q, end);
-    const eq = s.indexOf("=", q);
-    if (eq < 0 || eq >= w) {
+    const eq = charIn(s, CH_EQ, q, w);
+    if (eq < 0) {
       q = skipSpaces(s, w, end);
       continue;
     }
     const va = eq + 1;
     let ve = w;
     if (va < end && s.charCodeAt(va) === CH_QUOTE) {
-      const cq = s.indexOf('"', va + 1);
-      if (cq >= 0 && cq < end) {
+      const cq = charIn(s, CH_QUOTE, va + 1, end);
+      if (cq >= 0) {
         ve = cq + 1;
         w = ve;
       }
     }
     const i = addArg(b);
     ++n;
-    b.args.key[i] = b.strings.intern(s.slice(q, eq));
+    b.args.key[i] = b.strings.internRange(s, q, eq);
     const c0 = s.charCodeAt(va);
     if (c0 === CH_QUOTE) {
       b.args.kind[i] = ARG_KIND.STR;
@@ -174,7 +179,7 @@ export function parseProbe(
       b.args.str[i] = -1;
     } else {
       b.args.kind[i] = ARG_KIND.STR;
-      b.args.str[i] = b.strings.intern(s.slice(va, ve));
+      b.args.str[i] = b.strings.internRange(s, va, ve);
     }
     q = skipSpaces(s, w, end);
   }

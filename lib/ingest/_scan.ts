@@ -95,3 +95,37 @@ export function parseAutoNumber(s: string, start: number, end: number): number {
 export function equalsAt(s: string, start: number, end: number, word: string): boolean {
   return end - start === word.length && s.startsWith(word, start);
 }
+
+// Bounded searches. String.prototype.indexOf has no end: on a 4 MiB text piece a search for a
+// character the line lacks runs to the end of the piece, so every in-line search goes here.
+
+/** Index of char code `c` in `s[a, e)`, or -1. */
+export function charIn(s: string, c: number, a: number, e: number): number {
+  for (let p = a; p < e; ++p) if (s.charCodeAt(p) === c) return p;
+  return -1;
+}
+
+/** Last index of char code `c` in `s[a, e)`, or -1. */
+export function lastCharIn(s: string, c: number, a: number, e: number): number {
+  for (let p = e - 1; p >= a; --p) if (s.charCodeAt(p) === c) return p;
+  return -1;
+}
+
+/** Index of `needle` starting within `s[a, e)` and ending by `e`, or -1. */
+export function strIn(s: string, needle: string, a: number, e: number): number {
+  const c0 = needle.charCodeAt(0);
+  const last = e - needle.length;
+  for (let p = a; p <= last; ++p) {
+    if (s.charCodeAt(p) === c0 && s.startsWith(needle, p)) return p;
+  }
+  return -1;
+}
+
+/** Last index of `needle` within `s[a, e)`, or -1. */
+export function lastStrIn(s: string, needle: string, a: number, e: number): number {
+  const c0 = needle.charCodeAt(0);
+  for (let p = e - needle.length; p >= a; --p) {
+    if (s.charCodeAt(p) === c0 && s.startsWith(needle, p)) return p;
+  }
+  return -1;
+}

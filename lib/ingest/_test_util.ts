@@ -4,10 +4,40 @@ import { parseTrace, type ParseTraceOptions } from "./parse_trace.ts";
 import { u64At } from "./u64.ts";
 import { type EventBatch, INT_ABSENT } from "./event_batch.ts";
 
-/** A stream of `data` in chunks of `stride` bytes. */
-export function streamOf(data: string | Uint8Array, stride = 1 << 20): ReadableStream<Uint8Array> {
+/**
+ * A stream of `data` in chunks of `stride` bytes; `byob` makes it a byte stream (as
+ * `Deno.FsFile.readable` is), read through the parser's BYOB path.
+ */
+export function streamOf(
+  data: string | Uint8Array,
+  stride = 1 << 20,
+  byob = false,
+): ReadableStream<Uint8Array> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   let off = 0;
+  if (byob) {
+    return new ReadableStream({
+      type: "bytes",
+      pull(c) {
+        if (off >= bytes.length) {
+          c.close();
+          c.byobRequest?.respond(0);
+          return;
+        }
+        const req = c.byobRequest;
+        if (req?.view) {
+          const view = new Uint8Array(req.view.buffer, req.view.byteOffset, req.view.byteLength);
+          const n = Math.min(stride, view.byteLength, bytes.length - off);
+          view.set(bytes.subarray(off, off + n));
+          off += n;
+          req.respond(n);
+        } else {
+          c.enqueue(bytes.slice(off, off + stride));
+          off += stride;
+        }
+      },
+    });
+  }
   return new ReadableStream<Uint8Array>({
     pull(c) {
       if (off >= bytes.length) {
@@ -143,9 +173,9 @@ export function flatten(b: EventBatch): FlatRow[] {
 /** Everything a parse produced, flattened: rows, calls, gaps, diagnostics, counts. */
 export async function parseAll(
   data: string | Uint8Array,
-  options: ParseTraceOptions & { stride?: number } = {},
+  options: ParseTraceOptions & { stride?: number; byob?: boolean } = {},
 ) {
-  const p = parseTrace(streamOf(data, options.stride), options);
+  const p = parseTrace(streamOf(data, options.stride, options.byob ?? false), options);
   const rows: FlatRow[] = [];
   const calls: Record<string, unknown>[] = [];
   const gaps: unknown[] = [];

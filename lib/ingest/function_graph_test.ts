@@ -103,3 +103,17 @@ Deno.test("parseTrace() diagnoses a malformed function_graph line and goes on", 
   assert.deepEqual(r.diags.map((d) => [d.line, d.code]), [[5, "bad_function_graph"]]);
   assert.deepEqual(r.calls.map((c) => c.fn), ["b"]);
 });
+
+Deno.test("parseTrace() reads function_graph with the CPU column off", async () => {
+  const text = HEADER.replace("# CPU  DURATION", "#     DURATION") + [
+    "               |  dma_buf_map_attachment() {",
+    "   2.113 us    |    pci_p2pdma_map_type();",
+    " + 45.002 us   |  }",
+  ].join("\n");
+  const r = await parseAll(text);
+  assert.deepEqual(r.diags, []);
+  assert.deepEqual(r.calls.map((c) => [c.fn, c.cpu, c.durNs]), [
+    ["pci_p2pdma_map_type", -1, 2113],
+    ["dma_buf_map_attachment", -1, 45002],
+  ]);
+});

@@ -121,7 +121,7 @@ Deno.test("parseTrace() yields the same events and diagnostics whatever the chun
       fc.integer({ min: 1, max: 400 }),
       fc.integer({ min: 400, max: 5000 }),
       async (stride, bufferBytes) => {
-        const r = await parseAll(text, { stride, bufferBytes });
+        const r = await parseAll(text, { stride, bufferBytes, byob: stride % 2 === 0 });
         assert.deepEqual(r.rows, whole.rows);
         assert.deepEqual(r.diags, whole.diags);
         assert.deepEqual(r.gaps, whole.gaps);
@@ -131,9 +131,11 @@ Deno.test("parseTrace() yields the same events and diagnostics whatever the chun
     { numRuns: 60 },
   );
   for (const stride of [1, 7, 65536]) {
-    const r = await parseAll(text, { stride });
-    assert.deepEqual(r.rows, whole.rows);
-    assert.deepEqual(r.diags, whole.diags);
+    for (const byob of [false, true]) {
+      const r = await parseAll(text, { stride, byob });
+      assert.deepEqual(r.rows, whole.rows);
+      assert.deepEqual(r.diags, whole.diags);
+    }
   }
 });
 

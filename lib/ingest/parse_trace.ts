@@ -11,7 +11,7 @@
  */
 
 import * as msg from "./_messages.ts";
-import { newBatch } from "./_batch_builder.ts";
+import { newBatch, resetBatch, tableFor } from "./_batch_builder.ts";
 import {
   CallStacks,
   FG_COMMENT,
@@ -27,9 +27,18 @@ import { linePieces, type SourceInfo } from "./_line_source.ts";
 import { type LineContext, parseGenericArgs, parseTracepoint } from "./_payload.ts";
 import { newPrefix, parsePrefix, type Prefix, PREFIX_BAD_TS, PREFIX_OK } from "./_prefix.ts";
 import { looksLikeProbe, parseProbe, ProbeStacks } from "./_probe.ts";
-import { CH_CR, CH_HASH, parseUint, skipSpaces } from "./_scan.ts";
+import {
+  CH_COLON,
+  CH_CR,
+  CH_HASH,
+  CH_SPACE,
+  charIn,
+  parseUint,
+  skipSpaces,
+  strIn,
+} from "./_scan.ts";
 import { DiagnosticLog } from "./diagnostics.ts";
-import { EVENT_KIND, type EventBatch } from "./event_batch.ts";
+import { EVENT_KIND, type EventBatch, type SchemaTable } from "./event_batch.ts";
 import { DEFAULT_PROBE_MAP } from "./default_probe_map.ts";
 import type { ProbeMap } from "./probe_map.ts";
 import { type EventSchema, SCHEMA_BY_NAME } from "./schemas.ts";
@@ -59,9 +68,14 @@ export interface ParseTraceOptions {
   samplesPerCode?: number;
   /**
    * Size of the read buffer in bytes (tests shrink it to exercise boundaries).
-   * @default {4194304}
+   * @default {1048576}
    */
   bufferBytes?: number;
+  /**
+   * Called after each piece of input (every few MiB) with the text bytes and lines so far.
+   * @default {undefined}
+   */
+  onProgress?: (bytes: number, lines: number) => void;
 }
 
 /** What the header lines said. */
@@ -97,6 +111,10 @@ export interface InputInfo {
 /**
  * One parse of a trace: iterate it for batches; after the iteration, `input`, `header`,
  * `log` and `eventCounts()` describe the whole input.
+ *
+ * A batch is valid until the iteration moves on: the parser then reuses its arrays for the
+ * next one (memory stays flat), so copy out what must outlive it. The string tables are
+ * shared by all batches and stay valid.
  */
 export interface TraceParse extends AsyncIterable<EventBatch> {
   /** Input sizes (final once iteration ends). */
@@ -172,13 +190,15 @@ export function parseTrace(
     const fg = newFgScratch();
     const callStacks = new CallStacks();
     const probeStacks = new ProbeStacks();
-    const meaningCache = new Map<string, number>();
+    const meaningCache = new Map<number, number>();
     const schemaOf: (EventSchema | null | undefined)[] = []; // by event id
+    const tableOf: (SchemaTable | undefined)[] = []; // the batch's table, by event id
     let haveBase = false;
     let baseSecs = 0;
     let baseFracNs = 0;
     let traceCmd = false;
-    let b = newBatch(batchRows + 1, strings, eventNames, 0n);
+    let fgraphTracer = false;
+    const b = newBatch(batchRows + 1, strings, eventNames, 0n);
     const ctx: LineContext = { b, log, lineNo1: 0, lineStart: 0 };
 
     function relTs(secs: number, fracNs: number): number {
@@ -192,7 +212,7 @@ export function parseTrace(
     }
 
     function eventIdOf(s: string, a: number, e: number): number {
-      const id = eventNames.intern(s.slice(a, e));
+      const id = eventNames.internRange(s, a, e);
       if (schemaOf[id] === undefined) {
         schemaOf[id] = SCHEMA_BY_NAME.get(eventNames.get(id)) ?? null;
         counts[id] = 0;
@@ -230,7 +250,12 @@ export function parseTrace(
         );
       } else if (schema) {
         b.kind[r] = EVENT_KIND.TRACEPOINT;
-        b.tableRow[r] = parseTracepoint(ctx, schema, s, a, e, r);
+        let t = tableOf[id];
+        if (t === undefined) {
+          t = tableFor(b, schema);
+          tableOf[id] = t;
+        }
+        b.tableRow[r] = parseTracepoint(ctx, t, s, a, e, r);
       } else {
         b.kind[r] = EVENT_KIND.UNKNOWN;
         b.tableRow[r] = -1;
@@ -261,26 +286,26 @@ export function parseTrace(
         pre.pid,
       );
       b.tgid[r] = pre.tgid;
-      b.comm[r] = strings.intern(s.slice(pre.commStart, pre.commEnd));
+      b.comm[r] = strings.internRange(s, pre.commStart, pre.commEnd);
       b.irqFlags[r] = pre.flagsStart < 0
         ? -1
-        : strings.intern(s.slice(pre.flagsStart, pre.flagsEnd));
-      b.instance[r] = pre.instStart < 0 ? -1 : strings.intern(s.slice(pre.instStart, pre.instEnd));
+        : strings.internRange(s, pre.flagsStart, pre.flagsEnd);
+      b.instance[r] = pre.instStart < 0 ? -1 : strings.internRange(s, pre.instStart, pre.instEnd);
       payload(r, id, s, pre.payloadStart, e);
       return true;
     }
 
     function onFunctionGraph(s: string, a: number, e: number): void {
-      const kind = parseFunctionGraph(ctx, s, a, e, fg);
+      const kind = parseFunctionGraph(ctx, s, a, e, fg, fgraphTracer);
       const tsNs = fg.secs < 0 ? NaN : relTs(fg.secs, fg.fracNs);
       if (kind === FG_ENTRY) {
-        const fn = strings.intern(s.slice(fg.fnStart, fg.fnEnd));
-        const mod = fg.modStart < 0 ? -1 : strings.intern(s.slice(fg.modStart, fg.modEnd));
+        const fn = strings.internRange(s, fg.fnStart, fg.fnEnd);
+        const mod = fg.modStart < 0 ? -1 : strings.internRange(s, fg.modStart, fg.modEnd);
         fgEntry.set(fn, (fgEntry.get(fn) ?? 0) + 1);
         callStacks.open(fg.cpu, fn, mod, ctx.lineNo1, fg.depth);
       } else if (kind === FG_LEAF) {
-        const fn = strings.intern(s.slice(fg.fnStart, fg.fnEnd));
-        const mod = fg.modStart < 0 ? -1 : strings.intern(s.slice(fg.modStart, fg.modEnd));
+        const fn = strings.internRange(s, fg.fnStart, fg.fnEnd);
+        const mod = fg.modStart < 0 ? -1 : strings.internRange(s, fg.modStart, fg.modEnd);
         fgLeaf.set(fn, (fgLeaf.get(fn) ?? 0) + 1);
         recordCall(ctx, fg.cpu, fn, mod, ctx.lineNo1, fg.depth, fg.durNs, tsNs, fg.pid);
       } else if (kind === FG_EXIT) {
@@ -288,7 +313,7 @@ export function parseTrace(
         const open = callStacks.close(fg.cpu);
         if (open === undefined) {
           log.add("unbalanced_return");
-          const fn = fg.fnStart < 0 ? -1 : strings.intern(s.slice(fg.fnStart, fg.fnEnd));
+          const fn = fg.fnStart < 0 ? -1 : strings.internRange(s, fg.fnStart, fg.fnEnd);
           recordCall(ctx, fg.cpu, fn, -1, NaN, fg.depth, fg.durNs, tsNs, fg.pid);
         } else {
           recordCall(
@@ -306,8 +331,8 @@ export function parseTrace(
       } else if (kind === FG_COMMENT) {
         // An event printed inside the graph: "/* map: IOMMU: iova=... */".
         const ta = fg.textStart;
-        const colon = s.indexOf(":", ta);
-        if (colon > ta && colon < fg.textEnd && s.slice(ta, colon).indexOf(" ") < 0) {
+        const colon = charIn(s, CH_COLON, ta, fg.textEnd);
+        if (colon > ta && charIn(s, CH_SPACE, ta, colon) < 0) {
           const id = eventIdOf(s, ta, colon);
           fgComment.set(id, (fgComment.get(id) ?? 0) + 1);
           const r = addRow(id, tsNs, fg.cpu, fg.pid);
@@ -323,6 +348,7 @@ export function parseTrace(
     function onComment(s: string, a: number, e: number): void {
       if (s.startsWith("# tracer:", a)) {
         header.tracer = s.slice(a + 9, e).trim();
+        fgraphTracer = header.tracer === "function_graph";
         header.format = "trace";
       } else if (s.startsWith("# entries-in-buffer/entries-written:", a)) {
         const m = /(\d+)\/(\d+)\s+#P:(\d+)/.exec(s.slice(a, e));
@@ -331,7 +357,7 @@ export function parseTrace(
           header.entriesWritten = Number(m[2]);
           header.cpus = Number(m[3]);
         }
-      } else if (s.indexOf("TASK-PID", a) >= 0 && s.indexOf("TASK-PID", a) < e) {
+      } else if (strIn(s, "TASK-PID", a, e) >= 0) {
         const text = s.slice(a, e);
         header.irqInfo = text.includes("|||");
         header.tgid = text.includes("TGID");
@@ -374,14 +400,13 @@ export function parseTrace(
         header.format = "trace-cmd";
         return;
       }
+      const graph = fgraphTracer;
+      if (graph && looksLikeFunctionGraph(s, a, e, true)) return onFunctionGraph(s, a, e);
+      if (onEventLine(s, a, e)) return;
       const p = skipSpaces(s, a, e);
       if (p === e) return; // blank
       if (s.startsWith("---", p)) return; // function_graph context-switch separator
-      if (header.tracer === "function_graph" && looksLikeFunctionGraph(s, a, e)) {
-        return onFunctionGraph(s, a, e);
-      }
-      if (onEventLine(s, a, e)) return;
-      if (looksLikeFunctionGraph(s, a, e)) return onFunctionGraph(s, a, e);
+      if (!graph && looksLikeFunctionGraph(s, a, e, false)) return onFunctionGraph(s, a, e);
       log.report("bad_line", ctx.lineNo1, 0, msg.badLine(msg.excerpt(s.slice(a, e))));
     }
 
@@ -396,6 +421,7 @@ export function parseTrace(
         log.report("line_too_long", ctx.lineNo1, 0, msg.lineTooLong(maxLine));
         continue;
       }
+      options.onProgress?.(info.textBytes, input.lines);
       const len = s.length;
       let pos = 0;
       while (pos < len) {
@@ -411,8 +437,9 @@ export function parseTrace(
         pos = nl + 1;
         if (b.n >= batchRows) {
           yield b;
-          b = newBatch(batchRows + 1, strings, eventNames, b.tsBaseNs);
-          ctx.b = b;
+          // The consumer is done with the batch once it asks for the next: reuse its arrays
+          // (allocation per batch is what made peak RSS grow past 200 MB).
+          resetBatch(b, b.tsBaseNs);
         }
       }
     }

@@ -192,7 +192,10 @@ Deno.test("parseTrace() records lost-event markers with and without a count", as
 
 Deno.test("parseTrace() detects gzip by its magic bytes", async () => {
   const text = HEADER_IRQ + kline("dd", 1, 0, ".....", 1, 0, "unmap", UNMAP) + "\n";
-  const r = await parseAll(await gzip(text), { stride: 7 });
+  const z = await gzip(text);
+  assert.equal((await parseAll(z, { stride: 7, byob: true })).rows.length, 1);
+  const r = await parseAll(z, { stride: 7 });
+  assert.equal(r.input.rawBytes, z.length);
   assert.equal(r.input.gzip, true);
   assert.equal(r.rows.length, 1);
   assert.equal(r.input.bytes, new TextEncoder().encode(text).length);
@@ -232,12 +235,15 @@ Deno.test("parseTrace() cuts lines over the limit and bounds memory", async () =
     kline("dd", 1, 0, ".....", 1, 1, "unmap", UNMAP),
   ].join("\n");
   // A 1 KiB buffer makes the 5000-byte line overlong for the reader itself.
-  const r = await parseAll(text, { maxLineChars: 150, bufferBytes: 1024 });
-  assert.deepEqual(r.diags.map((d) => [d.line, d.code]), [[2, "line_too_long"], [
-    3,
-    "line_too_long",
-  ]]);
-  assert.deepEqual(r.rows.map((x) => x.line), [1, 4]);
+  for (const byob of [false, true]) {
+    for (const stride of [1, 100, 1 << 20]) {
+      const r = await parseAll(text, { maxLineChars: 150, bufferBytes: 1024, byob, stride });
+      const codes = r.diags.map((d) => [d.line, d.code]);
+      assert.deepEqual(codes, [[2, "line_too_long"], [3, "line_too_long"]]);
+      assert.deepEqual(r.rows.map((x) => x.line), [1, 4]);
+      assert.equal(r.input.bytes, new TextEncoder().encode(text).length);
+    }
+  }
 });
 
 Deno.test("parseTrace() counts unknown events by name and keeps their fields", async () => {

@@ -366,6 +366,17 @@ const CASES: Case[] = [
       size: 4096,
     },
   },
+  // The old map/unmap formats, before the " - end" range was printed.
+  {
+    event: "map",
+    payload: "IOMMU: iova=0x00000000fffe0000 paddr=0x0000038000000000 size=77824",
+    fields: { iova: 0xfffe0000n, paddr: 0x38000000000n, size: 77824 },
+  },
+  {
+    event: "unmap",
+    payload: "IOMMU: iova=0x00000000fffe0000 size=77824 unmapped_size=77824",
+    fields: { iova: 0xfffe0000n, size: 77824, unmapped_size: 77824 },
+  },
   {
     event: "unmap",
     payload: "IOMMU: iova=0x00000000fffe0000 - 0x00000000ffff3000 size=77824 unmapped_size=77824",

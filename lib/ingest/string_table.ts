@@ -22,6 +22,10 @@
 export class StringTable {
   #ids = new Map<string, number>();
   #strings: string[] = [];
+  // Direct-mapped cache of recent strings for internRange: a hit costs one startsWith and no
+  // slice (task names, flags, event and device names repeat on almost every line).
+  #cacheStr: (string | undefined)[] = new Array(1024);
+  #cacheId = new Int32Array(1024);
 
   /**
    * The id of `s`, adding it when new.
@@ -36,6 +40,30 @@ export class StringTable {
       this.#ids.set(s, id);
       this.#strings.push(s);
     }
+    return id;
+  }
+
+  /**
+   * The id of `text[start, end)`, adding it when new; no allocation when it was seen lately.
+   *
+   * @param text The text holding the string.
+   * @param start First character.
+   * @param end One past the last character.
+   * @returns Its id.
+   */
+  internRange(text: string, start: number, end: number): number {
+    const n = end - start;
+    if (n <= 0) return this.intern("");
+    const h = (n * 31 + text.charCodeAt(start) * 17 + text.charCodeAt(end - 1) * 5 +
+      text.charCodeAt(start + (n >> 1))) & 1023;
+    const hit = this.#cacheStr[h];
+    if (hit !== undefined && hit.length === n && text.startsWith(hit, start)) {
+      return this.#cacheId[h]!;
+    }
+    const str = text.slice(start, end);
+    const id = this.intern(str);
+    this.#cacheStr[h] = str;
+    this.#cacheId[h] = id;
     return id;
   }
 
