@@ -3,17 +3,17 @@
 // strings are unchanged since 2013). A line that differs in any byte falls back to the
 // generic walker, which diagnoses it.
 
-import { CH_0, CH_9 } from "./_scan.ts";
+import { ascii, CH_0, CH_9, startsWithAt } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 
-const MAP_HEAD = "IOMMU: iova=0x";
-const MID = " - 0x";
-const PADDR = " paddr=0x";
-const SIZE = " size=";
-const UNMAPPED = " unmapped_size=";
+const MAP_HEAD = ascii("IOMMU: iova=0x");
+const MID = ascii(" - 0x");
+const PADDR = ascii(" paddr=0x");
+const SIZE = ascii(" size=");
+const UNMAPPED = ascii(" unmapped_size=");
 
-/** Hex digit values by UTF-16 code unit (-1: not a hex digit). */
-const HEX = new Int8Array(65536).fill(-1);
+/** Hex digit values by byte (-1: not a hex digit). */
+const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; ++c) HEX[48 + c] = c;
 for (let c = 0; c < 6; ++c) {
   HEX[97 + c] = 10 + c;
@@ -21,15 +21,15 @@ for (let c = 0; c < 6; ++c) {
 }
 
 /** 8 hex digits at `p` (the caller checked `p + 8` is within the line) as a number, or -1. */
-function hex8(s: string, p: number): number {
-  const d0 = HEX[s.charCodeAt(p)]!;
-  const d1 = HEX[s.charCodeAt(p + 1)]!;
-  const d2 = HEX[s.charCodeAt(p + 2)]!;
-  const d3 = HEX[s.charCodeAt(p + 3)]!;
-  const d4 = HEX[s.charCodeAt(p + 4)]!;
-  const d5 = HEX[s.charCodeAt(p + 5)]!;
-  const d6 = HEX[s.charCodeAt(p + 6)]!;
-  const d7 = HEX[s.charCodeAt(p + 7)]!;
+function hex8(s: Uint8Array, p: number): number {
+  const d0 = HEX[s[p]!]!;
+  const d1 = HEX[s[p + 1]!]!;
+  const d2 = HEX[s[p + 2]!]!;
+  const d3 = HEX[s[p + 3]!]!;
+  const d4 = HEX[s[p + 4]!]!;
+  const d5 = HEX[s[p + 5]!]!;
+  const d6 = HEX[s[p + 6]!]!;
+  const d7 = HEX[s[p + 7]!]!;
   if ((d0 | d1 | d2 | d3 | d4 | d5 | d6 | d7) < 0) return -1;
   const hi16 = ((d0 * 16 + d1) * 16 + d2) * 16 + d3;
   const lo16 = ((d4 * 16 + d5) * 16 + d6) * 16 + d7;
@@ -37,7 +37,7 @@ function hex8(s: string, p: number): number {
 }
 
 /** 16 hex digits at `p` into u64 column `col` row `r`; false when not hex. */
-function hex16(s: string, p: number, col: Uint32Array, r: number): boolean {
+function hex16(s: Uint8Array, p: number, col: Uint32Array, r: number): boolean {
   const hi = hex8(s, p);
   const lo = hex8(s, p + 8);
   if (hi < 0 || lo < 0) return false;
@@ -47,11 +47,11 @@ function hex16(s: string, p: number, col: Uint32Array, r: number): boolean {
 }
 
 /** Decimal digits `s[a, e)` as a number, or -1 (empty, or not all digits). */
-function dec(s: string, a: number, e: number): number {
+function dec(s: Uint8Array, a: number, e: number): number {
   if (a >= e || e - a > 15) return -1;
   let v = 0;
   for (let q = a; q < e; ++q) {
-    const c = s.charCodeAt(q);
+    const c = s[q]!;
     if (c < CH_0 || c > CH_9) return -1;
     v = v * 10 + (c - CH_0);
   }
@@ -59,13 +59,13 @@ function dec(s: string, a: number, e: number): number {
 }
 
 /** `iommu:map` text form; false to fall back. Columns: iova, iova_end, paddr, size. */
-export function fastMap(t: SchemaTable, r: number, s: string, a: number, e: number): boolean {
+export function fastMap(t: SchemaTable, r: number, s: Uint8Array, a: number, e: number): boolean {
   // "IOMMU: iova=0x" 16 " - 0x" 16 " paddr=0x" 16 " size=" digits
   const pEnd = a + 14 + 16;
   const pPaddr = pEnd + 5 + 16;
   const pSize = pPaddr + 9 + 16;
-  if (e < pSize + 7 || !s.startsWith(MAP_HEAD, a) || !s.startsWith(MID, pEnd)) return false;
-  if (!s.startsWith(PADDR, pPaddr) || !s.startsWith(SIZE, pSize)) return false;
+  if (e < pSize + 7 || !startsWithAt(s, a, MAP_HEAD) || !startsWithAt(s, pEnd, MID)) return false;
+  if (!startsWithAt(s, pPaddr, PADDR) || !startsWithAt(s, pSize, SIZE)) return false;
   const size = dec(s, pSize + 6, e);
   if (size < 0) return false;
   const c = t.fieldCols;
@@ -81,20 +81,20 @@ export function fastMap(t: SchemaTable, r: number, s: string, a: number, e: numb
 }
 
 /** `iommu:unmap` text form; false to fall back. Columns: iova, iova_end, size, unmapped_size. */
-export function fastUnmap(t: SchemaTable, r: number, s: string, a: number, e: number): boolean {
+export function fastUnmap(t: SchemaTable, r: number, s: Uint8Array, a: number, e: number): boolean {
   // "IOMMU: iova=0x" 16 " - 0x" 16 " size=" digits " unmapped_size=" digits
   const pEnd = a + 14 + 16;
   const pSize = pEnd + 5 + 16;
   if (
-    e < pSize + 7 || !s.startsWith(MAP_HEAD, a) || !s.startsWith(MID, pEnd) ||
-    !s.startsWith(SIZE, pSize)
+    e < pSize + 7 || !startsWithAt(s, a, MAP_HEAD) || !startsWithAt(s, pEnd, MID) ||
+    !startsWithAt(s, pSize, SIZE)
   ) {
     return false;
   }
   let q = pSize + 6;
   const sizeStart = q;
-  while (q < e && s.charCodeAt(q) !== 32) ++q;
-  if (!s.startsWith(UNMAPPED, q)) return false;
+  while (q < e && s[q]! !== 32) ++q;
+  if (!startsWithAt(s, q, UNMAPPED)) return false;
   const size = dec(s, sizeStart, q);
   const unmapped = dec(s, q + 15, e);
   if (size < 0 || unmapped < 0) return false;
@@ -111,7 +111,7 @@ export function fastUnmap(t: SchemaTable, r: number, s: string, a: number, e: nu
 /** Fast paths by schema name. */
 export const FAST_PATHS: ReadonlyMap<
   string,
-  (t: SchemaTable, r: number, s: string, a: number, e: number) => boolean
+  (t: SchemaTable, r: number, s: Uint8Array, a: number, e: number) => boolean
 > = new Map([
   ["map", fastMap],
   ["unmap", fastUnmap],

@@ -7,6 +7,8 @@ import * as msg from "./_messages.ts";
 import { addCallRow } from "./_batch_builder.ts";
 import type { LineContext } from "./_payload.ts";
 import {
+  ascii,
+  CH_DASH,
   CH_DOT,
   CH_LBRACE,
   CH_PIPE,
@@ -14,11 +16,24 @@ import {
   CH_RPAREN,
   charIn,
   isDigit,
+  isSpace,
+  lastCharIn,
   lastStrIn,
   parseUint,
   skipSpaces,
+  startsWithAt,
   strIn,
+  textOf,
 } from "./_scan.ts";
+
+const IRQ_ENTER = ascii("==>");
+const IRQ_EXIT = ascii("<==");
+const COMMENT_OPEN = ascii("/*");
+const COMMENT_CLOSE = ascii("*/");
+const CALL_PARENS = ascii("()");
+const LEAF_END = ascii("();");
+const MODULE_OPEN = ascii(" [");
+const MICROSECONDS = ascii("us");
 
 /** What a function_graph line was. */
 export const FG_NOT = 0;
@@ -71,7 +86,7 @@ export function newFgScratch(): FgScratch {
  * function_graph trace (`graphTracer`), any line with a `|` column separator.
  */
 export function looksLikeFunctionGraph(
-  s: string,
+  s: Uint8Array,
   start: number,
   end: number,
   graphTracer: boolean,
@@ -79,40 +94,40 @@ export function looksLikeFunctionGraph(
   if (graphTracer && charIn(s, CH_PIPE, start, end) >= 0) return true;
   let p = skipSpaces(s, start, end);
   const d0 = p;
-  while (p < end && isDigit(s.charCodeAt(p))) ++p;
+  while (p < end && isDigit(s[p]!)) ++p;
   if (p === d0 || p >= end) return false;
-  const c = s.charCodeAt(p);
+  const c = s[p]!;
   if (c === CH_RPAREN) return true;
   if (c !== CH_DOT) return false;
   ++p;
-  while (p < end && isDigit(s.charCodeAt(p))) ++p;
+  while (p < end && isDigit(s[p]!)) ++p;
   p = skipSpaces(s, p, end);
-  return p < end && s.charCodeAt(p) === CH_PIPE;
+  return p < end && s[p]! === CH_PIPE;
 }
 
 const POW10 = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
 
 /** A duration cell (`+ 41.870 us`, `2.113 us`, blank); ns, or -1 for blank, -2 malformed. */
-function parseDuration(s: string, a: number, e: number): number {
+function parseDuration(s: Uint8Array, a: number, e: number): number {
   let p = skipSpaces(s, a, e);
   if (p >= e) return -1;
-  const c = s.charCodeAt(p);
+  const c = s[p]!;
   if (c === 43 || c === 33 || c === 35 || c === 42 || c === 64 || c === 36) {
     p = skipSpaces(s, p + 1, e);
   }
   const n0 = p;
-  while (p < e && isDigit(s.charCodeAt(p))) ++p;
+  while (p < e && isDigit(s[p]!)) ++p;
   if (p === n0) return -2;
   const whole = parseUint(s, n0, p);
   let fracNs = 0;
-  if (p < e && s.charCodeAt(p) === CH_DOT) {
+  if (p < e && s[p]! === CH_DOT) {
     const f0 = ++p;
-    while (p < e && isDigit(s.charCodeAt(p))) ++p;
+    while (p < e && isDigit(s[p]!)) ++p;
     const digits = p - f0;
     if (digits > 0 && digits <= 9) fracNs = parseUint(s, f0, p) * Math.pow(10, 3 - digits);
   }
   p = skipSpaces(s, p, e);
-  if (!s.startsWith("us", p)) return -2;
+  if (!startsWithAt(s, p, MICROSECONDS)) return -2;
   return whole * 1000 + fracNs;
 }
 
@@ -124,7 +139,7 @@ function parseDuration(s: string, a: number, e: number): number {
  */
 export function parseFunctionGraph(
   ctx: LineContext,
-  s: string,
+  s: Uint8Array,
   start: number,
   end: number,
   out: FgScratch,
@@ -136,23 +151,23 @@ export function parseFunctionGraph(
   out.modStart = -1;
   // Optional abstime column.
   let q = p;
-  while (q < end && isDigit(s.charCodeAt(q))) ++q;
-  if (q < end && s.charCodeAt(q) === CH_DOT) {
+  while (q < end && isDigit(s[q]!)) ++q;
+  if (q < end && s[q]! === CH_DOT) {
     const f0 = q + 1;
     let f1 = f0;
-    while (f1 < end && isDigit(s.charCodeAt(f1))) ++f1;
+    while (f1 < end && isDigit(s[f1]!)) ++f1;
     const bar = skipSpaces(s, f1, end);
     // "secs.frac |" is the abstime column; "2.113 us |" is a duration (CPU column off).
-    if (bar < end && s.charCodeAt(bar) === CH_PIPE) {
+    if (bar < end && s[bar]! === CH_PIPE) {
       out.secs = parseUint(s, p, q);
       const digits = f1 - f0;
       out.fracNs = digits > 0 && digits <= 9 ? parseUint(s, f0, f1) * POW10[digits]! : 0;
       p = skipSpaces(s, bar + 1, end);
       q = p;
-      while (q < end && isDigit(s.charCodeAt(q))) ++q;
+      while (q < end && isDigit(s[q]!)) ++q;
     } else if (!noCpuColumn) return bad(ctx, s, start, end);
   }
-  if (q > p && q < end && s.charCodeAt(q) === CH_RPAREN) {
+  if (q > p && q < end && s[q]! === CH_RPAREN) {
     out.cpu = parseUint(s, p, q);
     p = q + 1;
   } else if (noCpuColumn) {
@@ -163,10 +178,11 @@ export function parseFunctionGraph(
   let dur = parseDuration(s, p, bar);
   if (dur === -2) {
     // Not a duration: the funcgraph-proc column ("comm-pid"), or irq arrows.
-    const cell = s.slice(p, bar).trim();
-    if (cell.includes("==>") || cell.includes("<==")) return FG_OTHER;
-    const dash = cell.lastIndexOf("-");
-    const pid = dash >= 0 ? parseUint(cell, dash + 1, cell.length) : -1;
+    if (strIn(s, IRQ_ENTER, p, bar) >= 0 || strIn(s, IRQ_EXIT, p, bar) >= 0) return FG_OTHER;
+    let ce = bar;
+    while (ce > p && isSpace(s[ce - 1]!)) --ce;
+    const dash = lastCharIn(s, CH_DASH, p, ce);
+    const pid = dash >= 0 ? parseUint(s, dash + 1, ce) : -1;
     if (pid < 0) return bad(ctx, s, start, end);
     out.pid = pid;
     p = bar + 1;
@@ -174,8 +190,7 @@ export function parseFunctionGraph(
     if (bar < 0 || bar >= end) return bad(ctx, s, start, end);
     dur = parseDuration(s, p, bar);
     if (dur === -2) {
-      const cell2 = s.slice(p, bar);
-      if (cell2.includes("==>") || cell2.includes("<==")) return FG_OTHER;
+      if (strIn(s, IRQ_ENTER, p, bar) >= 0 || strIn(s, IRQ_EXIT, p, bar) >= 0) return FG_OTHER;
       return bad(ctx, s, start, end);
     }
   }
@@ -183,27 +198,27 @@ export function parseFunctionGraph(
   // Call text: "|  " then two spaces per depth.
   let t = bar + 1;
   let e = end;
-  while (e > t && s.charCodeAt(e - 1) === 32) --e;
+  while (e > t && s[e - 1]! === 32) --e;
   const t0 = skipSpaces(s, t, e);
   out.depth = Math.max(0, (t0 - t - 2) >> 1);
   t = t0;
   if (t >= e) return FG_OTHER;
-  if (s.startsWith("/*", t)) {
+  if (startsWithAt(s, t, COMMENT_OPEN)) {
     out.textStart = skipSpaces(s, t + 2, e);
     let te = e;
-    if (s.startsWith("*/", e - 2)) te = e - 2;
-    while (te > out.textStart && s.charCodeAt(te - 1) === 32) --te;
+    if (startsWithAt(s, e - 2, COMMENT_CLOSE)) te = e - 2;
+    while (te > out.textStart && s[te - 1]! === 32) --te;
     out.textEnd = te;
     return FG_COMMENT;
   }
-  if (s.charCodeAt(t) === CH_RBRACE) {
+  if (s[t]! === CH_RBRACE) {
     // "}" with an optional "/* func */" or "/* func = 0x0 */" tail.
     out.fnStart = -1;
-    const c = strIn(s, "/*", t, e);
+    const c = strIn(s, COMMENT_OPEN, t, e);
     if (c >= 0 && c < e) {
       const a = skipSpaces(s, c + 2, e);
       let b = a;
-      while (b < e && s.charCodeAt(b) !== 32 && s.charCodeAt(b) !== 42) ++b;
+      while (b < e && s[b]! !== 32 && s[b]! !== 42) ++b;
       if (b > a) {
         out.fnStart = a;
         out.fnEnd = b;
@@ -213,17 +228,17 @@ export function parseFunctionGraph(
   }
   let kind: number;
   let fe: number;
-  if (s.charCodeAt(e - 1) === CH_LBRACE && s.startsWith("()", skipBack(s, e - 1) - 2)) {
+  if (s[e - 1]! === CH_LBRACE && startsWithAt(s, skipBack(s, e - 1) - 2, CALL_PARENS)) {
     kind = FG_ENTRY;
     fe = skipBack(s, e - 1) - 2;
-  } else if (s.startsWith("();", e - 3)) {
+  } else if (startsWithAt(s, e - 3, LEAF_END)) {
     kind = FG_LEAF;
     fe = e - 3;
   } else return bad(ctx, s, start, end);
   // "nvme_irq [nvme]": a module function.
   let ne = fe;
-  if (ne > t && s.charCodeAt(ne - 1) === 93) {
-    const lb = lastStrIn(s, " [", t, ne);
+  if (ne > t && s[ne - 1]! === 93) {
+    const lb = lastStrIn(s, MODULE_OPEN, t, ne);
     if (lb > t) {
       out.modStart = lb + 2;
       out.modEnd = ne - 1;
@@ -236,17 +251,17 @@ export function parseFunctionGraph(
   return kind;
 }
 
-function skipBack(s: string, p: number): number {
-  while (p > 0 && s.charCodeAt(p - 1) === 32) --p;
+function skipBack(s: Uint8Array, p: number): number {
+  while (p > 0 && s[p - 1]! === 32) --p;
   return p;
 }
 
-function bad(ctx: LineContext, s: string, start: number, end: number): number {
+function bad(ctx: LineContext, s: Uint8Array, start: number, end: number): number {
   ctx.log.report(
     "bad_function_graph",
     ctx.lineNo1,
     0,
-    msg.badFunctionGraph(msg.excerpt(s.slice(start, end))),
+    msg.badFunctionGraph(msg.excerpt(textOf(s, start, end))),
   );
   return FG_NOT;
 }

@@ -1,18 +1,20 @@
-// Bytes → complete lines, decoded in big pieces. Reads into one reused 1 MiB buffer (with a
+// Bytes → pieces of complete lines. Reads into one reused 1 MiB buffer (with a
 // BYOB reader when the stream is a byte stream: Deno's default readers hand out 64 KiB chunks,
-// which cost ~8x more per byte than 1 MiB reads), cuts at the last newline, and decodes that
-// span once; the tail moves to the front. The next read is started before a piece is handed
+// which cost ~8x more per byte than 1 MiB reads), cuts at the last newline and hands that span
+// out as bytes; the tail moves to the other buffer. The next read is started before a piece is handed
 // out, so reading overlaps parsing. Memory stays at the buffer size whatever the input. Gzip
 // input (magic 1f 8b) is inflated with the platform's DecompressionStream.
 
 const BUFFER_BYTES = 1024 * 1024;
 const NEWLINE = 10;
 
-/** A decoded span of whole lines, or a notice about the input. */
+/**
+ * Whole lines `bytes[0, end)` (valid until the next piece is asked for), or a notice.
+ */
 export type LinePiece =
-  | { kind: "text"; text: string; bytes: number }
-  /** A line longer than the buffer: its first 64 KiB are in `text`, the rest skipped. */
-  | { kind: "overlong"; text: string; bytes: number }
+  | { kind: "bytes"; bytes: Uint8Array; end: number }
+  /** A line longer than the buffer: skipped to its end. */
+  | { kind: "overlong" }
   | { kind: "gzip_error"; reason: string };
 
 /** Counts kept while reading. */
@@ -117,8 +119,9 @@ export async function* linePieces(
   info: SourceInfo,
   bufferBytes = BUFFER_BYTES,
 ): AsyncGenerator<LinePiece> {
-  const decoder = new TextDecoder("utf-8");
-  let buf: Uint8Array = new Uint8Array(bufferBytes);
+  // Two buffers: the piece handed out stays untouched while the next read fills the other.
+  let front: Uint8Array = new Uint8Array(bufferBytes);
+  let back: Uint8Array = new Uint8Array(bufferBytes);
   let src = openSource(stream);
   let fill = 0;
   let skipping = false; // inside an overlong line: drop bytes up to the next newline
@@ -127,15 +130,15 @@ export async function* linePieces(
   // Sniff gzip from the first bytes.
   let ended = false;
   try {
-    const first = await src.readInto(buf, 0);
-    buf = first.buf;
+    const first = await src.readInto(front, 0);
+    front = first.buf;
     if (first.n < 0) ended = true;
     else {
       fill = first.n;
       info.rawBytes += first.n;
-      if (fill >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+      if (fill >= 2 && front[0] === 0x1f && front[1] === 0x8b) {
         info.gzip = true;
-        src = gunzipSource(buf.slice(0, fill), src, info);
+        src = gunzipSource(front.slice(0, fill), src, info);
         fill = 0;
       } else info.textBytes += fill;
     }
@@ -145,46 +148,46 @@ export async function* linePieces(
 
   let pending: Promise<{ buf: Uint8Array; n: number }> | null = null;
   while (!ended && error === undefined) {
-    if (fill === buf.byteLength) {
+    if (fill === front.byteLength) {
       // A full buffer: hand out its whole lines; the next read runs while they are parsed.
-      const last = buf.lastIndexOf(NEWLINE, fill - 1);
+      const last = front.lastIndexOf(NEWLINE, fill - 1);
       if (last < 0) {
-        // One line fills the whole buffer: keep its start, skip to its end.
-        const text = decoder.decode(buf.subarray(0, 65536));
+        // One line fills the whole buffer: report it, skip to its end.
         fill = 0;
         skipping = true;
-        pending = src.readInto(buf, 0);
-        yield { kind: "overlong", text, bytes: buf.byteLength };
+        pending = src.readInto(front, 0);
+        yield { kind: "overlong" };
       } else {
-        const text = decoder.decode(buf.subarray(0, last + 1));
-        buf.copyWithin(0, last + 1, fill);
-        fill -= last + 1;
-        pending = src.readInto(buf, fill);
-        yield { kind: "text", text, bytes: last + 1 };
+        const tail = fill - (last + 1);
+        back.set(front.subarray(last + 1, fill), 0);
+        pending = src.readInto(back, tail);
+        yield { kind: "bytes", bytes: front, end: last + 1 };
+        const piece = front;
+        front = back;
+        back = piece;
+        fill = tail;
       }
     }
     let got: { buf: Uint8Array; n: number };
     try {
-      got = await (pending ?? src.readInto(buf, fill));
+      got = await (pending ?? src.readInto(front, fill));
     } catch (e) {
       error = reasonOf(e);
       break;
     }
     pending = null;
-    buf = got.buf;
+    front = got.buf;
     if (got.n < 0) break;
     if (!info.gzip) info.rawBytes += got.n;
     info.textBytes += got.n;
     if (skipping) {
-      const nl = buf.subarray(fill, fill + got.n).indexOf(NEWLINE);
+      const nl = front.subarray(fill, fill + got.n).indexOf(NEWLINE);
       if (nl < 0) continue; // still inside the overlong line; fill stays 0
-      buf.copyWithin(0, fill + nl + 1, fill + got.n);
+      front.copyWithin(0, fill + nl + 1, fill + got.n);
       fill = got.n - nl - 1;
       skipping = false;
     } else fill += got.n;
   }
-  if (fill > 0 && !skipping) {
-    yield { kind: "text", text: decoder.decode(buf.subarray(0, fill)), bytes: fill };
-  }
+  if (fill > 0 && !skipping) yield { kind: "bytes", bytes: front, end: fill };
   if (error !== undefined) yield { kind: "gzip_error", reason: error };
 }

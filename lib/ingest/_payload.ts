@@ -4,19 +4,20 @@
 import * as msg from "./_messages.ts";
 import { addArg, addSchemaRow, reservePool } from "./_batch_builder.ts";
 import {
+  ascii,
   CH_COMMA,
   CH_EQ,
   CH_LBRACE,
-  CH_PIPE,
   CH_QUOTE,
   CH_RBRACE,
   CH_SLASH,
   charIn,
   equalsAt,
   parseAutoNumber,
-  parseHexNumber,
   parseInt10,
   skipSpaces,
+  startsWithAt,
+  textOf,
   toSpace,
 } from "./_scan.ts";
 import type { DiagnosticLog } from "./diagnostics.ts";
@@ -24,6 +25,8 @@ import { ARG_KIND, type EventBatch, type SchemaTable } from "./event_batch.ts";
 import { FAST_PATHS } from "./_fast_paths.ts";
 import { DMA_ATTR_BITS, DMA_DIRECTIONS, type EventSchema, type FieldDef } from "./schemas.ts";
 import { parseAutoU64, parseHexU64 } from "./u64.ts";
+
+const HEX_PREFIX = ascii("0x");
 
 /** DMA_TRACE_MAX_ENTRIES: arrays of dma_map_sg are cut at this many elements. */
 const DMA_TRACE_MAX_ENTRIES = 128;
@@ -35,18 +38,29 @@ export interface LineContext {
   lineNo1: number;
   /** Index in the text where the current line starts (for 1-based columns). */
   lineStart: number;
+  /** Bits of each distinct `attrs=` text, by its string id (-1 - bits when a name is unknown). */
+  attrBits: Map<number, number>;
 }
 
 interface SchemaIndex {
   text: Map<string, number>;
   raw: Map<string, number>;
   required: number[];
-  /** `textKey + "="` of each field ("" for bare fields): compared in place on the fast path. */
-  keyEq: string[];
+  /** `textKey + "="` of each field (empty for bare fields): compared in place on the fast path. */
+  keyEq: Uint8Array[];
+  /** `textKey` of each field, as bytes. */
+  textKeyBytes: Uint8Array[];
+  /** `symbols` of each field, as bytes. */
+  symbolBytes: Uint8Array[][];
+  /** Colon keys (`attachment`) as bytes, with their field index. */
+  colonKeyBytes: { key: Uint8Array; field: number }[];
+  /** Each bare entry's `literal` and `prefix`, as bytes. */
+  bareLiteral: (Uint8Array | undefined)[];
+  barePrefix: (Uint8Array | undefined)[];
   /** First field at or after i that the text form prints as `key=` (nFields when none). */
   nextKeyed: number[];
   /** A fixed-width parser of the text form, when the schema has one. */
-  fast: ((t: SchemaTable, r: number, s: string, a: number, e: number) => boolean) | undefined;
+  fast: ((t: SchemaTable, r: number, s: Uint8Array, a: number, e: number) => boolean) | undefined;
 }
 
 const INDEX = new Map<EventSchema, SchemaIndex>();
@@ -59,6 +73,13 @@ function indexOf(schema: EventSchema): SchemaIndex {
       raw: new Map(),
       required: [],
       keyEq: [],
+      textKeyBytes: [],
+      symbolBytes: [],
+      colonKeyBytes: [],
+      bareLiteral: schema.bare.map((bd) =>
+        bd.literal === undefined ? undefined : ascii(bd.literal)
+      ),
+      barePrefix: schema.bare.map((bd) => bd.prefix === undefined ? undefined : ascii(bd.prefix)),
       nextKeyed: [],
       fast: FAST_PATHS.get(schema.name),
     };
@@ -67,8 +88,13 @@ function indexOf(schema: EventSchema): SchemaIndex {
       if (fd.textKey !== "") ix!.text.set(fd.textKey, i);
       ix!.raw.set(fd.rawKey, i);
       if (fd.required) ix!.required.push(i);
-      ix!.keyEq.push(keyed(fd) ? fd.textKey + "=" : "");
+      ix!.keyEq.push(ascii(keyed(fd) ? fd.textKey + "=" : ""));
+      ix!.textKeyBytes.push(ascii(fd.textKey));
+      ix!.symbolBytes.push((fd.symbols ?? []).map(ascii));
     });
+    for (const key of schema.colonKeys) {
+      ix.colonKeyBytes.push({ key: ascii(key), field: ix.text.get(key) ?? -1 });
+    }
     const n = schema.fields.length;
     for (let i = 0; i <= n; ++i) {
       let j = i;
@@ -81,32 +107,25 @@ function indexOf(schema: EventSchema): SchemaIndex {
 }
 
 /** Value of a `dir=` word: symbolic name, hex, or (raw) decimal; NaN when none fits. */
-function parseDir(s: string, a: number, e: number): number {
-  for (let d = 0; d < DMA_DIRECTIONS.length; ++d) {
-    if (equalsAt(s, a, e, DMA_DIRECTIONS[d]!)) return d;
+const DIRECTION_WORDS = DMA_DIRECTIONS.map(ascii);
+
+function parseDir(s: Uint8Array, a: number, e: number): number {
+  for (let d = 0; d < DIRECTION_WORDS.length; ++d) {
+    if (equalsAt(s, a, e, DIRECTION_WORDS[d]!)) return d;
   }
   return parseAutoNumber(s, a, e);
 }
 
-/** Bits of an `attrs=` text (`SKIP_CPU_SYNC|MMIO`, leftover `0x..`); -1 when a name is unknown. */
-function parseAttrs(s: string, a: number, e: number): number {
+/** Bits of an `attrs=` text (`SKIP_CPU_SYNC|MMIO`, leftover `0x..`); -1 - bits when a name is unknown. */
+function parseAttrs(text: string): number {
   let bits = 0;
   let unknown = false;
-  let p = a;
-  while (p < e) {
-    let q = charIn(s, CH_PIPE, p, e);
-    if (q < 0) q = e;
-    if (q > p) {
-      const name = s.slice(p, q);
-      const bit = DMA_ATTR_BITS[name];
-      if (bit !== undefined) bits |= bit;
-      else {
-        const v = parseHexNumber(s, p, q);
-        if (v >= 0 && name.startsWith("0x")) bits |= v;
-        else unknown = true;
-      }
-    }
-    p = q + 1;
+  for (const name of text.split("|")) {
+    if (name === "") continue;
+    const bit = DMA_ATTR_BITS[name];
+    if (bit !== undefined) bits |= bit;
+    else if (/^0x[0-9a-fA-F]+$/.test(name)) bits |= Number.parseInt(name, 16);
+    else unknown = true;
   }
   return unknown ? -1 - bits : bits;
 }
@@ -114,14 +133,14 @@ function parseAttrs(s: string, a: number, e: number): number {
 /** Store a `{0x..,0x..}` array; false when malformed. */
 function parseArray(
   b: EventBatch,
-  s: string,
+  s: Uint8Array,
   a: number,
   e: number,
   start: Int32Array,
   len: Int32Array,
   r: number,
 ): boolean {
-  if (e - a < 2 || s.charCodeAt(a) !== CH_LBRACE || s.charCodeAt(e - 1) !== CH_RBRACE) return false;
+  if (e - a < 2 || s[a]! !== CH_LBRACE || s[e - 1]! !== CH_RBRACE) return false;
   const inner = a + 1;
   const innerEnd = e - 1;
   if (inner === innerEnd) {
@@ -130,7 +149,7 @@ function parseArray(
     return true;
   }
   let count = 1;
-  for (let p = inner; p < innerEnd; ++p) if (s.charCodeAt(p) === CH_COMMA) ++count;
+  for (let p = inner; p < innerEnd; ++p) if (s[p]! === CH_COMMA) ++count;
   const at = reservePool(b, count);
   let p = inner;
   for (let k = 0; k < count; ++k) {
@@ -167,6 +186,8 @@ function kindText(fd: FieldDef): string {
   }
 }
 
+const SYMBOL_WORDS = new Map<FieldDef, Uint8Array[]>();
+
 /** Store one field's value; false when the value does not have the kind's form. */
 function storeField(
   ctx: LineContext,
@@ -174,7 +195,7 @@ function storeField(
   cols: ReadonlyArray<Int32Array | Float64Array | Uint32Array>,
   present: Uint8Array | undefined,
   r: number,
-  s: string,
+  s: Uint8Array,
   a: number,
   e: number,
   raw: boolean,
@@ -182,10 +203,10 @@ function storeField(
   const c0 = cols[0]!;
   switch (fd.kind) {
     case "str":
-      (c0 as Int32Array)[r] = ctx.b.strings.internRange(s, a, e);
+      (c0 as Int32Array)[r] = ctx.b.strings.internBytes(s, a, e);
       return true;
     case "gfp":
-      (c0 as Int32Array)[r] = ctx.b.strings.internRange(s, a, e);
+      (c0 as Int32Array)[r] = ctx.b.strings.internBytes(s, a, e);
       return true;
     case "hex": {
       const ok = raw
@@ -217,16 +238,22 @@ function storeField(
         const v = parseAutoNumber(s, a, e);
         if (Number.isNaN(v)) return false;
         (c0 as Int32Array)[r] = v;
-        (cols[1] as Int32Array)[r] = ctx.b.strings.internRange(s, a, e);
+        (cols[1] as Int32Array)[r] = ctx.b.strings.internBytes(s, a, e);
         return true;
       }
-      let bits = parseAttrs(s, a, e);
+      // A trace holds a handful of distinct attrs texts: parse each once, by its string id.
+      const id = ctx.b.strings.internBytes(s, a, e);
+      let bits = ctx.attrBits.get(id);
+      if (bits === undefined) {
+        bits = parseAttrs(ctx.b.strings.get(id));
+        ctx.attrBits.set(id, bits);
+      }
       if (bits < 0) {
         bits = -1 - bits;
         ctx.log.add("unknown_attr_name");
       }
       (c0 as Int32Array)[r] = bits;
-      (cols[1] as Int32Array)[r] = ctx.b.strings.internRange(s, a, e);
+      (cols[1] as Int32Array)[r] = id;
       return true;
     }
     case "frac": {
@@ -238,7 +265,7 @@ function storeField(
         return true;
       }
       const slash = charIn(s, CH_SLASH, a, e);
-      if (slash < 0 || slash >= e || s.charCodeAt(slash) !== CH_SLASH) return false;
+      if (slash < 0 || slash >= e || s[slash]! !== CH_SLASH) return false;
       const shown = parseInt10(s, a, slash);
       const full = parseInt10(s, slash + 1, e);
       if (Number.isNaN(shown) || Number.isNaN(full)) return false;
@@ -259,7 +286,11 @@ function storeField(
       return true;
     }
     case "sym": {
-      const syms = fd.symbols ?? [];
+      let syms = SYMBOL_WORDS.get(fd);
+      if (syms === undefined) {
+        syms = (fd.symbols ?? []).map(ascii);
+        SYMBOL_WORDS.set(fd, syms);
+      }
       for (let k = 0; k < syms.length; ++k) {
         if (equalsAt(s, a, e, syms[k]!)) {
           (c0 as Int32Array)[r] = k;
@@ -280,7 +311,7 @@ function storeField(
 function keepArg(
   ctx: LineContext,
   row: number,
-  s: string,
+  s: Uint8Array,
   ka: number,
   ke: number,
   va: number,
@@ -290,13 +321,13 @@ function keepArg(
   const i = addArg(b);
   if (b.argLen[row] === 0) b.argStart[row] = i;
   b.argLen[row] = b.argLen[row]! + 1;
-  b.args.key[i] = b.strings.internRange(s, ka, ke);
+  b.args.key[i] = b.strings.internBytes(s, ka, ke);
   if (parseAutoU64(s, va, ve, b.args.val, i)) {
-    b.args.kind[i] = s.startsWith("0x", va) ? ARG_KIND.HEX : ARG_KIND.DEC;
+    b.args.kind[i] = startsWithAt(s, va, HEX_PREFIX) ? ARG_KIND.HEX : ARG_KIND.DEC;
     b.args.str[i] = -1;
   } else {
     b.args.kind[i] = ARG_KIND.STR;
-    b.args.str[i] = b.strings.internRange(s, va, ve);
+    b.args.str[i] = b.strings.internBytes(s, va, ve);
   }
 }
 
@@ -304,7 +335,7 @@ function reportBadValue(
   ctx: LineContext,
   schema: EventSchema,
   fd: FieldDef,
-  s: string,
+  s: Uint8Array,
   a: number,
   e: number,
 ): void {
@@ -312,13 +343,13 @@ function reportBadValue(
     "bad_field_value",
     ctx.lineNo1,
     a - ctx.lineStart + 1,
-    msg.badFieldValue(schema.name, fd.name, kindText(fd), msg.excerpt(s.slice(a, e))),
+    msg.badFieldValue(schema.name, fd.name, kindText(fd), msg.excerpt(textOf(s, a, e))),
   );
 }
 
 /** End of a value starting at `a`: a quoted string runs to its closing quote. */
-function valueEnd(s: string, a: number, end: number): number {
-  if (a < end && s.charCodeAt(a) === CH_QUOTE) {
+function valueEnd(s: Uint8Array, a: number, end: number): number {
+  if (a < end && s[a]! === CH_QUOTE) {
     const q = charIn(s, CH_QUOTE, a + 1, end);
     if (q >= 0) return q + 1;
   }
@@ -333,7 +364,7 @@ function valueEnd(s: string, a: number, end: number): number {
 export function parseTracepoint(
   ctx: LineContext,
   t: SchemaTable,
-  s: string,
+  s: Uint8Array,
   start: number,
   end: number,
   commonRow: number,
@@ -358,7 +389,7 @@ export function parseTracepoint(
     // Fast path: the field the text form prints next, its "key=" compared in place.
     if (!raw) {
       const nx = ix.nextKeyed[expect]!;
-      if (nx < nFields && s.startsWith(ix.keyEq[nx]!, p)) {
+      if (nx < nFields && startsWithAt(s, p, ix.keyEq[nx]!)) {
         const va = p + ix.keyEq[nx]!.length;
         const we = valueEnd(s, va, end);
         if (
@@ -375,7 +406,7 @@ export function parseTracepoint(
     const w = valueEnd(s, p, end);
     let eq = -1;
     for (let q = p; q < w; ++q) {
-      if (s.charCodeAt(q) === CH_EQ) {
+      if (s[q]! === CH_EQ) {
         eq = q;
         break;
       }
@@ -383,8 +414,8 @@ export function parseTracepoint(
     let fi = -1;
     let va = p;
     if (eq > p) {
-      if (!raw && expect < nFields && equalsAt(s, p, eq, fields[expect]!.textKey)) fi = expect;
-      else fi = (raw ? ix.raw : ix.text).get(s.slice(p, eq)) ?? -1;
+      if (!raw && expect < nFields && equalsAt(s, p, eq, ix.textKeyBytes[expect]!)) fi = expect;
+      else fi = (raw ? ix.raw : ix.text).get(textOf(s, p, eq)) ?? -1;
       va = eq + 1;
       const we = valueEnd(s, va, end);
       if (fi < 0) {
@@ -403,10 +434,10 @@ export function parseTracepoint(
     }
     // A bare word: a colon key ("attachment:%p"), or the next bare entry of the text form.
     let handled = false;
-    for (let k = 0; k < schema.colonKeys.length; ++k) {
-      const key = schema.colonKeys[k]!;
-      if (s.startsWith(key, p) && s.charCodeAt(p + key.length) === 58) {
-        fi = ix.text.get(key) ?? -1;
+    for (let k = 0; k < ix.colonKeyBytes.length; ++k) {
+      const key = ix.colonKeyBytes[k]!.key;
+      if (startsWithAt(s, p, key) && s[p + key.length]! === 58) {
+        fi = ix.colonKeyBytes[k]!.field;
         if (fi >= 0) {
           const a = p + key.length + 1;
           if (
@@ -423,8 +454,9 @@ export function parseTracepoint(
     }
     while (!handled && bare < schema.bare.length) {
       const bd = schema.bare[bare]!;
-      if (bd.literal !== undefined) {
-        if (equalsAt(s, p, w, bd.literal)) {
+      const literal = ix.bareLiteral[bare];
+      if (literal !== undefined) {
+        if (equalsAt(s, p, w, literal)) {
           ++bare;
           handled = true;
           if (bd.field !== undefined) {
@@ -443,15 +475,16 @@ export function parseTracepoint(
         break;
       }
       let a = p;
-      if (bd.prefix !== undefined) {
-        if (!s.startsWith(bd.prefix, p)) {
+      const prefix = ix.barePrefix[bare];
+      if (prefix !== undefined) {
+        if (!startsWithAt(s, p, prefix)) {
           if (bd.optional) {
             ++bare;
             continue;
           }
           break;
         }
-        a = p + bd.prefix.length;
+        a = p + prefix.length;
       }
       ++bare;
       fi = ix.raw.get(bd.field ?? "") ?? -1;
@@ -470,7 +503,7 @@ export function parseTracepoint(
         "unexpected_token",
         ctx.lineNo1,
         p - ctx.lineStart + 1,
-        msg.unexpectedToken(schema.name, msg.excerpt(s.slice(p, w))),
+        msg.unexpectedToken(schema.name, msg.excerpt(textOf(s, p, w))),
       );
     }
     p = skipSpaces(s, w, end);
@@ -493,7 +526,7 @@ export function parseTracepoint(
 /** Keep every `key=value` word of an unknown event's payload as args of its row. */
 export function parseGenericArgs(
   ctx: LineContext,
-  s: string,
+  s: Uint8Array,
   start: number,
   end: number,
   commonRow: number,

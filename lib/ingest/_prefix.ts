@@ -3,6 +3,7 @@
 // comm may hold spaces, dashes and parentheses, so the line is anchored on the "[cpu]" field.
 
 import {
+  ascii,
   CH_0,
   CH_COLON,
   CH_DASH,
@@ -20,6 +21,8 @@ import {
   strIn,
   toSpace,
 } from "./_scan.ts";
+
+const INSTANCE_SEP = ascii(": ");
 
 /** What `parsePrefix` found; one object reused for every line (no allocation per line). */
 export interface Prefix {
@@ -43,10 +46,6 @@ export interface Prefix {
   nameStart: number;
   nameEnd: number;
   payloadStart: number;
-  /** Memo of the native search for "[": the text searched and the first "[" at or after. */
-  memoText: string;
-  memoFrom: number;
-  memoAt: number;
 }
 
 /** A fresh scratch record. */
@@ -68,28 +67,13 @@ export function newPrefix(): Prefix {
     nameStart: 0,
     nameEnd: 0,
     payloadStart: 0,
-    memoText: "",
-    memoFrom: 0,
-    memoAt: -1,
   };
 }
 
-/**
- * First "[" in `s[from, end)`, or -1. Uses the native (vectorised) indexOf, which has no end
- * bound: a result past `end` is remembered, so lines without "[" (function_graph) do not rescan
- * the rest of the piece each time: total work stays linear in the piece.
- */
-function bracketIn(s: string, from: number, end: number, out: Prefix): number {
-  let at: number;
-  if (out.memoText === s && out.memoFrom <= from && (out.memoAt >= from || out.memoAt < 0)) {
-    at = out.memoAt;
-  } else {
-    at = s.indexOf("[", from);
-    out.memoText = s;
-    out.memoFrom = from;
-    out.memoAt = at;
-  }
-  return at >= 0 && at < end ? at : -1;
+/** First "[" in `s[from, end)`, or -1. */
+function bracketIn(s: Uint8Array, from: number, end: number): number {
+  for (let p = from; p < end; ++p) if (s[p] === CH_LBRACKET) return p;
+  return -1;
 }
 
 /** Result codes of `parsePrefix`. */
@@ -102,12 +86,12 @@ export const PREFIX_BAD_TS = 2;
 const POW10 = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
 
 /** Parse a timestamp word `s[a, e)` that ends with ":" into `out`; false when malformed. */
-function parseTs(s: string, a: number, e: number, out: Prefix): boolean {
-  if (e - a < 2 || s.charCodeAt(e - 1) !== CH_COLON) return false;
+function parseTs(s: Uint8Array, a: number, e: number, out: Prefix): boolean {
+  if (e - a < 2 || s[e - 1]! !== CH_COLON) return false;
   const end = e - 1;
   let dot = -1;
   for (let q = a; q < end; ++q) {
-    const c = s.charCodeAt(q);
+    const c = s[q]!;
     if (c === CH_DOT) {
       if (dot >= 0) return false;
       dot = q;
@@ -131,11 +115,11 @@ function parseTs(s: string, a: number, e: number, out: Prefix): boolean {
 }
 
 /** Whether `s[p]` starts a `[digits]` cpu field followed by a space. */
-function cpuFieldEnd(s: string, p: number, end: number): number {
+function cpuFieldEnd(s: Uint8Array, p: number, end: number): number {
   let q = p + 1;
-  while (q < end && isDigit(s.charCodeAt(q))) ++q;
-  if (q === p + 1 || q >= end || s.charCodeAt(q) !== CH_RBRACKET) return -1;
-  if (q + 1 < end && !isSpace(s.charCodeAt(q + 1))) return -1;
+  while (q < end && isDigit(s[q]!)) ++q;
+  if (q === p + 1 || q >= end || s[q]! !== CH_RBRACKET) return -1;
+  if (q + 1 < end && !isSpace(s[q + 1]!)) return -1;
   return q;
 }
 
@@ -147,21 +131,21 @@ function cpuFieldEnd(s: string, p: number, end: number): number {
  * @returns `PREFIX_OK`, `PREFIX_NOT_EVENT` or `PREFIX_BAD_TS`.
  */
 export function parsePrefix(
-  s: string,
+  s: Uint8Array,
   start: number,
   end: number,
   out: Prefix,
   instances: boolean,
 ): number {
   if (fastPrefix(s, start, end, out)) return PREFIX_OK;
-  let lb = bracketIn(s, start, end, out);
+  let lb = bracketIn(s, start, end);
   let close = -1;
   while (lb >= 0) {
-    if (lb > start && isSpace(s.charCodeAt(lb - 1))) {
+    if (lb > start && isSpace(s[lb - 1]!)) {
       close = cpuFieldEnd(s, lb, end);
       if (close > 0) break;
     }
-    lb = bracketIn(s, lb + 1, end, out);
+    lb = bracketIn(s, lb + 1, end);
   }
   if (close < 0 || lb < 0 || lb >= end) return PREFIX_NOT_EVENT;
   if (!splitTask(s, start, lb, out, instances)) return PREFIX_NOT_EVENT;
@@ -183,11 +167,11 @@ export function parsePrefix(
   p = skipSpaces(s, w, end);
   let q = p;
   while (q < end) {
-    const c = s.charCodeAt(q);
+    const c = s[q]!;
     if (c === CH_COLON || isSpace(c)) break;
     ++q;
   }
-  if (q >= end || s.charCodeAt(q) !== CH_COLON || q === p) return PREFIX_NOT_EVENT;
+  if (q >= end || s[q]! !== CH_COLON || q === p) return PREFIX_NOT_EVENT;
   out.nameStart = p;
   out.nameEnd = q;
   out.payloadStart = skipSpaces(s, q + 1, end);
@@ -201,42 +185,42 @@ export function parsePrefix(
  * kernel with fewer than 1000 CPUs has "-" at column 16 and "[" at column 25. False when the
  * line differs in any way; the general parser then takes it.
  */
-function fastPrefix(s: string, a: number, end: number, out: Prefix): boolean {
-  if (end - a < 40 || s.charCodeAt(a + 25) !== CH_LBRACKET || s.charCodeAt(a + 16) !== CH_DASH) {
+function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean {
+  if (end - a < 40 || s[a + 25]! !== CH_LBRACKET || s[a + 16]! !== CH_DASH) {
     return false;
   }
-  if (s.charCodeAt(a + 29) !== CH_RBRACKET || s.charCodeAt(a + 30) !== CH_SPACE) return false;
-  const c0 = s.charCodeAt(a + 26) - CH_0;
-  const c1 = s.charCodeAt(a + 27) - CH_0;
-  const c2 = s.charCodeAt(a + 28) - CH_0;
+  if (s[a + 29]! !== CH_RBRACKET || s[a + 30]! !== CH_SPACE) return false;
+  const c0 = s[a + 26]! - CH_0;
+  const c1 = s[a + 27]! - CH_0;
+  const c2 = s[a + 28]! - CH_0;
   if (c0 < 0 || c0 > 9 || c1 < 0 || c1 > 9 || c2 < 0 || c2 > 9) return false;
   // pid: digits from column 17, then spaces up to column 24.
   let pid = 0;
   let q = a + 17;
   for (; q < a + 24; ++q) {
-    const d = s.charCodeAt(q) - CH_0;
+    const d = s[q]! - CH_0;
     if (d < 0 || d > 9) break;
     pid = pid * 10 + d;
   }
   if (q === a + 17) return false;
-  for (; q < a + 25; ++q) if (s.charCodeAt(q) !== CH_SPACE) return false;
+  for (; q < a + 25; ++q) if (s[q]! !== CH_SPACE) return false;
   let cs = a;
-  while (cs < a + 16 && s.charCodeAt(cs) === CH_SPACE) ++cs;
+  while (cs < a + 16 && s[cs]! === CH_SPACE) ++cs;
   // The word after "] ": flags (4..8 characters) when irq-info is on, else the timestamp.
   let p = a + 31;
-  while (p < end && s.charCodeAt(p) === CH_SPACE) ++p;
+  while (p < end && s[p]! === CH_SPACE) ++p;
   let w = p;
-  while (w < end && s.charCodeAt(w) !== CH_SPACE) ++w;
+  while (w < end && s[w]! !== CH_SPACE) ++w;
   if (w >= end) return false;
   let flagsStart = -1;
   let flagsEnd = -1;
-  if (s.charCodeAt(w - 1) !== CH_COLON) {
+  if (s[w - 1]! !== CH_COLON) {
     flagsStart = p;
     flagsEnd = w;
     p = w + 1;
-    while (p < end && s.charCodeAt(p) === CH_SPACE) ++p;
+    while (p < end && s[p]! === CH_SPACE) ++p;
     w = p;
-    while (w < end && s.charCodeAt(w) !== CH_SPACE) ++w;
+    while (w < end && s[w]! !== CH_SPACE) ++w;
     if (w >= end) return false;
   }
   if (!parseTs(s, p, w, out)) return false;
@@ -244,11 +228,11 @@ function fastPrefix(s: string, a: number, end: number, out: Prefix): boolean {
   const n0 = w + 1;
   let n1 = n0;
   while (n1 < end) {
-    const c = s.charCodeAt(n1);
+    const c = s[n1]!;
     if (c === CH_COLON || c === CH_SPACE) break;
     ++n1;
   }
-  if (n1 >= end || n1 === n0 || s.charCodeAt(n1) !== CH_COLON) return false;
+  if (n1 >= end || n1 === n0 || s[n1]! !== CH_COLON) return false;
   out.commStart = cs;
   out.commEnd = a + 16;
   out.instStart = -1;
@@ -262,48 +246,48 @@ function fastPrefix(s: string, a: number, end: number, out: Prefix): boolean {
   out.nameStart = n0;
   out.nameEnd = n1;
   let ps = n1 + 1;
-  while (ps < end && s.charCodeAt(ps) === CH_SPACE) ++ps;
+  while (ps < end && s[ps]! === CH_SPACE) ++ps;
   out.payloadStart = ps;
   return true;
 }
 
 /** Split `s[start, lb)` into instance, comm, pid and tgid; false when there is no `-pid`. */
 function splitTask(
-  s: string,
+  s: Uint8Array,
   start: number,
   lb: number,
   out: Prefix,
   instances: boolean,
 ): boolean {
   let e = lb;
-  while (e > start && isSpace(s.charCodeAt(e - 1))) --e;
+  while (e > start && isSpace(s[e - 1]!)) --e;
   out.tgid = -1;
-  if (e > start && s.charCodeAt(e - 1) === CH_RPAREN) {
+  if (e > start && s[e - 1]! === CH_RPAREN) {
     const open = lastCharIn(s, CH_LPAREN, start, e - 1);
     if (open >= start) {
       const a = skipSpaces(s, open + 1, e - 1);
       const v = parseUint(s, a, e - 1);
       let dashes = a < e - 1;
-      for (let k = a; k < e - 1; ++k) if (s.charCodeAt(k) !== CH_DASH) dashes = false;
+      for (let k = a; k < e - 1; ++k) if (s[k]! !== CH_DASH) dashes = false;
       if (v >= 0 || dashes) {
         out.tgid = v >= 0 ? v : -1;
         e = open;
-        while (e > start && isSpace(s.charCodeAt(e - 1))) --e;
+        while (e > start && isSpace(s[e - 1]!)) --e;
       }
     }
   }
   let d = e;
-  while (d > start && isDigit(s.charCodeAt(d - 1))) --d;
-  if (d === e || d <= start || s.charCodeAt(d - 1) !== CH_DASH) return false;
+  while (d > start && isDigit(s[d - 1]!)) --d;
+  if (d === e || d <= start || s[d - 1]! !== CH_DASH) return false;
   out.pid = parseUint(s, d, e);
   let cs = skipSpaces(s, start, d - 1);
   out.instStart = -1;
   out.instEnd = -1;
   // "name: " before the task: a trace-cmd buffer (instance) name.
-  const colon = instances ? strIn(s, ": ", cs, d - 1) : -1;
+  const colon = instances ? strIn(s, INSTANCE_SEP, cs, d - 1) : -1;
   if (colon > cs && colon < d - 1) {
     let plain = true;
-    for (let k = cs; k < colon; ++k) if (isSpace(s.charCodeAt(k))) plain = false;
+    for (let k = cs; k < colon; ++k) if (isSpace(s[k]!)) plain = false;
     if (plain) {
       out.instStart = cs;
       out.instEnd = colon;

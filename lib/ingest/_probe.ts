@@ -6,6 +6,7 @@ import * as msg from "./_messages.ts";
 import { addArg, addProbeRow } from "./_batch_builder.ts";
 import type { LineContext } from "./_payload.ts";
 import {
+  ascii,
   CH_DASH,
   CH_EQ,
   CH_LPAREN,
@@ -16,20 +17,25 @@ import {
   charIn,
   parseHexNumber,
   skipSpaces,
+  startsWithAt,
   strIn,
+  textOf,
   toSpace,
 } from "./_scan.ts";
 import { ARG_KIND, EVENT_KIND } from "./event_batch.ts";
 import { type ProbeMap, resolveProbe } from "./probe_map.ts";
 import { parseAutoU64 } from "./u64.ts";
 
+const HEX_PREFIX = ascii("0x");
+const RETURN_ARROW = ascii(" <- ");
+
 /**
  * Whether a payload has a probe's form: "(" then a symbol or address character. No
  * tracepoint format starts with "(", so a malformed rest is a malformed probe line.
  */
-export function looksLikeProbe(s: string, start: number, end: number): boolean {
-  if (end - start < 2 || s.charCodeAt(start) !== CH_LPAREN) return false;
-  const c = s.charCodeAt(start + 1);
+export function looksLikeProbe(s: Uint8Array, start: number, end: number): boolean {
+  if (end - start < 2 || s[start]! !== CH_LPAREN) return false;
+  const c = s[start + 1]!;
   return (c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c === 95;
 }
 
@@ -59,19 +65,24 @@ export class ProbeStacks {
 }
 
 /** Split `SYM+0xOFF/0xSIZE` into a symbol id and offset. */
-function symbol(ctx: LineContext, s: string, a: number, e: number): { id: number; off: number } {
+function symbol(
+  ctx: LineContext,
+  s: Uint8Array,
+  a: number,
+  e: number,
+): { id: number; off: number } {
   let plus = -1;
   for (let q = a; q < e; ++q) {
-    if (s.charCodeAt(q) === CH_PLUS) {
+    if (s[q]! === CH_PLUS) {
       plus = q;
       break;
     }
   }
-  if (plus < 0) return { id: ctx.b.strings.internRange(s, a, e), off: 0 };
+  if (plus < 0) return { id: ctx.b.strings.internBytes(s, a, e), off: 0 };
   let slash = plus;
-  while (slash < e && s.charCodeAt(slash) !== CH_SLASH) ++slash;
+  while (slash < e && s[slash]! !== CH_SLASH) ++slash;
   const off = parseHexNumber(s, plus + 1, slash);
-  return { id: ctx.b.strings.internRange(s, a, plus), off: off < 0 ? 0 : off };
+  return { id: ctx.b.strings.internBytes(s, a, plus), off: off < 0 ? 0 : off };
 }
 
 /**
@@ -81,7 +92,7 @@ function symbol(ctx: LineContext, s: string, a: number, e: number): { id: number
  */
 export function parseProbe(
   ctx: LineContext,
-  s: string,
+  s: Uint8Array,
   start: number,
   end: number,
   commonRow: number,
@@ -97,13 +108,13 @@ export function parseProbe(
       "bad_kprobe",
       ctx.lineNo1,
       start - ctx.lineStart + 1,
-      msg.badKprobe(msg.excerpt(s.slice(start, end))),
+      msg.badKprobe(msg.excerpt(textOf(s, start, end))),
     );
     b.kind[commonRow] = EVENT_KIND.UNKNOWN; // kept as a row; its payload is not a probe's
     return -1;
   }
   const inner = start + 1;
-  const arrow = strIn(s, " <- ", inner, close);
+  const arrow = strIn(s, RETURN_ARROW, inner, close);
   const isReturn = arrow >= 0;
   const r = addProbeRow(b, commonRow);
   const p = b.probes;
@@ -148,7 +159,7 @@ export function parseProbe(
     }
     const va = eq + 1;
     let ve = w;
-    if (va < end && s.charCodeAt(va) === CH_QUOTE) {
+    if (va < end && s[va]! === CH_QUOTE) {
       const cq = charIn(s, CH_QUOTE, va + 1, end);
       if (cq >= 0) {
         ve = cq + 1;
@@ -157,12 +168,12 @@ export function parseProbe(
     }
     const i = addArg(b);
     ++n;
-    b.args.key[i] = b.strings.internRange(s, q, eq);
-    const c0 = s.charCodeAt(va);
+    b.args.key[i] = b.strings.internBytes(s, q, eq);
+    const c0 = s[va]!;
     if (c0 === CH_QUOTE) {
       b.args.kind[i] = ARG_KIND.STR;
       b.args.str[i] = b.strings.intern(
-        s.slice(va + 1, ve > va + 1 && s.charCodeAt(ve - 1) === CH_QUOTE ? ve - 1 : ve),
+        textOf(s, va + 1, ve > va + 1 && s[ve - 1]! === CH_QUOTE ? ve - 1 : ve),
       );
     } else if (c0 === CH_DASH && parseAutoU64(s, va + 1, ve, b.args.val, i)) {
       // Two's complement of the magnitude, as the kernel's s64 would hold it.
@@ -175,11 +186,11 @@ export function parseProbe(
       b.args.kind[i] = ARG_KIND.NEG;
       b.args.str[i] = -1;
     } else if (parseAutoU64(s, va, ve, b.args.val, i)) {
-      b.args.kind[i] = s.startsWith("0x", va) ? ARG_KIND.HEX : ARG_KIND.DEC;
+      b.args.kind[i] = startsWithAt(s, va, HEX_PREFIX) ? ARG_KIND.HEX : ARG_KIND.DEC;
       b.args.str[i] = -1;
     } else {
       b.args.kind[i] = ARG_KIND.STR;
-      b.args.str[i] = b.strings.internRange(s, va, ve);
+      b.args.str[i] = b.strings.internBytes(s, va, ve);
     }
     q = skipSpaces(s, w, end);
   }

@@ -1,4 +1,8 @@
-// Character constants and small scanners shared by the line parsers (STYLE 26).
+// Character constants and small scanners shared by the line parsers (STYLE 26). The parsers
+// work on the bytes of the read buffer, not on decoded strings: a Uint8Array element costs
+// 0.4 ns to read here against 1.0 ns for String.prototype.charCodeAt (bench/RESULTS.md), and
+// only the strings that get interned are ever decoded. Structure is ASCII; UTF-8 bytes of
+// task names and strings pass through untouched until decoded.
 
 export const CH_SPACE = 32;
 export const CH_TAB = 9;
@@ -32,23 +36,23 @@ export function isSpace(c: number): boolean {
 }
 
 /** First index at or after `p` that is not a space (or `end`). */
-export function skipSpaces(s: string, p: number, end: number): number {
-  while (p < end && isSpace(s.charCodeAt(p))) ++p;
+export function skipSpaces(s: Uint8Array, p: number, end: number): number {
+  while (p < end && isSpace(s[p]!)) ++p;
   return p;
 }
 
 /** First index at or after `p` that is a space (or `end`). */
-export function toSpace(s: string, p: number, end: number): number {
-  while (p < end && !isSpace(s.charCodeAt(p))) ++p;
+export function toSpace(s: Uint8Array, p: number, end: number): number {
+  while (p < end && !isSpace(s[p]!)) ++p;
   return p;
 }
 
 /** Unsigned decimal `s[start, end)` as a number, or -1 when not all digits or empty. */
-export function parseUint(s: string, start: number, end: number): number {
+export function parseUint(s: Uint8Array, start: number, end: number): number {
   if (start >= end) return -1;
   let v = 0;
   for (let p = start; p < end; ++p) {
-    const c = s.charCodeAt(p);
+    const c = s[p]!;
     if (c < CH_0 || c > CH_9) return -1;
     v = v * 10 + (c - CH_0);
   }
@@ -56,8 +60,8 @@ export function parseUint(s: string, start: number, end: number): number {
 }
 
 /** Signed decimal `s[start, end)`, or NaN. */
-export function parseInt10(s: string, start: number, end: number): number {
-  if (start < end && s.charCodeAt(start) === CH_DASH) {
+export function parseInt10(s: Uint8Array, start: number, end: number): number {
+  if (start < end && s[start]! === CH_DASH) {
     const v = parseUint(s, start + 1, end);
     return v < 0 ? NaN : -v;
   }
@@ -66,13 +70,13 @@ export function parseInt10(s: string, start: number, end: number): number {
 }
 
 /** Hex `s[start, end)` (optional 0x) as a number (exact below 2^53), or -1. */
-export function parseHexNumber(s: string, start: number, end: number): number {
+export function parseHexNumber(s: Uint8Array, start: number, end: number): number {
   let p = start;
-  if (end - p > 2 && s.charCodeAt(p) === CH_0 && (s.charCodeAt(p + 1) | 32) === 120) p += 2;
+  if (end - p > 2 && s[p]! === CH_0 && (s[p + 1]! | 32) === 120) p += 2;
   if (p >= end) return -1;
   let v = 0;
   for (; p < end; ++p) {
-    const c = s.charCodeAt(p) | 0;
+    const c = s[p]! | 0;
     let d: number;
     if (c >= CH_0 && c <= CH_9) d = c - CH_0;
     else if ((c | 32) >= 97 && (c | 32) <= 102) d = (c | 32) - 87;
@@ -83,49 +87,69 @@ export function parseHexNumber(s: string, start: number, end: number): number {
 }
 
 /** `0x` hex or decimal, as a number; NaN when neither. */
-export function parseAutoNumber(s: string, start: number, end: number): number {
-  if (end - start > 2 && s.charCodeAt(start) === CH_0 && (s.charCodeAt(start + 1) | 32) === 120) {
+export function parseAutoNumber(s: Uint8Array, start: number, end: number): number {
+  if (end - start > 2 && s[start]! === CH_0 && (s[start + 1]! | 32) === 120) {
     const v = parseHexNumber(s, start, end);
     return v < 0 ? NaN : v;
   }
   return parseInt10(s, start, end);
 }
 
-/** Whether `s[start, end)` equals `word`. */
-export function equalsAt(s: string, start: number, end: number, word: string): boolean {
-  return end - start === word.length && s.startsWith(word, start);
+/** The bytes of an ASCII word, for comparing in place (make these once, at module level). */
+export function ascii(word: string): Uint8Array {
+  return new TextEncoder().encode(word);
 }
 
-// Bounded searches. String.prototype.indexOf has no end: on a 4 MiB text piece a search for a
-// character the line lacks runs to the end of the piece, so every in-line search goes here.
+/** Whether the bytes at `p` start with `word`. */
+export function startsWithAt(s: Uint8Array, p: number, word: Uint8Array): boolean {
+  const n = word.length;
+  if (p < 0 || p + n > s.length) return false;
+  for (let k = 0; k < n; ++k) if (s[p + k] !== word[k]) return false;
+  return true;
+}
+
+/** Whether `s[start, end)` equals `word`. */
+export function equalsAt(s: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
+  return end - start === word.length && startsWithAt(s, start, word);
+}
+
+const UTF8 = new TextDecoder("utf-8");
+
+/** `s[start, end)` decoded as UTF-8 (invalid bytes become U+FFFD). */
+export function textOf(s: Uint8Array, start: number, end: number): string {
+  return UTF8.decode(s.subarray(start, end));
+}
+
+// Bounded searches. indexOf has no end: on a 1 MiB piece a search for a byte the line lacks
+// runs to the end of the piece, so every in-line search goes here.
 
 /** Index of char code `c` in `s[a, e)`, or -1. */
-export function charIn(s: string, c: number, a: number, e: number): number {
-  for (let p = a; p < e; ++p) if (s.charCodeAt(p) === c) return p;
+export function charIn(s: Uint8Array, c: number, a: number, e: number): number {
+  for (let p = a; p < e; ++p) if (s[p]! === c) return p;
   return -1;
 }
 
 /** Last index of char code `c` in `s[a, e)`, or -1. */
-export function lastCharIn(s: string, c: number, a: number, e: number): number {
-  for (let p = e - 1; p >= a; --p) if (s.charCodeAt(p) === c) return p;
+export function lastCharIn(s: Uint8Array, c: number, a: number, e: number): number {
+  for (let p = e - 1; p >= a; --p) if (s[p]! === c) return p;
   return -1;
 }
 
 /** Index of `needle` starting within `s[a, e)` and ending by `e`, or -1. */
-export function strIn(s: string, needle: string, a: number, e: number): number {
-  const c0 = needle.charCodeAt(0);
+export function strIn(s: Uint8Array, needle: Uint8Array, a: number, e: number): number {
+  const c0 = needle[0];
   const last = e - needle.length;
   for (let p = a; p <= last; ++p) {
-    if (s.charCodeAt(p) === c0 && s.startsWith(needle, p)) return p;
+    if (s[p]! === c0 && startsWithAt(s, p, needle)) return p;
   }
   return -1;
 }
 
 /** Last index of `needle` within `s[a, e)`, or -1. */
-export function lastStrIn(s: string, needle: string, a: number, e: number): number {
-  const c0 = needle.charCodeAt(0);
+export function lastStrIn(s: Uint8Array, needle: Uint8Array, a: number, e: number): number {
+  const c0 = needle[0];
   for (let p = e - needle.length; p >= a; --p) {
-    if (s.charCodeAt(p) === c0 && s.startsWith(needle, p)) return p;
+    if (s[p]! === c0 && startsWithAt(s, p, needle)) return p;
   }
   return -1;
 }

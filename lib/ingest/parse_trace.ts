@@ -28,6 +28,7 @@ import { type LineContext, parseGenericArgs, parseTracepoint } from "./_payload.
 import { newPrefix, parsePrefix, type Prefix, PREFIX_BAD_TS, PREFIX_OK } from "./_prefix.ts";
 import { looksLikeProbe, parseProbe, ProbeStacks } from "./_probe.ts";
 import {
+  ascii,
   CH_COLON,
   CH_CR,
   CH_HASH,
@@ -35,7 +36,9 @@ import {
   charIn,
   parseUint,
   skipSpaces,
+  startsWithAt,
   strIn,
+  textOf,
 } from "./_scan.ts";
 import { DiagnosticLog } from "./diagnostics.ts";
 import { EVENT_KIND, type EventBatch, type SchemaTable } from "./event_batch.ts";
@@ -43,6 +46,15 @@ import { DEFAULT_PROBE_MAP } from "./default_probe_map.ts";
 import type { ProbeMap } from "./probe_map.ts";
 import { type EventSchema, SCHEMA_BY_NAME } from "./schemas.ts";
 import { StringTable } from "./string_table.ts";
+
+const BUFFER_STARTED = ascii("##### CPU ");
+const TRACE_CMD_CPUS = ascii("cpus=");
+const CPU_WORD = ascii("CPU");
+const ENTRIES_LINE = ascii("# entries-in-buffer/entries-written:");
+const SEPARATOR = ascii("---");
+const TASK_PID = ascii("TASK-PID");
+const TRACER_LINE = ascii("# tracer:");
+const TRACE_CMD_VERSION = ascii("version = ");
 
 /** Options of {@linkcode parseTrace}. */
 export interface ParseTraceOptions {
@@ -199,7 +211,7 @@ export function parseTrace(
     let traceCmd = false;
     let fgraphTracer = false;
     const b = newBatch(batchRows + 1, strings, eventNames, 0n);
-    const ctx: LineContext = { b, log, lineNo1: 0, lineStart: 0 };
+    const ctx: LineContext = { b, log, lineNo1: 0, lineStart: 0, attrBits: new Map() };
 
     function relTs(secs: number, fracNs: number): number {
       if (!haveBase) {
@@ -211,8 +223,8 @@ export function parseTrace(
       return (secs - baseSecs) * 1e9 + (fracNs - baseFracNs);
     }
 
-    function eventIdOf(s: string, a: number, e: number): number {
-      const id = eventNames.internRange(s, a, e);
+    function eventIdOf(s: Uint8Array, a: number, e: number): number {
+      const id = eventNames.internBytes(s, a, e);
       if (schemaOf[id] === undefined) {
         schemaOf[id] = SCHEMA_BY_NAME.get(eventNames.get(id)) ?? null;
         counts[id] = 0;
@@ -232,7 +244,7 @@ export function parseTrace(
       return r;
     }
 
-    function payload(r: number, id: number, s: string, a: number, e: number): void {
+    function payload(r: number, id: number, s: Uint8Array, a: number, e: number): void {
       const schema = schemaOf[id];
       // A probe's payload starts "(sym+0x..": no tracepoint format does, so a probe that
       // happens to share a tracepoint's name is still read as a probe.
@@ -265,14 +277,14 @@ export function parseTrace(
       }
     }
 
-    function onEventLine(s: string, a: number, e: number): boolean {
+    function onEventLine(s: Uint8Array, a: number, e: number): boolean {
       const code = parsePrefix(s, a, e, pre, traceCmd);
       if (code === PREFIX_BAD_TS) {
         log.report(
           "bad_timestamp",
           ctx.lineNo1,
           pre.flagsStart - a + 1,
-          msg.badTimestamp(msg.excerpt(s.slice(pre.flagsStart, e))),
+          msg.badTimestamp(msg.excerpt(textOf(s, pre.flagsStart, e))),
         );
         return true;
       }
@@ -286,26 +298,26 @@ export function parseTrace(
         pre.pid,
       );
       b.tgid[r] = pre.tgid;
-      b.comm[r] = strings.internRange(s, pre.commStart, pre.commEnd);
+      b.comm[r] = strings.internBytes(s, pre.commStart, pre.commEnd);
       b.irqFlags[r] = pre.flagsStart < 0
         ? -1
-        : strings.internRange(s, pre.flagsStart, pre.flagsEnd);
-      b.instance[r] = pre.instStart < 0 ? -1 : strings.internRange(s, pre.instStart, pre.instEnd);
+        : strings.internBytes(s, pre.flagsStart, pre.flagsEnd);
+      b.instance[r] = pre.instStart < 0 ? -1 : strings.internBytes(s, pre.instStart, pre.instEnd);
       payload(r, id, s, pre.payloadStart, e);
       return true;
     }
 
-    function onFunctionGraph(s: string, a: number, e: number): void {
+    function onFunctionGraph(s: Uint8Array, a: number, e: number): void {
       const kind = parseFunctionGraph(ctx, s, a, e, fg, fgraphTracer);
       const tsNs = fg.secs < 0 ? NaN : relTs(fg.secs, fg.fracNs);
       if (kind === FG_ENTRY) {
-        const fn = strings.internRange(s, fg.fnStart, fg.fnEnd);
-        const mod = fg.modStart < 0 ? -1 : strings.internRange(s, fg.modStart, fg.modEnd);
+        const fn = strings.internBytes(s, fg.fnStart, fg.fnEnd);
+        const mod = fg.modStart < 0 ? -1 : strings.internBytes(s, fg.modStart, fg.modEnd);
         fgEntry.set(fn, (fgEntry.get(fn) ?? 0) + 1);
         callStacks.open(fg.cpu, fn, mod, ctx.lineNo1, fg.depth);
       } else if (kind === FG_LEAF) {
-        const fn = strings.internRange(s, fg.fnStart, fg.fnEnd);
-        const mod = fg.modStart < 0 ? -1 : strings.internRange(s, fg.modStart, fg.modEnd);
+        const fn = strings.internBytes(s, fg.fnStart, fg.fnEnd);
+        const mod = fg.modStart < 0 ? -1 : strings.internBytes(s, fg.modStart, fg.modEnd);
         fgLeaf.set(fn, (fgLeaf.get(fn) ?? 0) + 1);
         recordCall(ctx, fg.cpu, fn, mod, ctx.lineNo1, fg.depth, fg.durNs, tsNs, fg.pid);
       } else if (kind === FG_EXIT) {
@@ -313,7 +325,7 @@ export function parseTrace(
         const open = callStacks.close(fg.cpu);
         if (open === undefined) {
           log.add("unbalanced_return");
-          const fn = fg.fnStart < 0 ? -1 : strings.internRange(s, fg.fnStart, fg.fnEnd);
+          const fn = fg.fnStart < 0 ? -1 : strings.internBytes(s, fg.fnStart, fg.fnEnd);
           recordCall(ctx, fg.cpu, fn, -1, NaN, fg.depth, fg.durNs, tsNs, fg.pid);
         } else {
           recordCall(
@@ -345,24 +357,24 @@ export function parseTrace(
       }
     }
 
-    function onComment(s: string, a: number, e: number): void {
-      if (s.startsWith("# tracer:", a)) {
-        header.tracer = s.slice(a + 9, e).trim();
+    function onComment(s: Uint8Array, a: number, e: number): void {
+      if (startsWithAt(s, a, TRACER_LINE)) {
+        header.tracer = textOf(s, a + 9, e).trim();
         fgraphTracer = header.tracer === "function_graph";
         header.format = "trace";
-      } else if (s.startsWith("# entries-in-buffer/entries-written:", a)) {
-        const m = /(\d+)\/(\d+)\s+#P:(\d+)/.exec(s.slice(a, e));
+      } else if (startsWithAt(s, a, ENTRIES_LINE)) {
+        const m = /(\d+)\/(\d+)\s+#P:(\d+)/.exec(textOf(s, a, e));
         if (m) {
           header.entriesInBuffer = Number(m[1]);
           header.entriesWritten = Number(m[2]);
           header.cpus = Number(m[3]);
         }
-      } else if (strIn(s, "TASK-PID", a, e) >= 0) {
-        const text = s.slice(a, e);
+      } else if (strIn(s, TASK_PID, a, e) >= 0) {
+        const text = textOf(s, a, e);
         header.irqInfo = text.includes("|||");
         header.tgid = text.includes("TGID");
-      } else if (s.startsWith("##### CPU ", a)) {
-        const m = /^##### CPU (\d+) buffer started ####/.exec(s.slice(a, e));
+      } else if (startsWithAt(s, a, BUFFER_STARTED)) {
+        const m = /^##### CPU (\d+) buffer started ####/.exec(textOf(s, a, e));
         if (m) {
           const cpu = Number(m[1]);
           b.gaps.push({ lineNo1: ctx.lineNo1, cpu, lostEvents: -1, kind: "buffer_started" });
@@ -371,11 +383,11 @@ export function parseTrace(
       }
     }
 
-    function onLine(s: string, a: number, e: number): void {
-      const c0 = s.charCodeAt(a);
+    function onLine(s: Uint8Array, a: number, e: number): void {
+      const c0 = s[a]!;
       if (c0 === CH_HASH) return onComment(s, a, e);
-      if (c0 === 67 && s.startsWith("CPU", a)) {
-        const m = /^CPU:?(\d+) \[LOST (\d+ )?EVENTS\]/.exec(s.slice(a, e));
+      if (c0 === 67 && startsWithAt(s, a, CPU_WORD)) {
+        const m = /^CPU:?(\d+) \[LOST (\d+ )?EVENTS\]/.exec(textOf(s, a, e));
         if (m) {
           const cpu = Number(m[1]);
           const lost = m[2] === undefined ? -1 : Number(m[2]);
@@ -386,16 +398,16 @@ export function parseTrace(
           log.add("lost_events", -1); // report() counted one; the counter sums events
           return;
         }
-        if (/^CPU \d+ is empty/.test(s.slice(a, e))) return;
+        if (/^CPU \d+ is empty/.test(textOf(s, a, e))) return;
       }
-      if (c0 === 99 && s.startsWith("cpus=", a)) {
+      if (c0 === 99 && startsWithAt(s, a, TRACE_CMD_CPUS)) {
         traceCmd = true;
         header.format = "trace-cmd";
         const v = parseUint(s, a + 5, e);
         if (v >= 0) header.cpus = v;
         return;
       }
-      if (c0 === 118 && s.startsWith("version = ", a)) {
+      if (c0 === 118 && startsWithAt(s, a, TRACE_CMD_VERSION)) {
         traceCmd = true;
         header.format = "trace-cmd";
         return;
@@ -405,9 +417,9 @@ export function parseTrace(
       if (onEventLine(s, a, e)) return;
       const p = skipSpaces(s, a, e);
       if (p === e) return; // blank
-      if (s.startsWith("---", p)) return; // function_graph context-switch separator
+      if (startsWithAt(s, p, SEPARATOR)) return; // function_graph context-switch separator
       if (!graph && looksLikeFunctionGraph(s, a, e, false)) return onFunctionGraph(s, a, e);
-      log.report("bad_line", ctx.lineNo1, 0, msg.badLine(msg.excerpt(s.slice(a, e))));
+      log.report("bad_line", ctx.lineNo1, 0, msg.badLine(msg.excerpt(textOf(s, a, e))));
     }
 
     for await (const piece of linePieces(stream, info, options.bufferBytes)) {
@@ -415,20 +427,20 @@ export function parseTrace(
         log.report("gzip_truncated", input.lines, 0, msg.gzipTruncated(piece.reason));
         break;
       }
-      const s = piece.text;
       if (piece.kind === "overlong") {
         ctx.lineNo1 = ++input.lines;
         log.report("line_too_long", ctx.lineNo1, 0, msg.lineTooLong(maxLine));
         continue;
       }
       options.onProgress?.(info.textBytes, input.lines);
-      const len = s.length;
+      const s = piece.bytes;
+      const len = piece.end;
       let pos = 0;
       while (pos < len) {
-        let nl = s.indexOf("\n", pos);
-        if (nl < 0) nl = len;
+        let nl = s.indexOf(10, pos);
+        if (nl < 0 || nl > len) nl = len;
         let end = nl;
-        if (end > pos && s.charCodeAt(end - 1) === CH_CR) --end;
+        if (end > pos && s[end - 1]! === CH_CR) --end;
         ctx.lineNo1 = ++input.lines;
         ctx.lineStart = pos;
         if (end - pos > maxLine) {

@@ -261,3 +261,12 @@ Deno.test("parseTrace() can only be iterated once", async () => {
   for await (const _ of p) { /* drain */ }
   assert.throws(() => p[Symbol.asyncIterator](), TypeError);
 });
+
+Deno.test("parseTrace() keeps UTF-8 task names, padded by bytes as the kernel does", async () => {
+  // "%16s" pads to 16 bytes: "café" is 5 bytes, so 11 spaces; a char-padded line works too.
+  const byBytes = " ".repeat(11) + "café-77      [002] .....     1.000000: unmap: " + UNMAP;
+  const byChars = kline("café", 77, 2, ".....", 1, 1, "unmap", UNMAP);
+  const r = await parseAll(byBytes + "\n" + byChars + "\n");
+  assert.deepEqual(r.diags, []);
+  assert.deepEqual(r.rows.map((x) => [x.comm, x.pid, x.cpu]), [["café", 77, 2], ["café", 77, 2]]);
+});

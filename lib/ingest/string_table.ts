@@ -22,10 +22,11 @@
 export class StringTable {
   #ids = new Map<string, number>();
   #strings: string[] = [];
-  // Direct-mapped cache of recent strings for internRange: a hit costs one startsWith and no
-  // slice (task names, flags, event and device names repeat on almost every line).
-  #cacheStr: (string | undefined)[] = new Array(1024);
+  // Direct-mapped cache of recent strings for internBytes: a hit compares bytes and decodes
+  // nothing (task names, flags, event and device names repeat on almost every line).
+  #cacheBytes: (Uint8Array | undefined)[] = new Array(1024);
   #cacheId = new Int32Array(1024);
+  #decoder = new TextDecoder("utf-8");
 
   /**
    * The id of `s`, adding it when new.
@@ -44,25 +45,27 @@ export class StringTable {
   }
 
   /**
-   * The id of `text[start, end)`, adding it when new; no allocation when it was seen lately.
+   * The id of the UTF-8 string `bytes[start, end)`, adding it when new; no decoding and no
+   * allocation when it was seen lately.
    *
-   * @param text The text holding the string.
-   * @param start First character.
-   * @param end One past the last character.
+   * @param bytes The bytes holding the string.
+   * @param start First byte.
+   * @param end One past the last byte.
    * @returns Its id.
    */
-  internRange(text: string, start: number, end: number): number {
+  internBytes(bytes: Uint8Array, start: number, end: number): number {
     const n = end - start;
     if (n <= 0) return this.intern("");
-    const h = (n * 31 + text.charCodeAt(start) * 17 + text.charCodeAt(end - 1) * 5 +
-      text.charCodeAt(start + (n >> 1))) & 1023;
-    const hit = this.#cacheStr[h];
-    if (hit !== undefined && hit.length === n && text.startsWith(hit, start)) {
-      return this.#cacheId[h]!;
+    const h = (n * 31 + bytes[start]! * 17 + bytes[end - 1]! * 5 + bytes[start + (n >> 1)]!) & 1023;
+    const hit = this.#cacheBytes[h];
+    if (hit !== undefined && hit.length === n) {
+      let k = 0;
+      while (k < n && hit[k] === bytes[start + k]) ++k;
+      if (k === n) return this.#cacheId[h]!;
     }
-    const str = text.slice(start, end);
-    const id = this.intern(str);
-    this.#cacheStr[h] = str;
+    const copy = bytes.slice(start, end);
+    const id = this.intern(this.#decoder.decode(copy));
+    this.#cacheBytes[h] = copy;
     this.#cacheId[h] = id;
     return id;
   }

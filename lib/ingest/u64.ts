@@ -6,6 +6,8 @@
  * @module
  */
 
+import { textOf } from "./_scan.ts";
+
 const CH_0 = 48;
 const CH_9 = 57;
 const CH_LOWER_A = 97;
@@ -25,7 +27,7 @@ function hexDigit(c: number): number {
 }
 
 /**
- * Parse hex digits `s[start, end)` (an optional `0x` prefix allowed) into `out[2i], out[2i+1]`.
+ * Parse hex digits `s[start, end)` (ASCII bytes) (an optional `0x` prefix allowed) into `out[2i], out[2i+1]`.
  *
  * @param s The text.
  * @param start First character.
@@ -39,35 +41,36 @@ function hexDigit(c: number): number {
  * import assert from "node:assert/strict";
  * import { parseHexU64, u64At } from "./u64.ts";
  * const col = new Uint32Array(2);
- * assert.ok(parseHexU64("0xfffffffffffff000", 0, 18, col, 0));
+ * const text = new TextEncoder().encode("0xfffffffffffff000");
+ * assert.ok(parseHexU64(text, 0, text.length, col, 0));
  * assert.equal(u64At(col, 0), 0xfffffffffffff000n);
  * ```
  */
 export function parseHexU64(
-  s: string,
+  s: Uint8Array,
   start: number,
   end: number,
   out: Uint32Array,
   i: number,
 ): boolean {
   let p = start;
-  if (end - p >= 2 && s.charCodeAt(p) === CH_0) {
-    const x = s.charCodeAt(p + 1);
+  if (end - p >= 2 && s[p]! === CH_0) {
+    const x = s[p + 1]!;
     if (x === CH_LOWER_X || x === CH_UPPER_X) p += 2;
   }
   if (p >= end) return false;
-  while (p < end - 1 && s.charCodeAt(p) === CH_0) ++p; // leading zeros of %016llx
+  while (p < end - 1 && s[p]! === CH_0) ++p; // leading zeros of %016llx
   if (end - p > 16) return false;
   const split = end - p > 8 ? end - 8 : p; // last 8 digits are the low word
   let hi = 0;
   for (let q = p; q < split; ++q) {
-    const d = hexDigit(s.charCodeAt(q));
+    const d = hexDigit(s[q]!);
     if (d < 0) return false;
     hi = hi * 16 + d;
   }
   let lo = 0;
   for (let q = split; q < end; ++q) {
-    const d = hexDigit(s.charCodeAt(q));
+    const d = hexDigit(s[q]!);
     if (d < 0) return false;
     lo = lo * 16 + d;
   }
@@ -87,7 +90,7 @@ export function parseHexU64(
  * @returns False when the text is empty, not decimal, or above 2^64-1.
  */
 export function parseDecU64(
-  s: string,
+  s: Uint8Array,
   start: number,
   end: number,
   out: Uint32Array,
@@ -99,7 +102,7 @@ export function parseDecU64(
   // Up to 15 digits a double is exact.
   const fastEnd = Math.min(end, start + 15);
   for (; q < fastEnd; ++q) {
-    const c = s.charCodeAt(q);
+    const c = s[q]!;
     if (c < CH_0 || c > CH_9) return false;
     v = v * 10 + (c - CH_0);
   }
@@ -109,10 +112,10 @@ export function parseDecU64(
     return true;
   }
   for (let r = q; r < end; ++r) {
-    const c = s.charCodeAt(r);
+    const c = s[r]!;
     if (c < CH_0 || c > CH_9) return false;
   }
-  const big = BigInt(s.slice(start, end)); // rare: 16 to 20 digits
+  const big = BigInt(textOf(s, start, end)); // rare: 16 to 20 digits
   if (big > 0xffffffffffffffffn) return false;
   out[2 * i] = Number(big & 0xffffffffn);
   out[2 * i + 1] = Number(big >> 32n);
@@ -130,14 +133,14 @@ export function parseDecU64(
  * @returns False when it is neither.
  */
 export function parseAutoU64(
-  s: string,
+  s: Uint8Array,
   start: number,
   end: number,
   out: Uint32Array,
   i: number,
 ): boolean {
-  if (end - start > 2 && s.charCodeAt(start) === CH_0) {
-    const x = s.charCodeAt(start + 1);
+  if (end - start > 2 && s[start]! === CH_0) {
+    const x = s[start + 1]!;
     if (x === CH_LOWER_X || x === CH_UPPER_X) return parseHexU64(s, start, end, out, i);
   }
   return parseDecU64(s, start, end, out, i);
