@@ -1,7 +1,7 @@
 // Fixed-width fast paths for the hottest formats: iommu:map and iommu:unmap print their
 // addresses as 0x%016llx, so every field sits at a known offset (kernel-spec §2.3; the format
 // strings are unchanged since 2013). A line that differs in any byte falls back to the
-// generic walker, which diagnoses it.
+// generic walker, which diagnoses it; a fast path writes nothing unless the whole line fits.
 
 import { ascii, CH_0, CH_9, startsWithAt } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
@@ -36,16 +36,6 @@ function hex8(s: Uint8Array, p: number): number {
   return hi16 * 65536 + lo16;
 }
 
-/** 16 hex digits at `p` into u64 column `col` row `r`; false when not hex. */
-function hex16(s: Uint8Array, p: number, col: Uint32Array, r: number): boolean {
-  const hi = hex8(s, p);
-  const lo = hex8(s, p + 8);
-  if (hi < 0 || lo < 0) return false;
-  col[2 * r] = lo;
-  col[2 * r + 1] = hi;
-  return true;
-}
-
 /** Decimal digits `s[a, e)` as a number, or -1 (empty, or not all digits). */
 function dec(s: Uint8Array, a: number, e: number): number {
   if (a >= e || e - a > 15) return -1;
@@ -58,7 +48,15 @@ function dec(s: Uint8Array, a: number, e: number): number {
   return v;
 }
 
-/** `iommu:map` text form; false to fall back. Columns: iova, iova_end, paddr, size. */
+/** Whether `s[p, p + 16)` are hex digits (the two halves are then hex8 of p and p + 8). */
+function isHex16(hi: number, lo: number): boolean {
+  return hi >= 0 && lo >= 0;
+}
+
+/**
+ * `iommu:map` text form; false to fall back (nothing written then). Columns: iova, iova_end,
+ * paddr, size.
+ */
 export function fastMap(t: SchemaTable, r: number, s: Uint8Array, a: number, e: number): boolean {
   // "IOMMU: iova=0x" 16 " - 0x" 16 " paddr=0x" 16 " size=" digits
   const pEnd = a + 14 + 16;
@@ -67,12 +65,28 @@ export function fastMap(t: SchemaTable, r: number, s: Uint8Array, a: number, e: 
   if (e < pSize + 7 || !startsWithAt(s, a, MAP_HEAD) || !startsWithAt(s, pEnd, MID)) return false;
   if (!startsWithAt(s, pPaddr, PADDR) || !startsWithAt(s, pSize, SIZE)) return false;
   const size = dec(s, pSize + 6, e);
-  if (size < 0) return false;
+  const iovaHi = hex8(s, a + 14);
+  const iovaLo = hex8(s, a + 22);
+  const endHi = hex8(s, pEnd + 5);
+  const endLo = hex8(s, pEnd + 13);
+  const paddrHi = hex8(s, pPaddr + 9);
+  const paddrLo = hex8(s, pPaddr + 17);
+  if (
+    size < 0 || !isHex16(iovaHi, iovaLo) || !isHex16(endHi, endLo) || !isHex16(paddrHi, paddrLo)
+  ) {
+    return false;
+  }
   const c = t.fieldCols;
   const pr = t.fieldPresent;
-  if (!hex16(s, a + 14, c[0]![0] as Uint32Array, r)) return false;
-  if (!hex16(s, pEnd + 5, c[1]![0] as Uint32Array, r)) return false;
-  if (!hex16(s, pPaddr + 9, c[2]![0] as Uint32Array, r)) return false;
+  const iova = c[0]![0] as Uint32Array;
+  const end = c[1]![0] as Uint32Array;
+  const paddr = c[2]![0] as Uint32Array;
+  iova[2 * r] = iovaLo;
+  iova[2 * r + 1] = iovaHi;
+  end[2 * r] = endLo;
+  end[2 * r + 1] = endHi;
+  paddr[2 * r] = paddrLo;
+  paddr[2 * r + 1] = paddrHi;
   (c[3]![0] as Float64Array)[r] = size;
   pr[0]![r] = 1;
   pr[1]![r] = 1;
@@ -80,7 +94,10 @@ export function fastMap(t: SchemaTable, r: number, s: Uint8Array, a: number, e: 
   return true;
 }
 
-/** `iommu:unmap` text form; false to fall back. Columns: iova, iova_end, size, unmapped_size. */
+/**
+ * `iommu:unmap` text form; false to fall back (nothing written then). Columns: iova,
+ * iova_end, size, unmapped_size.
+ */
 export function fastUnmap(t: SchemaTable, r: number, s: Uint8Array, a: number, e: number): boolean {
   // "IOMMU: iova=0x" 16 " - 0x" 16 " size=" digits " unmapped_size=" digits
   const pEnd = a + 14 + 16;
@@ -97,10 +114,18 @@ export function fastUnmap(t: SchemaTable, r: number, s: Uint8Array, a: number, e
   if (!startsWithAt(s, q, UNMAPPED)) return false;
   const size = dec(s, sizeStart, q);
   const unmapped = dec(s, q + 15, e);
-  if (size < 0 || unmapped < 0) return false;
+  const iovaHi = hex8(s, a + 14);
+  const iovaLo = hex8(s, a + 22);
+  const endHi = hex8(s, pEnd + 5);
+  const endLo = hex8(s, pEnd + 13);
+  if (size < 0 || unmapped < 0 || !isHex16(iovaHi, iovaLo) || !isHex16(endHi, endLo)) return false;
   const c = t.fieldCols;
-  if (!hex16(s, a + 14, c[0]![0] as Uint32Array, r)) return false;
-  if (!hex16(s, pEnd + 5, c[1]![0] as Uint32Array, r)) return false;
+  const iova = c[0]![0] as Uint32Array;
+  const end = c[1]![0] as Uint32Array;
+  iova[2 * r] = iovaLo;
+  iova[2 * r + 1] = iovaHi;
+  end[2 * r] = endLo;
+  end[2 * r + 1] = endHi;
   (c[2]![0] as Float64Array)[r] = size;
   (c[3]![0] as Float64Array)[r] = unmapped;
   t.fieldPresent[0]![r] = 1;
