@@ -145,3 +145,35 @@ Deno.test("parseTrace() splits batches without losing or reordering rows", async
   const small = await parseAll(text, { batchRows: 7 });
   assert.deepEqual(small.rows, one.rows);
 });
+
+Deno.test("parseTrace() reads iommu:map/unmap alike on the fixed-width fast path and the generic walker", async () => {
+  const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+  await fc.assert(
+    fc.asyncProperty(
+      u64,
+      u64,
+      u64,
+      fc.integer({ min: 0, max: 2 ** 40 }),
+      async (iova, end, paddr, size) => {
+        const pad = (v: bigint) => "0x" + v.toString(16).padStart(16, "0");
+        const bare = (v: bigint) => "0x" + v.toString(16); // not the kernel's widths: generic walker
+        const pre = "              dd-494     [001] .....     8.588976: ";
+        const text = [
+          `${pre}map: IOMMU: iova=${pad(iova)} - ${pad(end)} paddr=${pad(paddr)} size=${size}`,
+          `${pre}map: IOMMU: iova=${bare(iova)} - ${bare(end)} paddr=${bare(paddr)} size=${size}`,
+          `${pre}unmap: IOMMU: iova=${pad(iova)} - ${pad(end)} size=${size} unmapped_size=${size}`,
+          `${pre}unmap: IOMMU: iova=${bare(iova)} - ${
+            bare(end)
+          } size=${size} unmapped_size=${size}`,
+        ].join("\n");
+        const r = await parseAll(text);
+        assert.deepEqual(r.diags, []);
+        assert.deepEqual(r.rows[0]!.fields, { iova, iova_end: end, paddr, size });
+        assert.deepEqual(r.rows[1]!.fields, r.rows[0]!.fields);
+        assert.deepEqual(r.rows[2]!.fields, { iova, iova_end: end, size, unmapped_size: size });
+        assert.deepEqual(r.rows[3]!.fields, r.rows[2]!.fields);
+      },
+    ),
+    { numRuns: 200 },
+  );
+});

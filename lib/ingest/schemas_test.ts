@@ -543,3 +543,22 @@ Deno.test("parseTrace() reports a missing required field and an unexpected word"
   assert.deepEqual(r.rows[2]!.fields.args, { extra: 7n });
   assert.equal(r.rows[2]!.fields.attrs, ATTR.MMIO);
 });
+
+Deno.test("parseTrace() falls back from the fast path on a bad digit and reports it", async () => {
+  const line = kline(
+    "t",
+    1,
+    0,
+    ".....",
+    1,
+    0,
+    "map",
+    "IOMMU: iova=0x00000000fffe0000 - 0x00000000ffff3000 paddr=0x000000000000g000 size=4096",
+  );
+  const r = await parseAll(line + "\n");
+  assert.deepEqual(r.diags.map((d) => [d.code, d.column]), [[
+    "bad_field_value",
+    line.indexOf("0x000000000000g") + 1,
+  ]]);
+  assert.deepEqual(r.rows[0]!.fields, { iova: 0xfffe0000n, iova_end: 0xffff3000n, size: 4096 });
+});
