@@ -27,7 +27,8 @@ Every command has --help. Exit codes: 0 success, 1 the input had errors (still p
 2 usage error. Gzip input is detected by its magic bytes; "-" reads stdin.
 `;
 
-const PARSE_USAGE = `Usage: dmareplay parse TRACE|- [--probes P.json] [--json] [--quiet]
+const PARSE_USAGE =
+  `Usage: dmareplay parse TRACE|- [--probes P.json] [--instance NAME] [--json] [--quiet]
 
 Parse an ftrace text capture (trace, trace_pipe, trace-cmd report; gzip or plain) and print
 the events by name and the diagnostics (each with its line number).
@@ -35,6 +36,8 @@ the events by name and the diagnostics (each with its line number).
 Options:
   --probes P.json   probe map binding kprobe names/functions to meanings
                     (default: traces/default.probes.json, built in)
+  --instance NAME   the tracing instance the text was read from (instances/NAME/trace);
+                    its text does not say, so it is recorded as input.instance
   --json            print the summary as JSON (DESIGN.md's contract: input, events, diagnostics)
   --quiet           no progress on stderr
   -h, --help        this help
@@ -72,7 +75,7 @@ async function progressFor(
   const t0 = performance.now();
   return (bytes, lines) => {
     const s = (performance.now() - t0) / 1000;
-    const of = total > 0 ? ` of ${(total / 1e6).toFixed(0)} MB read` : "";
+    const of = total > 0 ? ` (file ${(total / 1e6).toFixed(0)} MB)` : "";
     const text =
       `\r\x1b[Kparse: ${(bytes / 1e6).toFixed(0)} MB${of}, ${(lines / 1e6).toFixed(1)} M lines, ` +
       `${(bytes / 1e6 / Math.max(s, 1e-3)).toFixed(0)} MB/s`;
@@ -150,6 +153,7 @@ async function cmdParse(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       probes: { type: "string" },
+      instance: { type: "string" },
       json: { type: "boolean", default: false },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -169,8 +173,15 @@ async function cmdParse(args: string[]): Promise<number> {
     onProgress ? { probeMap, onProgress } : { probeMap },
   );
   if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
-  if (values.json) console.log(JSON.stringify(summary, null, 2));
-  else printSummary(path, summary);
+  // The instance name is not in an instance's trace text (kernel-spec §1.3): it is metadata.
+  const out = values.instance === undefined
+    ? summary
+    : { ...summary, input: { ...summary.input, instance: values.instance } };
+  if (values.json) console.log(JSON.stringify(out, null, 2));
+  else {printSummary(
+      values.instance === undefined ? path : `${path} (instance ${values.instance})`,
+      summary,
+    );}
   const hasErrors = STATS.some((d) => d.severity === "error" && (summary.stats[d.name] ?? 0) > 0);
   return hasErrors ? 1 : 0;
 }

@@ -34,7 +34,7 @@ export const ARG_KIND = {
 } as const;
 
 /** Value of an absent `int` field (a printed `%d` may be -1 or any negative errno). */
-export const INT_ABSENT = -0x80000000;
+export const INT_ABSENT: number = -0x80000000;
 
 /** A column type of a schema table. */
 export type Column = Int32Array | Float64Array | Uint32Array;

@@ -30,6 +30,7 @@ export {
   type Column,
   EVENT_KIND,
   type EventBatch,
+  INT_ABSENT,
   type ProbeTable,
   type SchemaTable,
   type TraceGap,
