@@ -3,7 +3,7 @@
 // strings are unchanged since 2013). A line that differs in any byte falls back to the
 // generic walker, which diagnoses it; a fast path writes nothing unless the whole line fits.
 
-import { ascii, CH_0, CH_9, startsWithAt } from "./_scan.ts";
+import { ascii, parseUint, startsWithAt } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 
 const MAP_HEAD = ascii("IOMMU: iova=0x");
@@ -36,18 +36,6 @@ function hex8(s: Uint8Array, p: number): number {
   return hi16 * 65536 + lo16;
 }
 
-/** Decimal digits `s[a, e)` as a number, or -1 (empty, or not all digits). */
-function dec(s: Uint8Array, a: number, e: number): number {
-  if (a >= e || e - a > 15) return -1;
-  let v = 0;
-  for (let q = a; q < e; ++q) {
-    const c = s[q]!;
-    if (c < CH_0 || c > CH_9) return -1;
-    v = v * 10 + (c - CH_0);
-  }
-  return v;
-}
-
 /** Whether `s[p, p + 16)` are hex digits (the two halves are then hex8 of p and p + 8). */
 function isHex16(hi: number, lo: number): boolean {
   return hi >= 0 && lo >= 0;
@@ -64,7 +52,7 @@ export function fastMap(t: SchemaTable, r: number, s: Uint8Array, a: number, e: 
   const pSize = pPaddr + 9 + 16;
   if (e < pSize + 7 || !startsWithAt(s, a, MAP_HEAD) || !startsWithAt(s, pEnd, MID)) return false;
   if (!startsWithAt(s, pPaddr, PADDR) || !startsWithAt(s, pSize, SIZE)) return false;
-  const size = dec(s, pSize + 6, e);
+  const size = parseUint(s, pSize + 6, e);
   const iovaHi = hex8(s, a + 14);
   const iovaLo = hex8(s, a + 22);
   const endHi = hex8(s, pEnd + 5);
@@ -112,8 +100,8 @@ export function fastUnmap(t: SchemaTable, r: number, s: Uint8Array, a: number, e
   const sizeStart = q;
   while (q < e && s[q]! !== 32) ++q;
   if (!startsWithAt(s, q, UNMAPPED)) return false;
-  const size = dec(s, sizeStart, q);
-  const unmapped = dec(s, q + 15, e);
+  const size = parseUint(s, sizeStart, q);
+  const unmapped = parseUint(s, q + 15, e);
   const iovaHi = hex8(s, a + 14);
   const iovaLo = hex8(s, a + 22);
   const endHi = hex8(s, pEnd + 5);
