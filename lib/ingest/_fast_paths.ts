@@ -121,11 +121,11 @@ export function fastUnmap(t: SchemaTable, r: number, s: Uint8Array, a: number, e
   return true;
 }
 
+/** A fixed-width parser of one format: fills row `r` of `t` from `s[a, e)`, or returns false. */
+export type FastPath = (t: SchemaTable, r: number, s: Uint8Array, a: number, e: number) => boolean;
+
 /** Fast paths by schema name. */
-export const FAST_PATHS: ReadonlyMap<
-  string,
-  (t: SchemaTable, r: number, s: Uint8Array, a: number, e: number) => boolean
-> = new Map([
+export const FAST_PATHS: ReadonlyMap<string, FastPath> = new Map([
   ["map", fastMap],
   ["unmap", fastUnmap],
 ]);

@@ -22,7 +22,6 @@ import {
 } from "./_scan.ts";
 import type { DiagnosticLog } from "./diagnostics.ts";
 import { ARG_KIND, type EventBatch, type SchemaTable } from "./event_batch.ts";
-import { FAST_PATHS } from "./_fast_paths.ts";
 import { DMA_ATTR_BITS, DMA_DIRECTIONS, type EventSchema, type FieldDef } from "./schemas.ts";
 import { parseAutoU64, parseHexU64 } from "./u64.ts";
 
@@ -59,8 +58,6 @@ interface SchemaIndex {
   barePrefix: (Uint8Array | undefined)[];
   /** First field at or after i that the text form prints as `key=` (nFields when none). */
   nextKeyed: number[];
-  /** A fixed-width parser of the text form, when the schema has one. */
-  fast: ((t: SchemaTable, r: number, s: Uint8Array, a: number, e: number) => boolean) | undefined;
 }
 
 const INDEX = new Map<EventSchema, SchemaIndex>();
@@ -81,7 +78,6 @@ function indexOf(schema: EventSchema): SchemaIndex {
       ),
       barePrefix: schema.bare.map((bd) => bd.prefix === undefined ? undefined : ascii(bd.prefix)),
       nextKeyed: [],
-      fast: FAST_PATHS.get(schema.name),
     };
     const keyed = (fd: FieldDef) => fd.textKey !== "" && !schema.colonKeys.includes(fd.textKey);
     schema.fields.forEach((fd, i) => {
@@ -372,7 +368,6 @@ export function parseTracepoint(
   const schema = t.schema;
   const r = addSchemaRow(t, commonRow);
   const ix = indexOf(schema);
-  if (ix.fast !== undefined && ix.fast(t, r, s, start, end)) return r;
   const fields = schema.fields;
   const nFields = fields.length;
   let seen = 0; // bit per field index below 31; schemas have at most 10 fields

@@ -12,6 +12,7 @@
 
 import * as msg from "./_messages.ts";
 import { newBatch, resetBatch, tableFor } from "./_batch_builder.ts";
+import { FAST_PATHS, type FastPath } from "./_fast_paths.ts";
 import {
   CallStacks,
   FG_COMMENT,
@@ -204,6 +205,7 @@ export function parseTrace(
     const probeStacks = new ProbeStacks();
     const meaningCache = new Map<number, number>();
     const schemaOf: (EventSchema | null | undefined)[] = []; // by event id
+    const fastOf: (FastPath | undefined)[] = []; // fixed-width parser, by event id
     const tableOf: (SchemaTable | undefined)[] = []; // the batch's table, by event id
     let haveBase = false;
     let baseSecs = 0;
@@ -227,6 +229,7 @@ export function parseTrace(
       const id = eventNames.internBytes(s, a, e);
       if (schemaOf[id] === undefined) {
         schemaOf[id] = SCHEMA_BY_NAME.get(eventNames.get(id)) ?? null;
+        fastOf[id] = FAST_PATHS.get(eventNames.get(id));
         counts[id] = 0;
         unknown[id] = 0;
       }
@@ -266,6 +269,15 @@ export function parseTrace(
         if (t === undefined) {
           t = tableFor(b, schema);
           tableOf[id] = t;
+        }
+        // The fixed-width fast path first (it writes nothing unless the whole line fits).
+        const fast = fastOf[id];
+        const tr = t.n;
+        if (fast !== undefined && tr < t.rows.length && fast(t, tr, s, a, e)) {
+          t.rows[tr] = r;
+          t.n = tr + 1;
+          b.tableRow[r] = tr;
+          return;
         }
         b.tableRow[r] = parseTracepoint(ctx, t, s, a, e, r);
       } else {
