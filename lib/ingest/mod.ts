@@ -64,6 +64,7 @@ export {
   type FieldKind,
   SCHEMA_BY_NAME,
 } from "./schemas.ts";
+export { decodeIrqFlags, type IrqContext, type IrqFlags } from "./irq_flags.ts";
 export { STAT_SEVERITY, type StatDef, type StatName, STATS, type StatSeverity } from "./stats.ts";
 export { StringTable } from "./string_table.ts";
 export { type ParseSummary, summarizeTrace, summaryOf } from "./summarize_trace.ts";
