@@ -3,7 +3,8 @@
  * tracepoints, kprobes on dma-buf and vfio functions, function_graph durations) through a
  * model of the kernel.
  *
- * This release holds the first stage, ingest: streaming ftrace text into columnar events.
+ * Stages so far: ingest (streaming ftrace text into columnar events) and the PCI topology and
+ * P2PDMA model.
  *
  * @example Summarize a trace
  * ```ts
@@ -18,3 +19,4 @@
  */
 
 export * from "./lib/ingest/mod.ts";
+export * from "./lib/model/topology/mod.ts";
