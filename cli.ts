@@ -7,12 +7,19 @@
 
 import { parseArgs } from "node:util";
 import {
+  calcMapTypeAndDist,
   DEFAULT_PROBE_MAP,
+  P2pdmaMapTypes,
+  P2pdmaProviders,
   type ParseSummary,
+  pciP2pdmaBusAddrMap,
+  PciTree,
   type ProbeMap,
   STATS,
   summarizeTrace,
+  type Topology,
   validateProbeMap,
+  validateTopology,
 } from "./mod.ts";
 
 const USAGE = `dmareplay: replay ftrace captures of PCI P2PDMA / IOMMU / DMA-API / dma-buf work
@@ -20,8 +27,10 @@ const USAGE = `dmareplay: replay ftrace captures of PCI P2PDMA / IOMMU / DMA-API
 Usage: dmareplay <command> [options]
 
 Commands:
-  parse    TRACE|- [--probes P.json] [--json]   event counts by name, diagnostics
-  validate FILE.json                            check a probe map
+  parse    TRACE|- [--probes P.json] [--json]        event counts by name, diagnostics
+  validate FILE.json                                 check a topology or a probe map
+  p2p      T.json PROVIDER_BDF[:BAR] CLIENT_BDF [--json] [--phys ADDR]
+                                                     map type, distance, reason, bus offset
 
 Every command has --help. Exit codes: 0 success, 1 the input had errors (still processed),
 2 usage error. Gzip input is detected by its magic bytes; "-" reads stdin.
@@ -45,11 +54,143 @@ Options:
 
 const VALIDATE_USAGE = `Usage: dmareplay validate FILE.json
 
-Check a JSON input and print each error with its JSON pointer. Recognised: probe maps
-(objects with "probes"). Exit 0 when valid, 1 when not, 2 when the file cannot be read.
+Check a JSON input and print each error with its JSON pointer. Recognised: topologies
+(objects with "hostBridges" or "devices") and probe maps (objects with "probes").
+Exit 0 when valid, 1 when not, 2 when the file cannot be read.
 `;
 
+const P2P_USAGE = `Usage: dmareplay p2p T.json PROVIDER_BDF[:BAR] CLIENT_BDF [--json] [--phys ADDR]
+
+Which path would DMA by CLIENT to the memory of PROVIDER's BAR take (the kernel's
+pci_p2pdma_map_type: BUS_ADDR, THRU_HOST_BRIDGE or NOT_SUPPORTED), at what PCI distance,
+and why. BAR defaults to the provider's first memory BAR.
+
+Options:
+  --json        {"mapType", "distance", "busOffset", "reason", ...}
+  --phys ADDR   also give the DMA address of CPU physical address ADDR of the BAR
+                (BUS_ADDR: phys + bus offset; THRU_HOST_BRIDGE: phys, or an IOVA with an IOMMU)
+  -h, --help    this help
+`;
+
+async function loadTopology(path: string): Promise<Topology> {
+  const r = validateTopology(await readJson(path));
+  if (!r.ok) {
+    const lines = r.errors.map((e) => `  ${path}#${e.pointer}: ${e.message}`).join("\n");
+    throw new InputError(`Invalid topology "${path}":\n${lines}`);
+  }
+  return r.topology;
+}
+
+async function cmdP2p(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean", default: false },
+      phys: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(P2P_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 3) {
+    throw new UsageError("p2p takes T.json PROVIDER_BDF[:BAR] CLIENT_BDF");
+  }
+  const [path, providerArg, clientArg] = positionals as [string, string, string];
+  const topology = await loadTopology(path);
+  const tree = new PciTree(topology);
+  // "0000:03:00.0:2" names BAR 2; a bare BDF has a ":" too, so only a fifth field is a BAR.
+  const parts = providerArg.split(":");
+  const bdf = parts.length === 4 ? parts.slice(0, 3).join(":") : providerArg;
+  const barArg = parts.length === 4 ? parts[3] : undefined;
+  const owner = tree.device(bdf);
+  if (owner === undefined) throw new UsageError(`No device "${bdf}" in ${path}`);
+  const client = tree.device(clientArg);
+  if (client === undefined) throw new UsageError(`No device "${clientArg}" in ${path}`);
+  let phys: bigint | undefined;
+  if (values.phys !== undefined) {
+    try {
+      phys = BigInt(values.phys);
+    } catch {
+      throw new UsageError(`--phys expects an address ("0x..."); got "${values.phys}"`);
+    }
+  }
+  const barIndex = barArg === undefined ? owner.bars.find((b) => b.mem)?.index : Number(barArg);
+  const providers = new P2pdmaProviders();
+  for (const d of topology.devices) if (tree.isPci(d)) providers.pcimP2pdmaInit(d); // vfio-pci probes every device
+  const provider = barIndex === undefined ? null : providers.pcimP2pdmaProvider(owner, barIndex);
+  let out: Record<string, unknown>;
+  if (provider === null) {
+    out = {
+      mapType: "NOT_SUPPORTED",
+      distance: -1,
+      busOffset: null,
+      reason: barIndex === undefined
+        ? `${owner.bdf} has no memory BAR, so no p2pdma provider`
+        : `BAR ${barIndex} of ${owner.bdf} is not a memory BAR (no p2pdma provider)`,
+      provider: owner.bdf,
+      bar: barIndex ?? null,
+      client: client.bdf,
+    };
+  } else {
+    const types = new P2pdmaMapTypes(tree, providers);
+    const t = types.pciP2pdmaMapType(provider, client);
+    const pci = tree.pciDeviceOf(client);
+    const calc = pci === null ? null : calcMapTypeAndDist(tree, owner, pci);
+    out = {
+      mapType: t.mapType,
+      // pci_p2pdma_distance(): -1 when the pair is not supported; hops counts them anyway.
+      distance: types.pciP2pdmaDistanceMany(provider, [client], true) >= 0 ? calc!.distance : -1,
+      hops: calc?.distance ?? -1,
+      busOffset: "0x" + provider.busOffset.toString(16),
+      reason: t.reason,
+      provider: owner.bdf,
+      bar: provider.barIndex,
+      client: client.bdf,
+      commonUpstream: calc?.commonUpstream ?? null,
+      acsRedirect: calc?.acsRedirect ?? [],
+    };
+    if (phys !== undefined) {
+      if (phys < provider.cpuStart || phys >= provider.cpuStart + provider.lenBytes) {
+        throw new UsageError(
+          `--phys 0x${phys.toString(16)} is outside BAR ${provider.barIndex} of ${owner.bdf}`,
+        );
+      }
+      out.phys = "0x" + phys.toString(16);
+      out.dmaAddress = t.mapType === "BUS_ADDR"
+        ? "0x" + pciP2pdmaBusAddrMap(provider, phys).toString(16)
+        : t.mapType === "THRU_HOST_BRIDGE"
+        ? topology.iommu.present ? "an IOVA mapped to phys (dma-iommu)" : "0x" + phys.toString(16)
+        : null;
+    }
+  }
+  if (values.json) console.log(JSON.stringify(out, null, 2));
+  else {
+    const name = (bdfOf: string) => {
+      const d = tree.device(bdfOf);
+      return d?.name ? ` (${d.name})` : "";
+    };
+    console.log(
+      `provider ${out.provider}${name(String(out.provider))} BAR ${
+        out.bar ?? "-"
+      } -> client ${out.client}${name(String(out.client))}`,
+    );
+    console.log(
+      `map type: ${out.mapType}   distance: ${out.distance}   bus offset: ${out.busOffset ?? "-"}`,
+    );
+    console.log(`why: ${out.reason}`);
+    if (out.dmaAddress !== undefined) {
+      console.log(`DMA address of ${out.phys}: ${out.dmaAddress ?? "none (mapping fails)"}`);
+    }
+  }
+  return 0;
+}
+
 class UsageError extends Error {}
+/** The input files had errors (exit 1). */
+class InputError extends Error {}
 
 async function openInput(path: string): Promise<ReadableStream<Uint8Array>> {
   if (path === "-") return Deno.stdin.readable;
@@ -199,6 +340,20 @@ async function cmdValidate(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("validate takes one FILE.json");
   const path = positionals[0]!;
   const json = await readJson(path);
+  if (typeof json === "object" && json !== null && ("hostBridges" in json || "devices" in json)) {
+    const r = validateTopology(json);
+    if (r.ok) {
+      const t = r.topology;
+      console.log(
+        `${path}: valid topology (${t.hostBridges.length} host bridges, ${t.devices.length} devices, IOMMU ${
+          t.iommu.present ? "on" : "off"
+        })`,
+      );
+      return 0;
+    }
+    for (const e of r.errors) console.log(`${path}#${e.pointer}: ${e.message}`);
+    return 1;
+  }
   if (typeof json === "object" && json !== null && "probes" in json) {
     const r = validateProbeMap(json);
     if (r.ok) {
@@ -208,7 +363,9 @@ async function cmdValidate(args: string[]): Promise<number> {
     for (const e of r.errors) console.log(`${path}#${e.pointer}: ${e.message}`);
     return 1;
   }
-  console.log(`${path}#: expected a probe map (an object with "probes")`);
+  console.log(
+    `${path}#: expected a topology (an object with "hostBridges") or a probe map ("probes")`,
+  );
   return 1;
 }
 
@@ -220,6 +377,8 @@ async function main(argv: string[]): Promise<number> {
         return await cmdParse(rest);
       case "validate":
         return await cmdValidate(rest);
+      case "p2p":
+        return await cmdP2p(rest);
       case undefined:
       case "-h":
       case "--help":

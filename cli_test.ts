@@ -1,0 +1,122 @@
+// The command line as a user runs it: exit codes (0 ok, 1 input errors, 2 usage), the JSON
+// contracts of DESIGN.md, and the messages that point at the problem.
+
+import assert from "node:assert/strict";
+
+async function run(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; out: string; err: string }> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./cli.ts", import.meta.url).pathname, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: new URL(".", import.meta.url).pathname,
+  });
+  const child = cmd.spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const r = await child.output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+Deno.test("dmareplay parse --json prints DESIGN.md's summary keys and exits 0", async () => {
+  const r = await run(["parse", "traces/strict-6.12.trace", "--json"]);
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(r.out);
+  assert.deepEqual(Object.keys(s).slice(0, 3), ["input", "events", "diagnostics"]);
+  assert.equal(s.input.lines, 400);
+  assert.equal(s.diagnostics.total, 0);
+  assert.equal(s.events.byName.iova_alloc > 0, true);
+});
+
+Deno.test("dmareplay parse exits 1 on input errors, reads stdin, and names the line", async () => {
+  const r = await run(["parse", "-"], "not a trace line\n");
+  assert.equal(r.code, 1);
+  assert.match(r.out, /-:1: bad_line: /);
+});
+
+Deno.test("dmareplay exits 2 on usage errors", async () => {
+  assert.equal((await run([])).code, 2);
+  assert.equal((await run(["frobnicate"])).code, 2);
+  assert.equal((await run(["parse"])).code, 2);
+  assert.equal((await run(["parse", "--no-such-flag", "x"])).code, 2);
+  assert.equal((await run(["parse", "/no/such/file"])).code, 2);
+  assert.equal(
+    (await run(["p2p", "traces/switch-acs-off.topology.json", "0000:09:00.0", "0000:04:00.0"]))
+      .code,
+    2,
+  );
+  for (const c of ["parse", "validate", "p2p"]) assert.equal((await run([c, "--help"])).code, 0, c);
+});
+
+Deno.test("dmareplay validate checks topologies and probe maps, each error with its pointer", async () => {
+  const ok = await run(["validate", "traces/switch-acs-off.topology.json"]);
+  assert.equal(ok.code, 0, ok.out);
+  assert.match(ok.out, /valid topology \(1 host bridges, 6 devices, IOMMU on\)/);
+  assert.equal((await run(["validate", "traces/default.probes.json"])).code, 0);
+  const dir = await Deno.makeTempDir();
+  const bad = `${dir}/bad.json`;
+  await Deno.writeTextFile(
+    bad,
+    JSON.stringify({
+      hostBridges: [{ id: "pci0000:00" }],
+      devices: [{ bdf: "0000:00:01.0", kind: "root_port", parent: "pci0000:01" }],
+    }),
+  );
+  const r = await run(["validate", bad]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.out,
+    /bad\.json#\/devices\/0\/parent: expected a host bridge id or a device's BDF/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("dmareplay p2p --json answers mapType, distance, busOffset and reason", async () => {
+  const r = await run([
+    "p2p",
+    "traces/arm-bus-offset.topology.json",
+    "0000:03:00.0:0",
+    "0000:04:00.0",
+    "--json",
+    "--phys",
+    "0x4000200000",
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.deepEqual([j.mapType, j.distance, j.busOffset, j.dmaAddress], [
+    "BUS_ADDR",
+    4,
+    "0xffffffc080000000",
+    "0x80200000",
+  ]);
+  assert.match(j.reason, /no ACS redirect/);
+  const ns = JSON.parse(
+    (await run([
+      "p2p",
+      "traces/root-ports-not-allowlisted.topology.json",
+      "0000:02:00.0:2",
+      "0000:01:00.0",
+      "--json",
+    ])).out,
+  );
+  assert.deepEqual([ns.mapType, ns.distance, ns.hops], ["NOT_SUPPORTED", -1, 4]);
+  assert.match(ns.reason, /not in the P2PDMA allowlist/);
+  const io = JSON.parse(
+    (await run([
+      "p2p",
+      "traces/switch-acs-off.topology.json",
+      "0000:04:00.0:3",
+      "0000:03:00.0",
+      "--json",
+    ])).out,
+  );
+  assert.equal(io.mapType, "NOT_SUPPORTED");
+  assert.match(io.reason, /BAR 3 of 0000:04:00.0 is not a memory BAR/);
+});
