@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import {
   calcMapTypeAndDist,
   DEFAULT_PROBE_MAP,
+  importTopologyDump,
   P2pdmaMapTypes,
   P2pdmaProviders,
   type ParseSummary,
@@ -31,6 +32,8 @@ Commands:
   validate FILE.json                                 check a topology or a probe map
   p2p      T.json PROVIDER_BDF[:BAR] CLIENT_BDF [--json] [--phys ADDR]
                                                      map type, distance, reason, bus offset
+  topology import DUMP                               topology JSON from traces/collect-topology.sh
+                                                     output (or a shared capture's JSON)
 
 Every command has --help. Exit codes: 0 success, 1 the input had errors (still processed),
 2 usage error. Gzip input is detected by its magic bytes; "-" reads stdin.
@@ -79,6 +82,43 @@ async function loadTopology(path: string): Promise<Topology> {
     throw new InputError(`Invalid topology "${path}":\n${lines}`);
   }
   return r.topology;
+}
+
+const TOPOLOGY_USAGE = `Usage: dmareplay topology import DUMP > T.json
+
+Turn the output of traces/collect-topology.sh (run on the capture machine) into a topology
+JSON. Notes on what the dump could not tell go to stderr, with the defaults used; problems
+with the dump (a malformed line, a device whose place is unknown) too, and then exit 1.
+A shared capture's NAME.json (its sysfs dump) is read as well.
+`;
+
+async function cmdTopology(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { help: { type: "boolean", short: "h", default: false } },
+  });
+  if (values.help) {
+    console.log(TOPOLOGY_USAGE);
+    return 0;
+  }
+  if (positionals[0] !== "import" || positionals.length !== 2) {
+    throw new UsageError("topology takes: import DUMP");
+  }
+  const path = positionals[1]!;
+  let text: string;
+  try {
+    text = path === "-"
+      ? await new Response(Deno.stdin.readable).text()
+      : await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UsageError(`Cannot read "${path}": ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const r = importTopologyDump(text);
+  console.log(JSON.stringify(r.topology, null, 2));
+  for (const n of r.notes) console.error(`note: ${n}`);
+  for (const p of r.problems) console.error(`${path}: ${p}`);
+  return r.problems.length > 0 ? 1 : 0;
 }
 
 async function cmdP2p(args: string[]): Promise<number> {
@@ -379,6 +419,8 @@ async function main(argv: string[]): Promise<number> {
         return await cmdValidate(rest);
       case "p2p":
         return await cmdP2p(rest);
+      case "topology":
+        return await cmdTopology(rest);
       case undefined:
       case "-h":
       case "--help":

@@ -120,3 +120,17 @@ Deno.test("dmareplay p2p --json answers mapType, distance, busOffset and reason"
   assert.equal(io.mapType, "NOT_SUPPORTED");
   assert.match(io.reason, /BAR 3 of 0000:04:00.0 is not a memory BAR/);
 });
+
+Deno.test("dmareplay topology import writes a valid topology and notes on stderr", async () => {
+  const r = await run(["topology", "import", "lib/model/topology/testdata/xeon-switch.dump"]);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).devices.length, 6);
+  assert.match(r.err, /note: DMA max segment size/);
+  const bad = await run(
+    ["topology", "import", "-"],
+    "[device 0000:00:02.0]\n  resource:\n    nonsense\n",
+  );
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /-: line 3: expected a resource line/);
+  assert.equal((await run(["topology", "export"])).code, 2);
+});

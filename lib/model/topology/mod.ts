@@ -68,3 +68,4 @@ export {
   withHostBridgeAllowlisted,
   withKernelAcs,
 } from "./what_if.ts";
+export { importTopologyDump, type TopologyImport } from "./import_topology_dump.ts";
