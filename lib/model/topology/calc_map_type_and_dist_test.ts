@@ -333,3 +333,20 @@ Deno.test("calcMapTypeAndDist() uses the root bus's first function when the host
   );
   assert.equal(rp.mapType, "THRU_HOST_BRIDGE");
 });
+
+Deno.test("P2pdmaMapTypes forgets a device's cache when it is removed and probed again", () => {
+  const t = topologyP();
+  const tree = new PciTree(t);
+  const providers = new P2pdmaProviders();
+  const gpu = tree.device(GPU)!;
+  providers.pcimP2pdmaInit(gpu);
+  const types = new P2pdmaMapTypes(tree, providers);
+  const p1 = providers.pcimP2pdmaProvider(gpu, 0)!;
+  types.pciP2pdmaMapType(p1, tree.device(NIC)!);
+  assert.equal(types.pciP2pdmaMapType(p1, tree.device(NIC)!).cached, true);
+  providers.remove(gpu);
+  providers.pcimP2pdmaInit(gpu);
+  const p2 = providers.pcimP2pdmaProvider(gpu, 0)!;
+  assert.equal(types.pciP2pdmaMapType(p2, tree.device(NIC)!).cached, false);
+  assert.deepEqual([types.hits, types.misses], [1, 2]);
+});

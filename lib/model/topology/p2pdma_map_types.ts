@@ -63,7 +63,8 @@ export class P2pdmaMapTypes {
   misses = 0;
   #tree: PciTree;
   #providers: P2pdmaProviders;
-  #caches = new Map<string, Map<number, { mapType: P2pdmaMapType; reason: string }>>();
+  // By the provider device's p2pdma state: a removed and re-probed device starts empty.
+  #caches = new Map<number, Map<number, { mapType: P2pdmaMapType; reason: string }>>();
 
   /**
    * Caches over a topology and its providers.
@@ -76,11 +77,12 @@ export class P2pdmaMapTypes {
     this.#providers = providers;
   }
 
-  #cacheOf(owner: string): Map<number, { mapType: P2pdmaMapType; reason: string }> {
-    let c = this.#caches.get(owner);
+  #cacheOf(owner: PciDevice): Map<number, { mapType: P2pdmaMapType; reason: string }> {
+    const id = this.#providers.stateId(owner);
+    let c = this.#caches.get(id);
     if (c === undefined) {
       c = new Map();
-      this.#caches.set(owner, c);
+      this.#caches.set(id, c);
     }
     return c;
   }
@@ -109,7 +111,7 @@ export class P2pdmaMapTypes {
         cached: false,
       };
     }
-    const cache = this.#cacheOf(owner.bdf.toLowerCase());
+    const cache = this.#cacheOf(owner);
     const hit = cache.get(mapTypesIdx(client));
     if (hit !== undefined) {
       ++this.hits;
@@ -145,7 +147,7 @@ export class P2pdmaMapTypes {
       const pci = this.#tree.pciDeviceOf(c);
       if (pci === null) return -1;
       const got = calcMapTypeAndDist(this.#tree, owner, pci);
-      this.#cacheOf(owner.bdf.toLowerCase()).set(mapTypesIdx(pci), {
+      this.#cacheOf(owner).set(mapTypesIdx(pci), {
         mapType: got.mapType,
         reason: got.reason,
       });

@@ -81,6 +81,8 @@ export function pciP2pdmaBusAddrMap(provider: P2pdmaProvider, phys: bigint): big
  */
 export class P2pdmaProviders {
   #byDevice = new Map<string, Map<number, P2pdmaProvider>>();
+  #stateIds = new Map<string, number>();
+  #nextStateId = 0;
 
   /**
    * `pcim_p2pdma_init()`: create the providers of every memory BAR (idempotent).
@@ -104,6 +106,7 @@ export class P2pdmaProviders {
         });
       }
       this.#byDevice.set(key, bars);
+      this.#stateIds.set(key, this.#nextStateId++);
     }
     return bars.size;
   }
@@ -130,11 +133,24 @@ export class P2pdmaProviders {
   }
 
   /**
-   * Device removal: its providers are gone (later lookups give null).
+   * Which probe of a device its p2pdma state belongs to: a new number after every remove and
+   * re-probe (the kernel frees `p2pdma->map_types` with the state), -1 when it has none.
+   *
+   * @param dev The function.
+   * @returns The state's id, or -1.
+   */
+  stateId(dev: PciDevice): number {
+    return this.#stateIds.get(dev.bdf.toLowerCase()) ?? -1;
+  }
+
+  /**
+   * Device removal: its providers are gone (later lookups give null), and with them the
+   * state that held its map-type cache (`pci_p2pdma_release`).
    *
    * @param dev The function removed.
    */
   remove(dev: PciDevice): void {
     this.#byDevice.delete(dev.bdf.toLowerCase());
+    this.#stateIds.delete(dev.bdf.toLowerCase());
   }
 }
