@@ -20,3 +20,4 @@
 
 export * from "./lib/ingest/mod.ts";
 export * from "./lib/model/topology/mod.ts";
+export * from "./lib/model/iommu/mod.ts";
