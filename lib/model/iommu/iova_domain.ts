@@ -116,14 +116,63 @@ export class IovaDomain {
    * @returns The new range's pfnLo, or -1 when there is no room (`-ENOMEM`).
    */
   allocIova(sizePfn: number, limitPfn: number, sizeAligned: boolean): number {
-    const t = this.tree;
-    const v0 = t.visited;
-    const limit = limitPfn + 1; // __alloc_and_insert_iova_range takes it exclusive
-    const align = sizeAligned ? 2 ** fls(sizePfn - 1) : 1;
-    if (limit <= this.dma32Pfn && sizePfn >= this.max32AllocSize) {
-      this.lastVisited = 0;
+    const v0 = this.tree.visited;
+    const newPfn = this.#search(sizePfn, limitPfn, sizeAligned);
+    if (newPfn < 0) {
+      if (newPfn === -1) this.max32AllocSize = sizePfn; // on every failure, 64-bit limits too (a kernel quirk)
+      this.lastVisited = this.tree.visited - v0;
       return -1;
     }
+    this.#insertAllocated(newPfn, newPfn + sizePfn - 1);
+    this.lastVisited = this.tree.visited - v0;
+    return newPfn;
+  }
+
+  /**
+   * Where `allocIova` would put a range, without changing anything (a replay compares this
+   * with what the kernel printed before it commits).
+   *
+   * @param sizePfn Pages.
+   * @param limitPfn Highest pfn the range may end at.
+   * @param sizeAligned Align to `roundup_pow_of_two(sizePfn)`.
+   * @returns The pfn, or -1 when the allocation would fail.
+   */
+  peekAllocIova(sizePfn: number, limitPfn: number, sizeAligned: boolean): number {
+    const v = this.tree.visited;
+    const r = this.#search(sizePfn, limitPfn, sizeAligned);
+    this.tree.visited = v;
+    return r < 0 ? -1 : r;
+  }
+
+  /**
+   * Take `[pfnLo, pfnHi]` as an allocation the kernel made (a replay following the trace
+   * where the model disagreed): inserted with the cached-node update of a tree allocation.
+   *
+   * @param pfnLo First pfn.
+   * @param pfnHi Last pfn.
+   * @returns False when the range overlaps an allocated one.
+   */
+  claimRange(pfnLo: number, pfnHi: number): boolean {
+    const t = this.tree;
+    const after = t.lowerBoundHi(pfnLo);
+    if (after !== NIL && t.lo[after]! <= pfnHi) return false;
+    this.#insertAllocated(pfnLo, pfnHi);
+    return true;
+  }
+
+  #insertAllocated(lo: number, hi: number): void {
+    const node = this.tree.insert(lo, hi);
+    // __cached_rbnode_insert_update
+    if (hi < this.dma32Pfn) this.cached32Node = node;
+    else this.cachedNode = node;
+  }
+
+  /** The search of `__alloc_and_insert_iova_range`; -1 on no room, -2 on the max32 hint. */
+  #search(sizePfn: number, limitPfn: number, sizeAligned: boolean): number {
+    const t = this.tree;
+    const limit = limitPfn + 1; // __alloc_and_insert_iova_range takes it exclusive
+    const align = sizeAligned ? 2 ** fls(sizePfn - 1) : 1;
+    if (limit <= this.dma32Pfn && sizePfn >= this.max32AllocSize) return -2;
     let curr = this.#cachedFor(limit);
     const retryPfn = t.hi[curr]!;
     let high = limit;
@@ -135,7 +184,7 @@ export class IovaDomain {
         newPfn = high >= sizePfn ? Math.floor((high - sizePfn) / align) * align : -1;
         curr = t.prev(curr);
       } while (curr !== NIL && newPfn <= t.hi[curr]! && newPfn >= low);
-      if (high >= sizePfn && newPfn >= low) break;
+      if (high >= sizePfn && newPfn >= low) return newPfn;
       if (low === this.startPfn && retryPfn < limit) {
         // Second pass: the space above the cached node, up to the limit.
         high = limit;
@@ -143,16 +192,8 @@ export class IovaDomain {
         curr = this.#findLimitNode(limit);
         continue;
       }
-      this.max32AllocSize = sizePfn; // set on every failure, 64-bit limits too (a kernel quirk)
-      this.lastVisited = t.visited - v0;
       return -1;
     }
-    const node = t.insert(newPfn, newPfn + sizePfn - 1);
-    // __cached_rbnode_insert_update
-    if (newPfn + sizePfn - 1 < this.dma32Pfn) this.cached32Node = node;
-    else this.cachedNode = node;
-    this.lastVisited = t.visited - v0;
-    return newPfn;
   }
 
   /**

@@ -314,6 +314,73 @@ export class IovaRcaches {
     return pfn >= 0 ? pfn : 0;
   }
 
+  /**
+   * What `allocIovaFast` would return on `cpu`, without changing anything; -1 when it would
+   * need the flush-and-retry (the outcome then depends on the flush).
+   *
+   * @param sizePfn Pages.
+   * @param limitPfn Highest pfn.
+   * @param cpu The CPU.
+   * @returns The pfn, 0 when it would fail without a flush, or -1.
+   */
+  peekAllocIovaFast(sizePfn: number, limitPfn: number, cpu: number): number {
+    const size = sizePfn < 2 ** (IOVA_RANGE_CACHE_MAX_SIZE - 1)
+      ? roundupPowOfTwo(sizePfn)
+      : sizePfn;
+    const cls = iovaSizeClass(size);
+    if (cls < IOVA_RANGE_CACHE_MAX_SIZE) {
+      const rc = this.#rcaches[cls]!;
+      const cr = rc.cpus.get(cpu);
+      const m = cr !== undefined && cr.loaded.n > 0
+        ? cr.loaded
+        : cr !== undefined && cr.prev.n > 0
+        ? cr.prev
+        : rc.depot.length > 0
+        ? rc.depot[rc.depot.length - 1]!
+        : undefined;
+      if (m !== undefined) {
+        const lim = limitPfn + 1 - size;
+        for (let i = m.n - 1; i >= 0; --i) if (m.pfns[i]! <= lim) return m.pfns[i]!;
+      }
+    }
+    const pfn = this.domain.peekAllocIova(size, limitPfn, true);
+    return pfn >= 0 ? pfn : -1;
+  }
+
+  /**
+   * Make the model hold `pfn` as allocated the way the kernel did when a replay's prediction
+   * differs: taken out of a magazine when one holds it (the given CPU's first), else claimed
+   * from the tree.
+   *
+   * @param pfn The pfn the kernel returned.
+   * @param sizePfn The request's pages.
+   * @param cpu The CPU it ran on.
+   * @returns Where it came from, or "conflict" when the tree holds an overlapping range.
+   */
+  claimPfn(pfn: number, sizePfn: number, cpu: number): "rcache" | "tree" | "conflict" {
+    const size = sizePfn < 2 ** (IOVA_RANGE_CACHE_MAX_SIZE - 1)
+      ? roundupPowOfTwo(sizePfn)
+      : sizePfn;
+    const cls = iovaSizeClass(size);
+    const rc = this.#rcaches[cls];
+    if (rc !== undefined) {
+      const take = (m: Magazine) => {
+        for (let i = 0; i < m.n; ++i) {
+          if (m.pfns[i] === pfn) {
+            m.pfns[i] = m.pfns[--m.n]!;
+            return true;
+          }
+        }
+        return false;
+      };
+      const mine = rc.cpus.get(cpu);
+      if (mine !== undefined && (take(mine.loaded) || take(mine.prev))) return "rcache";
+      for (const cr of rc.cpus.values()) if (take(cr.loaded) || take(cr.prev)) return "rcache";
+      for (const m of rc.depot) if (take(m)) return "rcache";
+    }
+    return this.domain.claimRange(pfn, pfn + size - 1) ? "tree" : "conflict";
+  }
+
   /** CPUs with caches (for_each_online_cpu: CPUs never seen hold nothing). */
   #cpusSeen(): number[] {
     const s = new Set<number>();

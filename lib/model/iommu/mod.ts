@@ -42,3 +42,8 @@ export {
   newDeviceIovaState,
 } from "./iommu_dma_alloc_iova.ts";
 export { IovaTree, NIL } from "./iova_tree.ts";
+export {
+  type IovaPredictionStats,
+  IovaPredictor,
+  type IovaPredictorOptions,
+} from "./iova_predictor.ts";
