@@ -43,6 +43,14 @@ export {
 } from "./iommu_dma_alloc_iova.ts";
 export { IovaTree, NIL } from "./iova_tree.ts";
 export {
+  type IommuMapResult,
+  IommuPageTable,
+  type IommuPageTableOptions,
+  iommuPgsize,
+  type OverlapPolicy,
+  type PageTableStats,
+} from "./iommu_page_table.ts";
+export {
   type IovaPredictionStats,
   IovaPredictor,
   type IovaPredictorOptions,
