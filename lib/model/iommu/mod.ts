@@ -55,3 +55,13 @@ export {
   IovaPredictor,
   type IovaPredictorOptions,
 } from "./iova_predictor.ts";
+export {
+  FlushQueue,
+  type FlushQueueOptions,
+  type FlushQueueStats,
+  FQ_SIZE,
+  FQ_TIMEOUT_MS,
+  type FreeIova,
+  SINGLE_FQ_SIZE,
+  SINGLE_FQ_TIMEOUT_MS,
+} from "./flush_queue.ts";
