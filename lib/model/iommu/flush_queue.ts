@@ -33,6 +33,13 @@ export interface FlushQueueOptions {
    * @default {1000}
    */
   hz?: number;
+  /**
+   * When the flush timer fires: `"timeout"` at the modelled deadline; `"evidence"` never by
+   * itself, only through {@linkcode FlushQueue.flushNow} (a replay of a trace whose timer ran
+   * late, as under emulation, flushes when the trace shows a queued IOVA handed out again).
+   * @default {"timeout"}
+   */
+  timer?: "timeout" | "evidence";
 }
 
 /** Counters of the flush queue. */
@@ -53,6 +60,10 @@ interface Entry {
   pfn: number;
   pages: number;
   counter: number;
+  /** When it was queued (trace ns): where a flush learned from the trace cut the rings. */
+  atNs: number;
+  /** Order of queueing across all rings. */
+  seq: number;
 }
 
 /**
@@ -93,6 +104,8 @@ export class FlushQueue {
   #finishCnt = 0;
   #timerAtNs = -1;
   #timerCpu = 0;
+  #seq = 0;
+  readonly #byEvidence: boolean;
 
   /**
    * An empty flush queue.
@@ -103,6 +116,7 @@ export class FlushQueue {
   constructor(free: FreeIova, options: FlushQueueOptions = {}) {
     this.#free = free;
     this.#single = options.single ?? false;
+    this.#byEvidence = options.timer === "evidence";
     this.capacity = (this.#single ? SINGLE_FQ_SIZE : FQ_SIZE) - 1; // ring full at tail + 1 == head
     const hz = options.hz ?? 1000;
     const ms = this.#single ? SINGLE_FQ_TIMEOUT_MS : FQ_TIMEOUT_MS;
@@ -144,6 +158,11 @@ export class FlushQueue {
    * @param nowNs Trace time.
    */
   advanceTo(nowNs: number): void {
+    if (this.#byEvidence) return;
+    this.#fire(nowNs);
+  }
+
+  #fire(nowNs: number): void {
     if (this.#timerAtNs < 0 || nowNs < this.#timerAtNs) return;
     const at = this.#timerAtNs;
     this.#timerAtNs = -1;
@@ -169,12 +188,69 @@ export class FlushQueue {
       ++this.stats.fullFlushes;
       this.#ringFree(ring, cpu, nowNs);
     }
-    ring.push({ pfn, pages, counter: this.#startCnt });
+    ring.push({ pfn, pages, counter: this.#startCnt, atNs: nowNs, seq: this.#seq++ });
     ++this.stats.queued;
     if (this.#timerAtNs < 0) {
       this.#timerAtNs = nowNs + this.timeoutNs; // armed once; later unmaps do not push it back
       this.#timerCpu = cpu;
     }
+  }
+
+  /**
+   * Whether a pfn is queued (unmapped, waiting for a flush).
+   *
+   * @param pfn The pfn.
+   * @returns True when queued.
+   */
+  isQueued(pfn: number): boolean {
+    for (const r of this.#rings.values()) for (const e of r) if (e.pfn === pfn) return true;
+    return false;
+  }
+
+  /**
+   * Run the pending timer now (a replay that learns from the trace that the flush already
+   * happened: the kernel handed out an IOVA the model still has queued).
+   *
+   * @param nowNs Trace time.
+   * @returns False when no timer was pending.
+   */
+  flushNow(nowNs: number): boolean {
+    if (this.#timerAtNs < 0) return false;
+    this.#timerAtNs = Math.min(this.#timerAtNs, nowNs);
+    this.#fire(nowNs);
+    return true;
+  }
+
+  /**
+   * A flush the trace shows happened before `nowNs`: the kernel handed out `pfn` while the
+   * model still has it queued, so a flush ran after `pfn` was queued. Frees, on the CPU that
+   * armed the timer, every entry queued up to and including `pfn` (the later ones may still be
+   * queued: the pfn handed out is the last one the flush pushed, LIFO).
+   *
+   * @param pfn The queued pfn the kernel handed out.
+   * @param nowNs Trace time.
+   * @returns False when `pfn` is not queued.
+   */
+  flushThrough(pfn: number, nowNs: number): boolean {
+    let cut = -1;
+    for (const r of this.#rings.values()) for (const e of r) if (e.pfn === pfn) cut = e.seq;
+    if (cut < 0) return false;
+    this.#flushAll();
+    ++this.stats.timerFlushes;
+    this.#timerAtNs = -1;
+    for (const ring of this.#rings.values()) {
+      let n = 0;
+      while (n < ring.length && ring[n]!.seq <= cut) {
+        const e = ring[n++]!;
+        this.#free(e.pfn, e.pages, this.#timerCpu, nowNs);
+        ++this.stats.freed;
+      }
+      if (n > 0) ring.splice(0, n);
+      // What stays was queued after the flush began: it waits for the next one.
+      for (const e of ring) e.counter = this.#startCnt;
+      if (ring.length > 0 && this.#timerAtNs < 0) this.#timerAtNs = ring[0]!.atNs + this.timeoutNs;
+    }
+    return true;
   }
 
   /** IOVAs queued and not yet freed (they count as in use). */
