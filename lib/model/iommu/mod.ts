@@ -65,3 +65,9 @@ export {
   SINGLE_FQ_SIZE,
   SINGLE_FQ_TIMEOUT_MS,
 } from "./flush_queue.ts";
+export {
+  type InvalidationStats,
+  IommuDmaDomain,
+  type IommuDmaDomainOptions,
+  type IommuDomainType,
+} from "./iommu_dma_domain.ts";
