@@ -147,11 +147,24 @@ Deno.test("map_sg P2P: bus entries skip the IOVA and take the first entry's leng
     [0xfffff000n, 0x1000, false],
     [0x8000_0000n, 0x1000, true], // sic: kernel-spec §6.4 quirk
   ]);
+  assert.equal(r.busLengthQuirk, true);
   assert.equal(dmaUnmapSg(dev, r.segments, 0, 0), 0x1000n);
   // dma-direct: bus entries get bus addresses, host-bridge entries their physical address.
   const direct = newDmaDevice("y", null);
   const d = dmaMapSg(direct, [{ phys: BAR + 0x1000n, lengthBytes: 0x1000 }], classify, 0, 0);
   assert.equal(d.segments[0]!.dmaAddr, 0x8000_1000n);
+  // Uniform lengths: the quirk is invisible.
+  const u = dmaMapSg(
+    newDmaDevice("z", new IommuDmaDomain()),
+    [
+      { phys: 0x1000_0000n, lengthBytes: 0x1000 },
+      { phys: BAR, lengthBytes: 0x1000 },
+    ],
+    classify,
+    0,
+    0,
+  );
+  assert.equal(u.busLengthQuirk, false);
 });
 
 Deno.test("map_sg refuses an unsupported P2P entry with EREMOTEIO and maps nothing", () => {

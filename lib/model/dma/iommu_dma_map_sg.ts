@@ -53,6 +53,11 @@ export interface DmaMapSgResult {
   }[];
   /** Leaf PTEs written. */
   readonly pteWrites: number;
+  /**
+   * A bus entry's length differs from the first entry's, so its DMA length is wrong (the
+   * kernel quirk of kernel-spec §6.4; an anomaly candidate).
+   */
+  readonly busLengthQuirk: boolean;
 }
 
 const none = (errno: DmaMapSgResult["errno"]): DmaMapSgResult => ({
@@ -62,6 +67,7 @@ const none = (errno: DmaMapSgResult["errno"]): DmaMapSgResult => ({
   iovaBytes: 0n,
   mapRuns: [],
   pteWrites: 0,
+  busLengthQuirk: false,
 });
 
 function dmaDirectMapSg(entries: readonly SgEntry[], classify: P2pClassifier): DmaMapSgResult {
@@ -78,7 +84,15 @@ function dmaDirectMapSg(entries: readonly SgEntry[], classify: P2pClassifier): D
       segments.push({ dmaAddr: s.phys, lengthBytes: s.lengthBytes, bus: false });
     } else return none("EREMOTEIO");
   }
-  return { errno: 0, segments, iova: 0n, iovaBytes: 0n, mapRuns: [], pteWrites: 0 };
+  return {
+    errno: 0,
+    segments,
+    iova: 0n,
+    iovaBytes: 0n,
+    mapRuns: [],
+    pteWrites: 0,
+    busLengthQuirk: false,
+  };
 }
 
 /**
@@ -189,8 +203,10 @@ export function dmaMapSg(
   const firstLen = entries[0]!.lengthBytes; // sic: a bus entry's length is the FIRST entry's (kernel quirk)
   let dmaAddr = iova;
   let curLen = 0;
+  let busLengthQuirk = false;
   for (let i = 0; i < n; ++i) {
     if (bus[i]) {
+      if (entries[i]!.lengthBytes !== firstLen) busLengthQuirk = true;
       segments.push({ dmaAddr: busAddr[i]!, lengthBytes: firstLen, bus: true });
       curLen = 0;
       continue;
@@ -211,7 +227,7 @@ export function dmaMapSg(
     dmaAddr += paddedLen[i]!;
     if (BigInt(sLength) + off < paddedLen[i]!) curLen = 0; // ends mid-granule: nothing merges after
   }
-  return { errno: 0, segments, iova, iovaBytes: iovaLen, mapRuns, pteWrites };
+  return { errno: 0, segments, iova, iovaBytes: iovaLen, mapRuns, pteWrites, busLengthQuirk };
 
   function unwind(): DmaMapSgResult {
     for (const r of mapRuns) d.pageTable.iommuUnmap(r.iova, r.sizeBytes);
