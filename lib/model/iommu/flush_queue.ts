@@ -129,6 +129,10 @@ export class FlushQueue {
     if (r === undefined) {
       r = [];
       this.#rings.set(key, r);
+      // for_each_possible_cpu drains the rings in CPU order: keep the map sorted by CPU.
+      const sorted = [...this.#rings.entries()].sort((a, b) => a[0] - b[0]);
+      this.#rings.clear();
+      for (const [k, v] of sorted) this.#rings.set(k, v);
     }
     return r;
   }
@@ -223,15 +227,18 @@ export class FlushQueue {
 
   /**
    * A flush the trace shows happened before `nowNs`: the kernel handed out `pfn` while the
-   * model still has it queued, so a flush ran after `pfn` was queued. Frees, on the CPU that
-   * armed the timer, every entry queued up to and including `pfn` (the later ones may still be
-   * queued: the pfn handed out is the last one the flush pushed, LIFO).
+   * model still has it queued, so a flush ran after `pfn` was queued. Frees every entry queued
+   * up to and including `pfn` (the later ones may still be queued: the pfn handed out is the
+   * last one the flush pushed, LIFO), rings in CPU order, into the rcache of `cpu`: the CPU
+   * that just took `pfn` from its magazine is where the flush freed to (the timer may have
+   * migrated away from the CPU that armed it).
    *
    * @param pfn The queued pfn the kernel handed out.
    * @param nowNs Trace time.
+   * @param cpu The CPU the kernel handed `pfn` out on (default: the one that armed the timer).
    * @returns False when `pfn` is not queued.
    */
-  flushThrough(pfn: number, nowNs: number): boolean {
+  flushThrough(pfn: number, nowNs: number, cpu: number = this.#timerCpu): boolean {
     let cut = -1;
     for (const r of this.#rings.values()) for (const e of r) if (e.pfn === pfn) cut = e.seq;
     if (cut < 0) return false;
@@ -242,7 +249,7 @@ export class FlushQueue {
       let n = 0;
       while (n < ring.length && ring[n]!.seq <= cut) {
         const e = ring[n++]!;
-        this.#free(e.pfn, e.pages, this.#timerCpu, nowNs);
+        this.#free(e.pfn, e.pages, cpu, nowNs);
         ++this.stats.freed;
       }
       if (n > 0) ring.splice(0, n);

@@ -47,3 +47,27 @@ Deno.test("FlushQueue rounds the timeout to ticks (HZ=250: 12 ms) and has a sing
   for (let i = 0; i < 32768; ++i) single.queueIova(i + 1, 1, i & 1, 0);
   assert.equal(single.stats.fullFlushes, 1);
 });
+
+Deno.test("FlushQueue drains the rings in CPU order, whichever CPU queued first", () => {
+  const to: number[] = [];
+  const fq = new FlushQueue((pfn) => to.push(pfn));
+  fq.queueIova(50, 1, 5, 0); // CPU 5's ring exists first
+  fq.queueIova(10, 1, 1, 1_000);
+  fq.queueIova(51, 1, 5, 2_000);
+  fq.advanceTo(10_000_000);
+  assert.deepEqual(to, [10, 50, 51]); // for_each_possible_cpu: CPU 1 before CPU 5
+});
+
+Deno.test("FlushQueue.flushThrough frees up to the handed-out pfn, into the taking CPU", () => {
+  const to: [number, number][] = [];
+  const fq = new FlushQueue((pfn, _pages, cpu) => to.push([pfn, cpu]), { timer: "evidence" });
+  fq.queueIova(1, 1, 0, 0);
+  fq.queueIova(2, 1, 1, 1_000);
+  fq.queueIova(3, 1, 1, 2_000);
+  fq.advanceTo(50_000_000); // evidence mode: time alone never flushes
+  assert.equal(fq.pending, 3);
+  assert.equal(fq.flushThrough(9, 3_000, 1), false); // not queued
+  assert.equal(fq.flushThrough(2, 3_000, 1), true);
+  assert.deepEqual(to, [[1, 1], [2, 1]]);
+  assert.equal(fq.isQueued(3), true);
+});
