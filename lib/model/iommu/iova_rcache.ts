@@ -46,6 +46,14 @@ interface Rcache {
 /** Where the last `allocIovaFast` found its pfn. */
 export type IovaSource = "rcache" | "tree" | "tree_after_flush" | "none";
 
+/** What {@linkcode IovaRcaches.snapshot} returns. */
+export interface RcacheSnapshot {
+  /** Per CPU: the loaded and the previous magazine, oldest entry first. */
+  readonly cpus: ReadonlyMap<number, { readonly loaded: number[]; readonly prev: number[] }>;
+  /** Full magazines in the depot, oldest first. */
+  readonly depot: readonly number[][];
+}
+
 /** Counters of the fast paths (they feed the cost model). */
 export interface RcacheStats {
   /** `allocIovaFast` answered from a magazine. */
@@ -432,7 +440,25 @@ export class IovaRcaches {
   }
 
   /**
-   * Whether a pfn sits in a magazine of a class (the tree still holds it as allocated).
+   * The magazines of one size class, oldest entry first (the next allocation takes the last
+   * entry of a CPU's `loaded`): what the per-CPU caches hold now, for analysis and notebooks.
+   *
+   * @param cls The size class (order of the pages).
+   * @returns Per-CPU loaded and previous magazines, and the depot.
+   */
+  snapshot(cls: number): RcacheSnapshot {
+    const rc = this.#rcaches[cls];
+    const list = (m: Magazine) => Array.from(m.pfns.subarray(0, m.n));
+    if (rc === undefined) return { cpus: new Map(), depot: [] };
+    const cpus = new Map<number, { loaded: number[]; prev: number[] }>();
+    for (const [cpu, cr] of [...rc.cpus.entries()].sort((a, b) => a[0] - b[0])) {
+      cpus.set(cpu, { loaded: list(cr.loaded), prev: list(cr.prev) });
+    }
+    return { cpus, depot: rc.depot.map(list) };
+  }
+
+  /**
+   * Whether a pfn sits in any magazine of a class.
    *
    * @param pfn The pfn.
    * @param cls Its size class.

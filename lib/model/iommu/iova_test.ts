@@ -88,6 +88,12 @@ Deno.test("spec test 10: 255 frees of 1-page IOVAs on CPU 0 leave loaded 1, prev
   assert.deepEqual(c.perCpu.get(0), { loaded: 1, prev: 127 });
   assert.deepEqual([c.depotMagazines, c.depotPfns, rc.stats.depotPushes], [1, 127, 1]);
   assert.equal(domain.rangeCount, 255); // cached pfns stay allocated in the tree
+  const snap = rc.snapshot(0);
+  assert.deepEqual(snap.cpus.get(0)!.loaded, [pfns[254]]);
+  // The first 127 frees filled a magazine that became prev; the next 127 went to the depot.
+  assert.deepEqual(snap.cpus.get(0)!.prev, pfns.slice(0, 127));
+  assert.deepEqual(snap.depot, [pfns.slice(127, 254)]);
+  assert.deepEqual(rc.snapshot(3), { cpus: new Map(), depot: [] });
 });
 
 Deno.test("spec test 10, pre-6.7: magazines of 128, first depot push at free 257", () => {

@@ -32,6 +32,7 @@ export {
   iovaSizeClass,
   type IovaSource,
   MAX_GLOBAL_MAGS,
+  type RcacheSnapshot,
   type RcacheStats,
   type RcacheVersion,
 } from "./iova_rcache.ts";
