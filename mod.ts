@@ -22,3 +22,4 @@ export * from "./lib/ingest/mod.ts";
 export * from "./lib/model/topology/mod.ts";
 export * from "./lib/model/iommu/mod.ts";
 export * from "./lib/model/dma/mod.ts";
+export * from "./lib/model/dmabuf/mod.ts";
