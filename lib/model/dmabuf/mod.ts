@@ -47,3 +47,10 @@ export {
   VfioPciDmaBufExporter,
   type VfioRevokeTrigger,
 } from "./vfio_pci_exporter.ts";
+export {
+  defaultExporter,
+  DmaBufTracker,
+  type DmaBufTrackerOptions,
+  type DmaBufTrackerStats,
+  type ExporterFactory,
+} from "./dma_buf_tracker.ts";

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { parseTrace } from "../../ingest/mod.ts";
+import { DmaBufTracker } from "./mod.ts";
+
+const line = (pid: number, ts: string, what: string) =>
+  `          task-${pid}     [000] .....  ${ts}: ${what}`;
+
+async function run(lines: string[]) {
+  const t = new DmaBufTracker();
+  for await (const b of parseTrace(new Blob([lines.join("\n") + "\n"]).stream())) t.feed(b);
+  t.end();
+  return t;
+}
+
+const EXPORT = (ptr: string, name = "system", size = 4096) => [
+  `dmabuf_export: (dma_buf_export+0x4/0x2b0) exp_name="${name}" size=${size}`,
+  `dmabuf_export_ret: (x+0x1/0x2 <- dma_buf_export) ret=${ptr}`,
+];
+
+Deno.test("tracker: kprobe lines that break the rules raise the DMABUF_* anomalies with their lines", async () => {
+  const t = await run([
+    ...EXPORT("0xff01"),
+    'dmabuf_dynamic_attach: (dma_buf_dynamic_attach+0x4/0x260) dmabuf=0xff01 size=4096 dev="mlx5_0" importer_ops=0xffffffffc0a1b2c0',
+    "r_dmabuf_dynamic_attach: (ib_umem_dmabuf_get+0x1b4/0x330 <- dma_buf_dynamic_attach) attach=0xaa",
+    "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0",
+    "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xbb",
+    "dmabuf_unmap: (dma_buf_unmap_attachment+0x4/0x90) attach=0xaa sgt=0xbb dir=0",
+    "dmabuf_unmap: (dma_buf_unmap_attachment+0x4/0x90) attach=0xaa sgt=0xbb dir=0",
+    "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0",
+    "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xbc",
+    "dmabuf_detach: (dma_buf_detach+0x4/0xd0) dmabuf=0xff01 attach=0xaa",
+    "dmabuf_release: (dma_buf_release+0x4/0x90) dentry=0xdd",
+  ].map((w, i) => line(7, `1.${String(i + 1).padStart(6, "0")}`, w)));
+  assert.deepEqual(t.core.anomalies.map((a) => [a.code, a.line]), [
+    ["DMABUF_DOUBLE_UNMAP", 8],
+    ["DMABUF_DETACH_WITH_MAPPINGS", 11],
+  ]);
+  assert.equal(t.core.attachment(0)!.importer, "dynamic");
+  assert.equal(t.stats.releases, 1);
+});
+
+Deno.test("tracker: a failed map (ERR_PTR return) is not a mapping", async () => {
+  const t = await run([
+    ...EXPORT("0xff01", "vfio_pci_core"),
+    'dmabuf_dynamic_attach: (dma_buf_dynamic_attach+0x4/0x260) dmabuf=0xff01 size=4096 dev="mlx5_0" importer_ops=0xc0',
+    "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0",
+    "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xffffffffffffffed", // -ENODEV
+    "dmabuf_unmap: (dma_buf_unmap_attachment+0x4/0x90) attach=0xaa sgt=0xbb dir=0",
+  ].map((w, i) => line(7, `1.${String(i + 1).padStart(6, "0")}`, w)));
+  assert.deepEqual(t.stats.maps, 0);
+  assert.deepEqual(t.core.anomalies.map((a) => [a.code, a.line]), [["DMABUF_UNMAP_NOT_MAPPED", 6]]);
+});
+
+Deno.test("tracker: move_notify on a buffer whose dynamic importer never unmaps", async () => {
+  const t = await run([
+    ...EXPORT("0xff01", "vfio_pci_core"),
+    'dmabuf_dynamic_attach: (dma_buf_dynamic_attach+0x4/0x260) dmabuf=0xff01 size=4096 dev="mlx5_0" importer_ops=0xc0',
+    "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0",
+    "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xbb",
+    "dmabuf_move_notify: (dma_buf_move_notify+0x4/0x60) dmabuf=0xff01",
+  ].map((w, i) => line(7, `1.${String(i + 1).padStart(6, "0")}`, w)));
+  assert.deepEqual(t.core.anomalies.map((a) => [a.code, a.line, a.related]), [
+    ["DMABUF_MAPPING_OUTLIVES_REVOKE", 0, [4, 6]], // reported at the end of the trace
+  ]);
+});
+
+Deno.test("tracker: 7.x dma_buf tracepoints key buffers by inode", async () => {
+  const t = await run([
+    "dma_buf_export: exp_name=system size=8192 ino=42",
+    "dma_buf_dynamic_attach: exp_name=system size=8192 ino=42 attachment:00000000a1b2c3d4 is_dynamic=0 dev_name=vgem",
+    "dma_buf_detach: exp_name=system size=8192 ino=42 attachment:00000000a1b2c3d4 is_dynamic=0 dev_name=vgem",
+    "dma_buf_detach: exp_name=system size=8192 ino=42 attachment:00000000deadbeef is_dynamic=0 dev_name=vgem",
+  ].map((w, i) => line(9, `2.${String(i + 1).padStart(6, "0")}`, w)));
+  assert.deepEqual([t.stats.exports, t.stats.attaches, t.stats.detaches, t.stats.unknown], [
+    1,
+    1,
+    1,
+    1,
+  ]);
+  assert.equal(t.core.attachment(0)!.device, "vgem");
+  assert.equal(t.core.anomalies.length, 0);
+});
