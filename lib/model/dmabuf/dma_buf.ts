@@ -57,6 +57,21 @@ export interface DmaBufExporter {
   map(buf: DmaBufInfo, att: DmaBufAttachmentInfo, line: number): 0 | string;
   /** `unmap_dma_buf`. */
   unmap(buf: DmaBufInfo, att: DmaBufAttachmentInfo, line: number): void;
+  /** `get_pfn` (seed 004): exporters without it refuse PFN importers. */
+  getPfn?(buf: DmaBufInfo, att: DmaBufAttachmentInfo, pgoff: bigint): DmaBufPfn;
+}
+
+/** An importer's `move_notify` callback. */
+export type MoveNotifyHandler = (att: number, line: number, nowNs: number) => void;
+
+/** What `get_pfn` returns. */
+export interface DmaBufPfn {
+  /** 0 or the errno. */
+  readonly errno: 0 | string;
+  /** The page frame number (-1n on failure). */
+  readonly pfn: bigint;
+  /** Largest order the importer may map at that PFN. */
+  readonly maxOrder: number;
 }
 
 /** What the core knows of a buffer. */
@@ -147,6 +162,7 @@ export class DmaBufCore {
   readonly #bufs: DmaBufInfo[] = [];
   readonly #atts: DmaBufAttachmentInfo[] = [];
   readonly #graceNs: number;
+  readonly #handlers = new Map<number, MoveNotifyHandler>();
 
   /**
    * An empty core.
@@ -448,6 +464,71 @@ export class DmaBufCore {
         );
       }
     }
+    // importer_ops->move_notify of the dynamic attachments (simulated importers act here).
+    for (const id of [...b.attachments]) {
+      const a = this.#atts[id]!;
+      if (a.importer !== "static") this.#handlers.get(id)?.(id, line, nowNs);
+    }
+  }
+
+  /**
+   * Register an importer's `move_notify` (simulated importers; a trace shows what real ones
+   * did instead).
+   *
+   * @param att The attachment.
+   * @param handler Called with the attachment, line and time on every move_notify.
+   */
+  onMoveNotify(att: number, handler: MoveNotifyHandler): void {
+    this.#handlers.set(att, handler);
+  }
+
+  /**
+   * `dma_buf_get_pfn_unlocked(attach, pgoff)` (seed 004, RFC 2025): a PFN importer (KVM,
+   * iommufd) takes the PFN of a page and builds its own mapping; its page table counts as one
+   * mapping of the attachment until {@linkcode zapPfns} (its move_notify must zap it).
+   *
+   * @param att The attachment.
+   * @param pgoff Page offset into the buffer.
+   * @param line Trace line.
+   * @param nowNs Trace time.
+   * @returns The errno, the PFN and the largest mapping order.
+   */
+  getPfn(att: number, pgoff: bigint, line: number, nowNs: number): DmaBufPfn {
+    const a = this.#atts[att]!;
+    const b = this.#bufs[a.buf]!;
+    this.#checkGrace(nowNs, line);
+    if (this.#released(b, "get_pfn", line, att)) return { errno: "EINVAL", pfn: -1n, maxOrder: 0 };
+    if (b.exporter.getPfn === undefined) return { errno: "EINVAL", pfn: -1n, maxOrder: 0 };
+    const got = b.exporter.getPfn(b, a, pgoff);
+    if (got.errno !== 0) return got;
+    if (b.state !== "LIVE") {
+      this.#raise(
+        "DMABUF_MAP_WHILE_REVOKED",
+        line,
+        b.id,
+        att,
+        `get_pfn of dma-buf ${b.id} by ${a.device} succeeded while it was revoked`,
+      );
+    }
+    if (a.mapLines.length === 0) a.mapLines.push(line); // the importer's page table: one mapping
+    return got;
+  }
+
+  /**
+   * The PFN importer dropped the mappings it built (all of them).
+   *
+   * @param att The attachment.
+   * @param line Trace line.
+   * @param nowNs Trace time.
+   */
+  zapPfns(att: number, line: number, nowNs: number): void {
+    const a = this.#atts[att]!;
+    this.#checkGrace(nowNs, line);
+    if (this.#released(this.#bufs[a.buf]!, "zap", line, att)) return;
+    if (a.mapLines.length === 0) return;
+    a.mapLines.length = 0;
+    a.lastUnmapLine = line;
+    a.invalidating = false;
   }
 
   /**

@@ -29,8 +29,10 @@ export {
   type DmaBufExporter,
   type DmaBufInfo,
   type DmaBufOpResult,
+  type DmaBufPfn,
   type DmaBufState,
   type ImporterKind,
+  type MoveNotifyHandler,
 } from "./dma_buf.ts";
 export {
   VFIO_DEVICE_FEATURE_DMA_BUF,
@@ -54,3 +56,4 @@ export {
   type DmaBufTrackerStats,
   type ExporterFactory,
 } from "./dma_buf_tracker.ts";
+export { DynamicImporter, type ImporterUse, PfnImporter, PinnedImporter } from "./importers.ts";

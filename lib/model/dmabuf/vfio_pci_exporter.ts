@@ -16,7 +16,13 @@ import {
   type PhysVec,
 } from "../dma/mod.ts";
 import type { P2pdmaMapType, P2pdmaProvider } from "../topology/mod.ts";
-import type { DmaBufAttachmentInfo, DmaBufCore, DmaBufExporter, DmaBufInfo } from "./dma_buf.ts";
+import type {
+  DmaBufAttachmentInfo,
+  DmaBufCore,
+  DmaBufExporter,
+  DmaBufInfo,
+  DmaBufPfn,
+} from "./dma_buf.ts";
 
 /** The revoke triggers of kernel-spec §8.4. */
 export type VfioRevokeTrigger =
@@ -109,6 +115,35 @@ export class VfioPciDmaBufExporter implements DmaBufExporter {
     list.push(sgt);
     this.tables.set(att.id, list);
     return 0;
+  }
+
+  /**
+   * `get_pfn` (seed 004 RFC on top of the merged exporter): `ENODEV` when revoked, `EINVAL`
+   * past the end; the PFN of the page and the largest order that stays inside its range and
+   * is PFN-aligned.
+   *
+   * @param buf The buffer.
+   * @param _att The attachment.
+   * @param pgoff Page offset into the buffer.
+   * @returns The PFN.
+   */
+  getPfn(buf: DmaBufInfo, _att: DmaBufAttachmentInfo, pgoff: bigint): DmaBufPfn {
+    if (buf.state !== "LIVE") return { errno: "ENODEV", pfn: -1n, maxOrder: 0 };
+    let off = pgoff << 12n;
+    for (const r of this.phys) {
+      if (off < r.len) {
+        const pfn = (r.paddr + off) >> 12n;
+        const left = (r.len - off) >> 12n;
+        let order = 0;
+        while (
+          order < 18 && (pfn & ((1n << BigInt(order + 1)) - 1n)) === 0n &&
+          1n << BigInt(order + 1) <= left
+        ) ++order;
+        return { errno: 0, pfn, maxOrder: order };
+      }
+      off -= r.len;
+    }
+    return { errno: "EINVAL", pfn: -1n, maxOrder: 0 };
   }
 
   /**
