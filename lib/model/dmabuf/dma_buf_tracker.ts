@@ -11,7 +11,9 @@
  * no buffer, so it releases the buffer of that task with no live attachment (oldest first); a
  * map's outcome is its kretprobe's (`ERR_PTR` values are errors) when there is one; on a
  * revocable exporter (vfio) each `dma_buf_move_notify` flips the buffer between revoked and
- * live, as `vfio_pci_dma_buf_move` only notifies when the state changes.
+ * live, as `vfio_pci_dma_buf_move` only notifies when the state changes, unless the trace
+ * probes `vfio_pci_dma_buf_move`/`_cleanup` themselves: then those revoke (or restore) the
+ * buffers exported from inside that device's `vfio_pci_core_feature_dma_buf`.
  *
  * @module
  */
@@ -136,6 +138,11 @@ export class DmaBufTracker {
   readonly #mapping = new Map<number, { att: number; line: number; ts: number }>();
   /** Buffers by the pid that exported them, in export order (for release). */
   readonly #byPid = new Map<number, number[]>();
+  /** `VFIO_DEVICE_FEATURE_DMA_BUF` in progress: the vdev pointer, per pid. */
+  readonly #vfioExporting = new Map<number, bigint>();
+  /** Buffers by vfio device pointer. */
+  readonly #byVdev = new Map<bigint, number[]>();
+  #vfioMoveSeen = false;
   #lastTs = 0;
 
   /**
@@ -196,7 +203,7 @@ export class DmaBufTracker {
     if (m < 0) return;
     const binding = this.#map.probes[m]!;
     const fn = binding.meaning;
-    if (!fn.startsWith("dma_buf_")) return;
+    if (!fn.startsWith("dma_buf_") && !fn.startsWith("vfio_pci_")) return;
     const isReturn = b.probes.caller[p]! >= 0;
     const args = this.#args(b, p);
     const arg = (name: string) => {
@@ -218,6 +225,25 @@ export class DmaBufTracker {
       v: bigint | string | undefined,
     ) => (typeof v === "string" ? v.replace(/^"|"$/g, "") : "");
     switch (fn) {
+      case "vfio_pci_core_feature_dma_buf":
+        if (!isReturn) this.#vfioExporting.set(pid, num("vdev"));
+        else this.#vfioExporting.delete(pid);
+        return;
+      case "vfio_pci_dma_buf_move":
+      case "vfio_pci_dma_buf_cleanup": {
+        if (isReturn) return;
+        this.#vfioMoveSeen = true;
+        const vdev = num("vdev");
+        const revoked = fn === "vfio_pci_dma_buf_cleanup" || num("revoked") !== 0n;
+        for (const id of this.#byVdev.get(vdev) ?? []) {
+          const b = this.core.buffer(id)!;
+          if (b.state === "RELEASED" || b.state === "DEAD") continue;
+          if (fn === "vfio_pci_dma_buf_cleanup") this.core.revoke(id, line, ts, true, true);
+          else if ((b.state !== "LIVE") !== revoked) this.core.revoke(id, line, ts, revoked);
+        }
+        if (fn === "vfio_pci_dma_buf_cleanup") this.#byVdev.delete(vdev);
+        return;
+      }
       case "dma_buf_export":
         if (!isReturn) {
           this.#exporting.set(pid, { line, name: str(arg("exp_name")), size: num("size") });
@@ -310,6 +336,8 @@ export class DmaBufTracker {
         const buf = this.#bufs.get(`ptr:${num("dmabuf")}`);
         if (buf === undefined) return void ++this.stats.unknown;
         const b = this.core.buffer(buf)!;
+        // With vfio's own move/cleanup probed, that probe already revoked and notified.
+        if (b.exporter.revocable && this.#vfioMoveSeen) return;
         // A revocable exporter (vfio) calls move_notify only when it flips the revoked state.
         if (b.exporter.revocable && b.state !== "RELEASED") {
           this.core.revoke(buf, line, ts, b.state === "LIVE");
@@ -359,6 +387,13 @@ export class DmaBufTracker {
 
   #newBuf(key: string, name: string, size: bigint, line: number, pid: number): void {
     const id = this.core.exportBuf(this.#exporter(name, size), size, line);
+    const vdev = this.#vfioExporting.get(pid);
+    if (vdev !== undefined) {
+      // Exported from inside VFIO_DEVICE_FEATURE_DMA_BUF: that device's buffer.
+      const list = this.#byVdev.get(vdev) ?? [];
+      list.push(id);
+      this.#byVdev.set(vdev, list);
+    }
     this.#bufs.set(key, id);
     const list = this.#byPid.get(pid) ?? [];
     list.push(id);

@@ -80,3 +80,29 @@ Deno.test("tracker: 7.x dma_buf tracepoints key buffers by inode", async () => {
   assert.equal(t.core.attachment(0)!.device, "vgem");
   assert.equal(t.core.anomalies.length, 0);
 });
+
+Deno.test("tracker: vfio move and cleanup probes revoke the device's buffers (test 32 and 34 from a trace)", async () => {
+  const t = await run([
+    "vfio_feature_dma_buf: (vfio_pci_core_feature_dma_buf+0x0/0x3c0) vdev=0xffff888100a00000 flags=0x40000000b arg=0x7ffd0000 argsz=0x30",
+    'dmabuf_export: (dma_buf_export+0x4/0x2b0) exp_name="vfio_pci_core" size=77824',
+    "dmabuf_export_ret: (x+0x1/0x2 <- dma_buf_export) ret=0xff01",
+    "vfio_feature_dma_buf_ret: (vfio_pci_core_feature+0x9/0x80 <- vfio_pci_core_feature_dma_buf) fd=0x5",
+    'dmabuf_dynamic_attach: (dma_buf_dynamic_attach+0x4/0x260) dmabuf=0xff01 size=77824 dev="0000:41:00.0" importer_ops=0xc0',
+    "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0",
+    "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xbb",
+    "vfio_dma_buf_move: (vfio_pci_dma_buf_move+0x0/0x100) vdev=0xffff888100a00000 revoked=0x1",
+    "dmabuf_move_notify: (dma_buf_move_notify+0x4/0x60) dmabuf=0xff01",
+    "dmabuf_unmap: (dma_buf_unmap_attachment+0x4/0x90) attach=0xaa sgt=0xbb dir=0",
+    "vfio_dma_buf_move: (vfio_pci_dma_buf_move+0x0/0x100) vdev=0xffff888100a00000 revoked=0x0",
+    "dmabuf_move_notify: (dma_buf_move_notify+0x4/0x60) dmabuf=0xff01",
+    "vfio_dma_buf_cleanup: (vfio_pci_dma_buf_cleanup+0x0/0x100) vdev=0xffff888100a00000",
+    "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0",
+    "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xbc",
+  ].map((w, i) => line(7, `1.${String(i + 1).padStart(6, "0")}`, w)));
+  const b = t.core.buffer(0)!;
+  assert.equal(b.state, "DEAD");
+  // The map after close succeeded in the trace: the only anomaly.
+  assert.deepEqual(t.core.anomalies.map((a) => [a.code, a.line, a.related]), [
+    ["DMABUF_MAP_WHILE_REVOKED", 14, [13]],
+  ]);
+});
