@@ -23,10 +23,12 @@ import {
   DEFAULT_PROBE_MAP,
   type EventBatch,
   printedArgName,
+  type ProbeBinding,
   type ProbeMap,
   u64At,
 } from "../../ingest/mod.ts";
 import { DmaBufCore, type DmaBufExporter, type ImporterKind } from "./dma_buf.ts";
+import { VfioPciDevice } from "./vfio_pci_exporter.ts";
 
 /** Makes the exporter of a buffer from its `exp_name`. */
 export type ExporterFactory = (expName: string, sizeBytes: bigint) => DmaBufExporter;
@@ -142,6 +144,8 @@ export class DmaBufTracker {
   readonly #vfioExporting = new Map<number, bigint>();
   /** Buffers by vfio device pointer. */
   readonly #byVdev = new Map<bigint, number[]>();
+  /** vfio devices that exported buffers, by vdev pointer (for the revoke triggers). */
+  readonly #vdevs = new Map<bigint, VfioPciDevice>();
   #vfioMoveSeen = false;
   #lastTs = 0;
 
@@ -244,6 +248,20 @@ export class DmaBufTracker {
         if (fn === "vfio_pci_dma_buf_cleanup") this.#byVdev.delete(vdev);
         return;
       }
+      case "vfio_pci_core_close_device":
+      case "vfio_pci_ioctl_reset":
+      case "vfio_pci_set_power_state":
+      case "vfio_basic_config_write":
+        this.#trigger(
+          fn,
+          isReturn,
+          fn === "vfio_pci_core_close_device" ? num("core_vdev") : num("vdev"),
+          args,
+          binding,
+          line,
+          ts,
+        );
+        return;
       case "dma_buf_export":
         if (!isReturn) {
           this.#exporting.set(pid, { line, name: str(arg("exp_name")), size: num("size") });
@@ -385,6 +403,44 @@ export class DmaBufTracker {
     }
   }
 
+  /**
+   * A revoke trigger of kernel-spec §8.4 seen through its own probe, used when the trace does
+   * not probe `vfio_pci_dma_buf_move` (which says exactly what vfio did).
+   */
+  #trigger(
+    fn: string,
+    isReturn: boolean,
+    vdev: bigint,
+    args: Map<string, bigint | string>,
+    binding: ProbeBinding,
+    line: number,
+    ts: number,
+  ): void {
+    if (this.#vfioMoveSeen) return;
+    const dev = this.#vdevs.get(vdev);
+    if (dev === undefined) return;
+    const num = (name: string) => {
+      const v = args.get(printedArgName(binding, name));
+      return typeof v === "bigint" ? v : -1n;
+    };
+    if (fn === "vfio_pci_core_close_device") {
+      if (!isReturn) dev.revoke("close", line, ts);
+    } else if (fn === "vfio_pci_ioctl_reset") {
+      if (!isReturn) dev.revoke("reset", line, ts);
+      else dev.restore(line, ts, dev.memoryEnabled);
+    } else if (fn === "vfio_pci_set_power_state") {
+      if (isReturn) return;
+      const state = num("state");
+      if (state >= 3n) dev.revoke("d3", line, ts);
+      else if (state === 0n) dev.restore(line, ts, true);
+    } else if (!isReturn && num("offset") === 4n && num("count") >= 1n) {
+      // PCI_COMMAND: bit 1 is memory space enable.
+      const on = (num("val") & 2n) !== 0n;
+      if (!on && dev.memoryEnabled) dev.revoke("memory_disable", line, ts);
+      else if (on && !dev.memoryEnabled) dev.restore(line, ts, true);
+    }
+  }
+
   #newBuf(key: string, name: string, size: bigint, line: number, pid: number): void {
     const id = this.core.exportBuf(this.#exporter(name, size), size, line);
     const vdev = this.#vfioExporting.get(pid);
@@ -393,6 +449,12 @@ export class DmaBufTracker {
       const list = this.#byVdev.get(vdev) ?? [];
       list.push(id);
       this.#byVdev.set(vdev, list);
+      let dev = this.#vdevs.get(vdev);
+      if (dev === undefined) {
+        dev = new VfioPciDevice(`vdev@0x${vdev.toString(16)}`, this.core);
+        this.#vdevs.set(vdev, dev);
+      }
+      dev.buffers.add(id);
     }
     this.#bufs.set(key, id);
     const list = this.#byPid.get(pid) ?? [];

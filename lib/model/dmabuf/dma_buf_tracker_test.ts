@@ -106,3 +106,32 @@ Deno.test("tracker: vfio move and cleanup probes revoke the device's buffers (te
     ["DMABUF_MAP_WHILE_REVOKED", 14, [13]],
   ]);
 });
+
+Deno.test("tracker: revoke triggers probed on their own (config write, reset ioctl, close)", async () => {
+  const V = "vdev=0xffff888100a00000";
+  const t = await run([
+    `p_feat: (vfio_pci_core_feature_dma_buf+0x0/0x3c0) ${V} flags=0x4000000b arg=0x7ffd0000 argsz=0x30`,
+    'dmabuf_export: (dma_buf_export+0x4/0x2b0) exp_name="vfio_pci_core" size=4096',
+    "dmabuf_export_ret: (x+0x1/0x2 <- dma_buf_export) ret=0xff01",
+    "r_feat: (vfio_pci_core_feature+0x9/0x80 <- vfio_pci_core_feature_dma_buf) fd=0x5",
+    'dmabuf_dynamic_attach: (dma_buf_dynamic_attach+0x4/0x260) dmabuf=0xff01 size=4096 dev="mlx5_0" importer_ops=0xc0',
+    "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0",
+    "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xbb",
+    `p_cfg: (vfio_basic_config_write+0x0/0x300) ${V} pos=0x4 count=0x2 perm=0x0 offset=0x4 val=0x0`,
+    "dmabuf_unmap: (dma_buf_unmap_attachment+0x4/0x90) attach=0xaa sgt=0xbb dir=0", // line 9
+    "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0",
+    "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xffffffffffffffed", // -ENODEV
+    `p_cfg: (vfio_basic_config_write+0x0/0x300) ${V} pos=0x4 count=0x2 perm=0x0 offset=0x4 val=0x6`,
+    "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0",
+    "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xbc",
+    "dmabuf_unmap: (dma_buf_unmap_attachment+0x4/0x90) attach=0xaa sgt=0xbc dir=0",
+    "p_close: (vfio_pci_core_close_device+0x0/0x100) core_vdev=0xffff888100a00000",
+    "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0", // line 17
+    "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xbd",
+  ].map((w, i) => line(7, `1.${String(i + 1).padStart(6, "0")}`, w)));
+  assert.equal(t.core.buffer(0)!.state, "DEAD");
+  assert.deepEqual(t.core.anomalies.map((a) => [a.code, a.line, a.related]), [
+    ["DMABUF_MAP_WHILE_REVOKED", 17, [16]],
+  ]);
+  assert.equal(t.stats.maps, 3);
+});
