@@ -5,8 +5,7 @@
 // and leave nothing mapped that the kernel had unmapped.
 
 import assert from "node:assert/strict";
-import { parseTrace, u64As } from "./_capture_test_deps.ts";
-import { validateTopology } from "../topology/mod.ts";
+import { captureTopology, parseTrace, u64As } from "./_capture_test_deps.ts";
 import { IommuPageTable } from "./mod.ts";
 
 const DIR = new URL("../../../../shared/captures/", import.meta.url);
@@ -17,14 +16,7 @@ Deno.test({
   name: `${NAME}: vfio type1 maps and unmaps replay through the page table, unmapped_size exact`,
   ignore: !present,
   fn: async () => {
-    const t0 = validateTopology(
-      JSON.parse(
-        await Deno.readTextFile(
-          new URL(`../../../traces/captures/${NAME}.topology.json`, import.meta.url),
-        ),
-      ),
-    );
-    if (!t0.ok) throw new Error("topology");
+    const t = await captureTopology(NAME);
     let pt: IommuPageTable | null = null;
     const out = { maps: 0, unmaps: 0, sameSize: 0, pteWrites: 0, bad: [] as string[] };
     for await (
@@ -37,7 +29,7 @@ Deno.test({
         const row = b.tableRow[r]!;
         if (ev === "attach_device_to_domain") {
           // vfio attaches the group to its own (unmanaged) domain: an empty page table.
-          pt = new IommuPageTable({ pgsizeBitmap: t0.topology.iommu.pgsizeBitmap });
+          pt = new IommuPageTable({ pgsizeBitmap: t.iommu.pgsizeBitmap });
         } else if (pt && ev === "map" && maps) {
           const iova = u64As(maps.cols.iova as Uint32Array, row);
           const paddr = u64As(maps.cols.paddr as Uint32Array, row);

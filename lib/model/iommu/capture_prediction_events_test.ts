@@ -8,8 +8,13 @@
 // queued, everything queued up to it is freed (FlushQueue timer "evidence", flushThrough).
 
 import assert from "node:assert/strict";
-import { parseTrace, u64As } from "./_capture_test_deps.ts";
-import { validateTopology } from "../topology/mod.ts";
+import {
+  captureTopology,
+  dmaLimitOf,
+  iovaReservations,
+  parseTrace,
+  u64As,
+} from "./_capture_test_deps.ts";
 import { FlushQueue, IovaPredictor } from "./mod.ts";
 
 const DIR = new URL("../../../../shared/captures/", import.meta.url);
@@ -88,19 +93,8 @@ async function opsOf(file: URL): Promise<Op[]> {
 }
 
 async function predict(name: string) {
-  const t0 = validateTopology(
-    JSON.parse(
-      await Deno.readTextFile(
-        new URL(`../../../traces/captures/${name}.topology.json`, import.meta.url),
-      ),
-    ),
-  );
-  if (!t0.ok) throw new Error("topology");
-  const t = t0.topology;
-  const reserved: [bigint, bigint][] = [
-    ...t.hostBridges.flatMap((h) => h.windows.map(([a, b]) => [a, b] as [bigint, bigint])),
-    ...t.iommu.reserved.map(([a, b]) => [a, b] as [bigint, bigint]),
-  ];
+  const t = await captureTopology(name);
+  const reserved = iovaReservations(t);
   const all = await opsOf(new URL(`${name}.trace.gz`, DIR));
   const total = {
     checked: 0,
@@ -113,10 +107,8 @@ async function predict(name: string) {
     const ops = all.filter((o) => o.dev === dev);
     const device = t.devices.find((d) => d.bdf === dev);
     const lazy = (device?.iommuDomain ?? t.iommu.defaultDomain) === "dma-fq";
-    const mask = BigInt(device?.dma.maskBits ?? 64);
-    const width = BigInt(t.iommu.addressWidth);
     const p = new IovaPredictor({
-      dmaLimit: (1n << (mask < width ? mask : width)) - 1n,
+      dmaLimit: dmaLimitOf(t, dev),
       reserved,
       rcacheVersion: t.iommu.rcacheVersion,
       onlineCpus: 2,

@@ -6,8 +6,13 @@
 // from: an `alloc_iova` call inside `alloc_iova_fast` is a tree allocation, none an rcache hit.
 
 import assert from "node:assert/strict";
-import { parseTrace, u64As } from "./_capture_test_deps.ts";
-import { validateTopology } from "../topology/mod.ts";
+import {
+  captureTopology,
+  dmaLimitOf,
+  iovaReservations,
+  parseTrace,
+  u64As,
+} from "./_capture_test_deps.ts";
 import { IovaPredictor } from "./mod.ts";
 
 const DIR = new URL("../../../../shared/captures/", import.meta.url);
@@ -54,15 +59,7 @@ async function read() {
 }
 
 async function predict() {
-  const t0 = validateTopology(
-    JSON.parse(
-      await Deno.readTextFile(
-        new URL(`../../../traces/captures/${NAME}.topology.json`, import.meta.url),
-      ),
-    ),
-  );
-  if (!t0.ok) throw new Error("topology");
-  const t = t0.topology;
+  const t = await captureTopology(NAME);
   const { calls, maps, unmaps } = await read();
   const mapCalls = calls.filter((c) => c.fn.startsWith("iommu_dma_map")).sort((a, b) =>
     a.entry - b.entry
@@ -86,15 +83,9 @@ async function predict() {
   for (const u of unmaps) ops.push({ kind: "free", line: u.line, pfn: u.pfn, pages: u.pages });
   ops.sort((a, b) => a.line - b.line);
 
-  const nvme = t.devices.find((d) => d.bdf === "0000:00:02.0")!;
-  const mask = BigInt(nvme.dma.maskBits);
-  const width = BigInt(t.iommu.addressWidth);
   const p = new IovaPredictor({
-    dmaLimit: (1n << (mask < width ? mask : width)) - 1n,
-    reserved: [
-      ...t.hostBridges.flatMap((h) => h.windows.map(([a, b]) => [a, b] as [bigint, bigint])),
-      ...t.iommu.reserved.map(([a, b]) => [a, b] as [bigint, bigint]),
-    ],
+    dmaLimit: dmaLimitOf(t, "0000:00:02.0"), // the NVMe: the only device the workload drives
+    reserved: iovaReservations(t),
     rcacheVersion: t.iommu.rcacheVersion,
     onlineCpus: 2,
   });

@@ -7,8 +7,14 @@
 // allocation (or, for pre-trace ones, of the next dma:* unmap event on its CPU).
 
 import assert from "node:assert/strict";
-import { parseTrace, u64As, u64AsNumber } from "./_capture_test_deps.ts";
-import { validateTopology } from "../topology/mod.ts";
+import {
+  captureTopology,
+  dmaLimitOf,
+  iovaReservations,
+  parseTrace,
+  u64As,
+  u64AsNumber,
+} from "./_capture_test_deps.ts";
 import { type IovaPredictionStats, IovaPredictor } from "./mod.ts";
 
 const DIR = new URL("../../../../shared/captures/", import.meta.url);
@@ -140,18 +146,8 @@ function predictDevice(
 }
 
 async function predict(name: string) {
-  const json = JSON.parse(
-    await Deno.readTextFile(
-      new URL(`../../../traces/captures/${name}.topology.json`, import.meta.url),
-    ),
-  );
-  const topo = validateTopology(json);
-  if (!topo.ok) throw new Error("topology");
-  const t = topo.topology;
-  const reserved: [bigint, bigint][] = [
-    ...t.hostBridges.flatMap((h) => h.windows.map(([a, b]) => [a, b] as [bigint, bigint])),
-    ...t.iommu.reserved.map(([a, b]) => [a, b] as [bigint, bigint]),
-  ];
+  const t = await captureTopology(name);
+  const reserved = iovaReservations(t);
   const all = await opsOf(new URL(`${name}.trace.gz`, DIR));
   const total = {
     checked: 0,
@@ -163,10 +159,8 @@ async function predict(name: string) {
     mismatches: [] as unknown[],
   };
   for (const dev of new Set(all.map((o) => o.dev))) {
-    const mask = BigInt(t.devices.find((d) => d.bdf === dev)?.dma.maskBits ?? 64);
-    const width = BigInt(t.iommu.addressWidth);
     const s = predictDevice(all.filter((o) => o.dev === dev), {
-      dmaLimit: (1n << (mask < width ? mask : width)) - 1n,
+      dmaLimit: dmaLimitOf(t, dev),
       reserved,
       rcacheVersion: t.iommu.rcacheVersion,
       onlineCpus: 2,
