@@ -2,6 +2,7 @@
 // shared capture with the IOVA facts the predictor needs from it.
 export { parseTrace, u64AsNumber, u64At as u64As } from "../../ingest/mod.ts";
 import { type Topology, validateTopology } from "../topology/mod.ts";
+import type { IovaPredictor, IovaPredictorOptions } from "./mod.ts";
 
 /** The checked-in topology of a shared capture (`traces/captures/NAME.topology.json`). */
 export async function captureTopology(name: string): Promise<Topology> {
@@ -24,4 +25,32 @@ export function dmaLimitOf(t: Topology, bdf: string): bigint {
   const mask = BigInt(t.devices.find((d) => d.bdf === bdf)?.dma.maskBits ?? 64);
   const width = BigInt(t.iommu.addressWidth);
   return (1n << (mask < width ? mask : width)) - 1n;
+}
+
+/** Predictor options for one device of a capture (2 online CPUs, as the captures ran). */
+export function predictorOptions(t: Topology, bdf: string): IovaPredictorOptions {
+  return {
+    dmaLimit: dmaLimitOf(t, bdf),
+    reserved: iovaReservations(t),
+    rcacheVersion: t.iommu.rcacheVersion,
+    onlineCpus: 2,
+  };
+}
+
+/**
+ * An IOVA the trace unmaps or frees before it was ever allocated in the trace was allocated
+ * before tracing began: tell the predictor (kernel-spec §4.4 warm-up).
+ */
+export function learnPreTrace(
+  p: IovaPredictor,
+  ops: Iterable<{ readonly kind: string; readonly pfn: number; readonly pages: number }>,
+): void {
+  const seen = new Set<number>();
+  for (const o of ops) {
+    if (o.kind === "alloc") seen.add(o.pfn);
+    else if (!seen.has(o.pfn)) {
+      p.preTraceAllocation(o.pfn, o.pages);
+      seen.add(o.pfn);
+    }
+  }
 }

@@ -10,9 +10,9 @@
 import assert from "node:assert/strict";
 import {
   captureTopology,
-  dmaLimitOf,
-  iovaReservations,
+  learnPreTrace,
   parseTrace,
+  predictorOptions,
   u64As,
 } from "./_capture_test_deps.ts";
 import { FlushQueue, IovaPredictor } from "./mod.ts";
@@ -94,7 +94,6 @@ async function opsOf(file: URL): Promise<Op[]> {
 
 async function predict(name: string) {
   const t = await captureTopology(name);
-  const reserved = iovaReservations(t);
   const all = await opsOf(new URL(`${name}.trace.gz`, DIR));
   const total = {
     checked: 0,
@@ -107,24 +106,11 @@ async function predict(name: string) {
     const ops = all.filter((o) => o.dev === dev);
     const device = t.devices.find((d) => d.bdf === dev);
     const lazy = (device?.iommuDomain ?? t.iommu.defaultDomain) === "dma-fq";
-    const p = new IovaPredictor({
-      dmaLimit: dmaLimitOf(t, dev),
-      reserved,
-      rcacheVersion: t.iommu.rcacheVersion,
-      onlineCpus: 2,
-    });
+    const p = new IovaPredictor(predictorOptions(t, dev));
     const fq = new FlushQueue((pfn, pages, cpu, now) => p.onFree(0, cpu, now, pfn, pages), {
       timer: TIMER,
     });
-    // Unmaps of IOVAs mapped before tracing began: pre-trace allocations.
-    const seen = new Set<number>();
-    for (const o of ops) {
-      if (o.kind === "alloc") seen.add(o.pfn);
-      else if (!seen.has(o.pfn)) {
-        p.preTraceAllocation(o.pfn, o.pages);
-        seen.add(o.pfn);
-      }
-    }
+    learnPreTrace(p, ops);
     for (const o of ops) {
       if (o.kind === "alloc") {
         fq.advanceTo(o.ts);

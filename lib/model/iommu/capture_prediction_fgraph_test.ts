@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import {
   captureTopology,
-  dmaLimitOf,
-  iovaReservations,
+  learnPreTrace,
   parseTrace,
+  predictorOptions,
   u64As,
 } from "./_capture_test_deps.ts";
 import { IovaPredictor } from "./mod.ts";
@@ -83,20 +83,9 @@ async function predict() {
   for (const u of unmaps) ops.push({ kind: "free", line: u.line, pfn: u.pfn, pages: u.pages });
   ops.sort((a, b) => a.line - b.line);
 
-  const p = new IovaPredictor({
-    dmaLimit: dmaLimitOf(t, "0000:00:02.0"), // the NVMe: the only device the workload drives
-    reserved: iovaReservations(t),
-    rcacheVersion: t.iommu.rcacheVersion,
-    onlineCpus: 2,
-  });
-  const seen = new Set<number>();
-  for (const o of ops) {
-    if (o.kind === "alloc") seen.add(o.pfn);
-    else if (!seen.has(o.pfn)) {
-      p.preTraceAllocation(o.pfn, o.pages);
-      seen.add(o.pfn);
-    }
-  }
+  // The NVMe: the only device the workload drives.
+  const p = new IovaPredictor(predictorOptions(t, "0000:00:02.0"));
+  learnPreTrace(p, ops);
   let sourceChecked = 0;
   let sourceMatched = 0;
   for (const o of ops) {

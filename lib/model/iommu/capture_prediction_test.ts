@@ -9,9 +9,8 @@
 import assert from "node:assert/strict";
 import {
   captureTopology,
-  dmaLimitOf,
-  iovaReservations,
   parseTrace,
+  predictorOptions,
   u64As,
   u64AsNumber,
 } from "./_capture_test_deps.ts";
@@ -147,7 +146,6 @@ function predictDevice(
 
 async function predict(name: string) {
   const t = await captureTopology(name);
-  const reserved = iovaReservations(t);
   const all = await opsOf(new URL(`${name}.trace.gz`, DIR));
   const total = {
     checked: 0,
@@ -159,12 +157,7 @@ async function predict(name: string) {
     mismatches: [] as unknown[],
   };
   for (const dev of new Set(all.map((o) => o.dev))) {
-    const s = predictDevice(all.filter((o) => o.dev === dev), {
-      dmaLimit: dmaLimitOf(t, dev),
-      reserved,
-      rcacheVersion: t.iommu.rcacheVersion,
-      onlineCpus: 2,
-    });
+    const s = predictDevice(all.filter((o) => o.dev === dev), predictorOptions(t, dev));
     ++total.devices;
     total.checked += s.checked;
     total.matched += s.matched;
