@@ -1,0 +1,500 @@
+/**
+ * The checks of the kernel's dma-debug (kernel/dma/debug.c: `check_unmap`, `check_sync`,
+ * `check_sg_segment`, the leak report) applied to a trace's dma:* events instead of a live
+ * system, with dma-debug's meaning for each code (DESIGN.md "Anomalies"). A trace starts in the
+ * middle of a system's life: an unmap of an address the trace never saw mapped is a mapping
+ * made before tracing began, not an anomaly, unless the trace saw that address unmapped
+ * already (then it is dma-debug's "not mapped": a double unmap).
+ *
+ * @module
+ */
+
+import { DMA_DIRECTIONS, type EventBatch, u64At } from "../ingest/mod.ts";
+
+/** The dma-debug anomaly codes a trace can show. */
+export type DmaDebugCode =
+  | "DMA_UNMAP_NOT_MAPPED"
+  | "DMA_UNMAP_SIZE_MISMATCH"
+  | "DMA_UNMAP_DIR_MISMATCH"
+  | "DMA_UNMAP_TYPE_MISMATCH"
+  | "DMA_UNMAP_SG_NENTS_MISMATCH"
+  | "DMA_FREE_CPU_ADDR_MISMATCH"
+  | "DMA_SYNC_NOT_MAPPED"
+  | "DMA_SYNC_OUT_OF_RANGE"
+  | "DMA_SYNC_DIR_MISMATCH"
+  | "DMA_SYNC_TO_DEVICE_FOR_CPU"
+  | "DMA_SYNC_FROM_DEVICE_FOR_DEVICE"
+  | "DMA_SG_SEGMENT_TOO_LONG"
+  | "DMA_SG_SEGMENT_CROSSES_BOUNDARY"
+  | "DMA_LEAK_AT_END";
+
+/** One dma-debug anomaly. */
+export interface DmaDebugAnomaly {
+  /** The code. */
+  readonly code: DmaDebugCode;
+  /** 1-based line of the event that shows it (the last event's line for leaks). */
+  readonly line: number;
+  /** The map it concerns (line), when there is one. */
+  readonly related: readonly number[];
+  /** The device. */
+  readonly device: string;
+  /** One line of explanation. */
+  readonly message: string;
+}
+
+/** The function family of a mapping (`dma_debug_entry.type`). */
+export type DmaDebugType = "single" | "sg" | "coherent";
+
+/** DMA direction names as the tracepoints print them. */
+export type DmaDir = (typeof DMA_DIRECTIONS)[number];
+
+interface Entry {
+  type: DmaDebugType;
+  addr: bigint;
+  size: bigint;
+  dir: DmaDir;
+  line: number;
+  /** sg: CPU entries mapped; coherent: the CPU address. */
+  nents: number;
+  cpuAddr: bigint;
+  /** sg: the DMA segments (address, length) for sync checks. */
+  segs: readonly (readonly [bigint, bigint])[];
+}
+
+/** The DMA limits dma-debug checks sg segments against. */
+export interface DmaDebugLimits {
+  /** `dma_get_max_seg_size()`. */
+  readonly maxSegmentSize: number;
+  /** `dma_get_seg_boundary()`. */
+  readonly segmentBoundary: bigint;
+}
+
+const dirName = (v: number): DmaDir => DMA_DIRECTIONS[v] ?? "NONE";
+
+/**
+ * dma-debug over a trace.
+ *
+ * @example A size mismatch and a leak
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DmaDebug } from "./mod.ts";
+ * const d = new DmaDebug();
+ * d.map("single", "0000:03:00.0", 0xfffff000n, 4096n, "TO_DEVICE", 10);
+ * d.unmap("single", "0000:03:00.0", 0xfffff000n, 2048n, "TO_DEVICE", 11);
+ * d.map("single", "0000:03:00.0", 0xffffe000n, 4096n, "TO_DEVICE", 12);
+ * d.end(13);
+ * assert.deepEqual(d.anomalies.map((a) => [a.code, a.line, a.related]), [
+ *   ["DMA_UNMAP_SIZE_MISMATCH", 11, [10]],
+ *   ["DMA_LEAK_AT_END", 13, [12]],
+ * ]);
+ * ```
+ */
+export class DmaDebug {
+  /** Anomalies in trace order. */
+  readonly anomalies: DmaDebugAnomaly[] = [];
+  /** Unmaps of mappings made before the trace began (not anomalies). */
+  preTraceUnmaps = 0;
+  /**
+   * Live mappings per device, by DMA address (sg: by first CPU address); several at one
+   * address happen without an IOMMU (the same page mapped twice), as in dma-debug's buckets.
+   */
+  readonly #live = new Map<string, Map<bigint, Entry[]>>();
+  /** Addresses the trace saw unmapped, per device (a second unmap of them is "not mapped"). */
+  readonly #gone = new Map<string, Set<bigint>>();
+  readonly #limits: (device: string) => DmaDebugLimits | null;
+  #lastLine = 0;
+
+  /**
+   * dma-debug with the devices' DMA limits (for the sg segment checks; null skips them).
+   *
+   * @param limits The limits of a device, or null when unknown.
+   */
+  constructor(limits: (device: string) => DmaDebugLimits | null = () => null) {
+    this.#limits = limits;
+  }
+
+  /** Live mappings now, all devices. */
+  get live(): number {
+    let n = 0;
+    for (const m of this.#live.values()) for (const l of m.values()) n += l.length;
+    return n;
+  }
+
+  #raise(code: DmaDebugCode, line: number, device: string, message: string, related: number[]) {
+    this.anomalies.push({ code, line, related, device, message });
+  }
+
+  #dev(device: string): Map<bigint, Entry[]> {
+    let m = this.#live.get(device);
+    if (m === undefined) {
+      m = new Map();
+      this.#live.set(device, m);
+    }
+    return m;
+  }
+
+  /**
+   * A map: `dma_map_page/phys/resource` (single), `dma_map_sg` (key: the first CPU address),
+   * `dma_alloc*` (coherent).
+   *
+   * @param type The family.
+   * @param device The device.
+   * @param addr DMA address (sg: first CPU address, as the unmap event prints only those).
+   * @param size Bytes.
+   * @param dir Direction.
+   * @param line Trace line.
+   * @param extra sg: entry count and DMA segments; coherent: the CPU address.
+   */
+  map(
+    type: DmaDebugType,
+    device: string,
+    addr: bigint,
+    size: bigint,
+    dir: DmaDir,
+    line: number,
+    extra: { nents?: number; cpuAddr?: bigint; segs?: readonly (readonly [bigint, bigint])[] } = {},
+  ): void {
+    if (line > this.#lastLine) this.#lastLine = line;
+    const segs = extra.segs ?? (type === "sg" ? [] : [[addr, size] as const]);
+    const at = this.#dev(device);
+    const list = at.get(addr) ?? [];
+    list.push({
+      type,
+      addr,
+      size,
+      dir,
+      line,
+      nents: extra.nents ?? 1,
+      cpuAddr: extra.cpuAddr ?? 0n,
+      segs,
+    });
+    at.set(addr, list);
+    this.#gone.get(device)?.delete(addr);
+    const lim = type === "sg" ? this.#limits(device) : null;
+    if (lim === null) return;
+    // check_sg_segment
+    for (const [a, len] of segs) {
+      if (len > BigInt(lim.maxSegmentSize)) {
+        this.#raise(
+          "DMA_SG_SEGMENT_TOO_LONG",
+          line,
+          device,
+          `sg segment of ${len} bytes at 0x${
+            a.toString(16)
+          } exceeds the max segment size ${lim.maxSegmentSize}`,
+          [],
+        );
+      }
+      const b = lim.segmentBoundary;
+      if (len > 0n && (a & ~b) !== ((a + len - 1n) & ~b)) {
+        this.#raise(
+          "DMA_SG_SEGMENT_CROSSES_BOUNDARY",
+          line,
+          device,
+          `sg segment [0x${a.toString(16)}, +0x${len.toString(16)}) crosses the 0x${
+            (b + 1n).toString(16)
+          } segment boundary`,
+          [],
+        );
+      }
+    }
+  }
+
+  /**
+   * An unmap or free (`check_unmap`).
+   *
+   * @param type The family of the call.
+   * @param device The device.
+   * @param addr DMA address (sg: first CPU address).
+   * @param size Bytes (sg: ignored).
+   * @param dir Direction.
+   * @param line Trace line.
+   * @param extra sg: entry count; coherent: the CPU address.
+   */
+  unmap(
+    type: DmaDebugType,
+    device: string,
+    addr: bigint,
+    size: bigint,
+    dir: DmaDir,
+    line: number,
+    extra: { nents?: number; cpuAddr?: bigint } = {},
+  ): void {
+    if (line > this.#lastLine) this.#lastLine = line;
+    const live = this.#dev(device);
+    const list = live.get(addr);
+    // dma-debug's bucket search: the entry that matches best (family, size, direction).
+    const e =
+      list?.find((x) => x.type === type && (type === "sg" || x.size === size) && x.dir === dir) ??
+        list?.[0];
+    const hex = `0x${addr.toString(16)}`;
+    if (e === undefined) {
+      if (this.#gone.get(device)?.has(addr)) {
+        this.#raise(
+          "DMA_UNMAP_NOT_MAPPED",
+          line,
+          device,
+          `${device} frees DMA memory at ${hex} it has not allocated (unmapped already)`,
+          [],
+        );
+      } else ++this.preTraceUnmaps;
+      return;
+    }
+    list!.splice(list!.indexOf(e), 1);
+    if (list!.length > 0) return this.#check(e, type, device, hex, size, dir, line, extra);
+    live.delete(addr);
+    let gone = this.#gone.get(device);
+    if (gone === undefined) this.#gone.set(device, gone = new Set());
+    gone.add(addr);
+    this.#check(e, type, device, hex, size, dir, line, extra);
+  }
+
+  #check(
+    e: Entry,
+    type: DmaDebugType,
+    device: string,
+    hex: string,
+    size: bigint,
+    dir: DmaDir,
+    line: number,
+    extra: { nents?: number; cpuAddr?: bigint },
+  ): void {
+    const rel = [e.line];
+    if (e.type !== type) {
+      this.#raise(
+        "DMA_UNMAP_TYPE_MISMATCH",
+        line,
+        device,
+        `${device} frees DMA memory at ${hex} with the wrong function: mapped as ${e.type}, unmapped as ${type}`,
+        rel,
+      );
+      return;
+    }
+    if (type !== "sg" && e.size !== size) {
+      this.#raise(
+        "DMA_UNMAP_SIZE_MISMATCH",
+        line,
+        device,
+        `${device} frees DMA memory at ${hex} with a different size: mapped ${e.size}, unmapped ${size}`,
+        rel,
+      );
+    }
+    if (type !== "coherent" && e.dir !== dir) {
+      this.#raise(
+        "DMA_UNMAP_DIR_MISMATCH",
+        line,
+        device,
+        `${device} frees DMA memory at ${hex} with a different direction: mapped ${e.dir}, unmapped ${dir}`,
+        rel,
+      );
+    }
+    if (type === "sg" && extra.nents !== undefined && extra.nents !== e.nents) {
+      this.#raise(
+        "DMA_UNMAP_SG_NENTS_MISMATCH",
+        line,
+        device,
+        `${device} unmaps an sg list at ${hex} with ${extra.nents} entries, mapped with ${e.nents}`,
+        rel,
+      );
+    }
+    if (type === "coherent" && extra.cpuAddr !== undefined && extra.cpuAddr !== e.cpuAddr) {
+      this.#raise(
+        "DMA_FREE_CPU_ADDR_MISMATCH",
+        line,
+        device,
+        `${device} frees coherent memory at ${hex} with CPU address 0x${
+          extra.cpuAddr.toString(16)
+        }, allocated as 0x${e.cpuAddr.toString(16)}`,
+        rel,
+      );
+    }
+  }
+
+  /**
+   * `dma_sync_single_*` / `dma_sync_sg_*` (`check_sync`).
+   *
+   * @param device The device.
+   * @param addr DMA address synced.
+   * @param size Bytes.
+   * @param dir Direction of the sync.
+   * @param toCpu `for_cpu` (true) or `for_device`.
+   * @param line Trace line.
+   */
+  sync(
+    device: string,
+    addr: bigint,
+    size: bigint,
+    dir: DmaDir,
+    toCpu: boolean,
+    line: number,
+  ): void {
+    if (line > this.#lastLine) this.#lastLine = line;
+    const live = this.#live.get(device);
+    let e: Entry | undefined;
+    let inside = false;
+    search: for (const l of live?.values() ?? []) {
+      for (const cand of l) {
+        for (const [a, len] of cand.segs) {
+          if (addr >= a && addr < a + len) {
+            e = cand;
+            inside = addr + size <= a + len;
+            break search;
+          }
+        }
+      }
+    }
+    const hex = `0x${addr.toString(16)}`;
+    if (e === undefined) {
+      if (this.#gone.get(device)?.has(addr)) {
+        this.#raise(
+          "DMA_SYNC_NOT_MAPPED",
+          line,
+          device,
+          `${device} syncs ${hex}, unmapped already`,
+          [],
+        );
+      }
+      return;
+    }
+    const rel = [e.line];
+    if (!inside) {
+      this.#raise(
+        "DMA_SYNC_OUT_OF_RANGE",
+        line,
+        device,
+        `${device} syncs ${size} bytes at ${hex}, past the end of the mapping`,
+        rel,
+      );
+    }
+    if (e.dir !== "BIDIRECTIONAL" && dir !== e.dir) {
+      this.#raise(
+        "DMA_SYNC_DIR_MISMATCH",
+        line,
+        device,
+        `${device} syncs ${hex} as ${dir}, mapped ${e.dir}`,
+        rel,
+      );
+    }
+    if (toCpu && e.dir === "TO_DEVICE") {
+      this.#raise(
+        "DMA_SYNC_TO_DEVICE_FOR_CPU",
+        line,
+        device,
+        `${device} syncs device read-only memory at ${hex} for the CPU`,
+        rel,
+      );
+    }
+    if (!toCpu && e.dir === "FROM_DEVICE") {
+      this.#raise(
+        "DMA_SYNC_FROM_DEVICE_FOR_DEVICE",
+        line,
+        device,
+        `${device} syncs device write-only memory at ${hex} for the device`,
+        rel,
+      );
+    }
+  }
+
+  /**
+   * End of trace: each mapping still live is a leak (`DMA_LEAK_AT_END`).
+   *
+   * @param line The last line of the trace.
+   */
+  end(line: number = this.#lastLine): void {
+    for (const [device, m] of this.#live) {
+      for (const e of [...m.values()].flat()) {
+        this.#raise(
+          "DMA_LEAK_AT_END",
+          line,
+          device,
+          `${device}: ${e.type} mapping of ${e.size} bytes at 0x${
+            e.addr.toString(16)
+          } still live at the end`,
+          [e.line],
+        );
+      }
+    }
+  }
+
+  /**
+   * Apply a batch's dma:* events.
+   *
+   * @param b A parsed batch.
+   */
+  feed(b: EventBatch): void {
+    if (b.n > 0) this.#lastLine = b.lineNo1[b.n - 1]!; // leaks are reported at the trace's end
+    for (let r = 0; r < b.n; ++r) {
+      const name = b.eventNames.get(b.eventId[r]!);
+      if (!name.startsWith("dma_")) continue;
+      const t = b.tables.get(name);
+      if (t === undefined) continue;
+      const row = b.tableRow[r]!;
+      const c = t.cols;
+      const line = b.lineNo1[r]!;
+      const device = b.strings.get((c.device as Int32Array)[row]!);
+      const dir = dirName((c.dir as Int32Array | undefined)?.[row] ?? -1);
+      const hex = (col: string) => u64At(c[col] as Uint32Array, row);
+      const size = () => BigInt((c.size as Float64Array)[row]!);
+      const arr = (col: string) => {
+        const st = (c[col + "_start"] as Int32Array)[row]!;
+        const n = (c[col + "_len"] as Int32Array)[row]!;
+        return Array.from({ length: Math.max(n, 0) }, (_, k) => u64At(b.pool, st + k));
+      };
+      switch (name) {
+        case "dma_map_page":
+        case "dma_map_phys":
+        case "dma_map_resource":
+          this.map("single", device, hex("dma_addr"), size(), dir, line);
+          break;
+        case "dma_unmap_page":
+        case "dma_unmap_phys":
+        case "dma_unmap_resource":
+          this.unmap("single", device, hex("dma_addr"), size(), dir, line);
+          break;
+        case "dma_alloc":
+        case "dma_alloc_pages":
+          this.map("coherent", device, hex("dma_addr"), size(), dir, line, {
+            cpuAddr: c.virt_addr ? hex("virt_addr") : 0n,
+          });
+          break;
+        case "dma_free":
+        case "dma_free_pages": {
+          const cpu = c.virt_addr ? hex("virt_addr") : 0n;
+          if (cpu === 0n && size() === 0n) break; // dma_free_coherent(NULL): nothing to free
+          this.unmap("coherent", device, hex("dma_addr"), size(), dir, line, { cpuAddr: cpu });
+          break;
+        }
+        case "dma_map_sg": {
+          if ((c.truncated as Int32Array)[row]! > 0) break; // arrays cut at 128: not checkable
+          const phys = arr("phys_addrs");
+          const dmas = arr("dma_addrs");
+          const lens = arr("sizes");
+          if (phys.length === 0) break;
+          const segs = dmas.map((a, k) => [a, lens[k] ?? 0n] as const);
+          const total = lens.reduce((s, v) => s + v, 0n);
+          this.map("sg", device, phys[0]!, total, dir, line, { nents: phys.length, segs });
+          break;
+        }
+        case "dma_unmap_sg": {
+          const phys = arr("phys_addrs");
+          if (phys.length === 0) break;
+          this.unmap("sg", device, phys[0]!, 0n, dir, line, { nents: phys.length });
+          break;
+        }
+        case "dma_sync_single_for_cpu":
+        case "dma_sync_single_for_device":
+          this.sync(device, hex("dma_addr"), size(), dir, name.endsWith("cpu"), line);
+          break;
+        case "dma_sync_sg_for_cpu":
+        case "dma_sync_sg_for_device": {
+          const dmas = arr("dma_addrs");
+          const lens = arr("sizes");
+          dmas.forEach((a, k) =>
+            this.sync(device, a, lens[k] ?? 0n, dir, name.endsWith("cpu"), line)
+          );
+          break;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * The replay stage: drives the models with a trace's events and checks what the kernel's own
+ * debugging would (dma-debug), plus what only a model can.
+ *
+ * @module
+ */
+
+export {
+  DmaDebug,
+  type DmaDebugAnomaly,
+  type DmaDebugCode,
+  type DmaDebugLimits,
+  type DmaDebugType,
+  type DmaDir,
+} from "./dma_debug.ts";
