@@ -13,3 +13,4 @@ export {
   type DmaDebugType,
   type DmaDir,
 } from "./dma_debug.ts";
+export { type IommuFaultAnomaly, IommuFaults } from "./iommu_faults.ts";
