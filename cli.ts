@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  anomaliesCsv,
   calcMapTypeAndDist,
   DEFAULT_PROBE_MAP,
   importTopologyDump,
@@ -16,6 +17,7 @@ import {
   pciP2pdmaBusAddrMap,
   PciTree,
   type ProbeMap,
+  replayTrace,
   STATS,
   summarizeTrace,
   type Topology,
@@ -29,6 +31,8 @@ Usage: dmareplay <command> [options]
 
 Commands:
   parse    TRACE|- [--probes P.json] [--json]        event counts by name, diagnostics
+  replay   TRACE|- [--topology T.json] [--probes P.json] --out DIR
+                                                     the checks so far: summary.json, anomalies.csv
   validate FILE.json                                 check a topology or a probe map
   p2p      T.json PROVIDER_BDF[:BAR] CLIENT_BDF [--json] [--phys ADDR]
                                                      map type, distance, reason, bus offset
@@ -54,6 +58,82 @@ Options:
   --quiet           no progress on stderr
   -h, --help        this help
 `;
+
+const REPLAY_USAGE =
+  `Usage: dmareplay replay TRACE|- [--topology T.json] [--probes P.json] [--revision R] --out DIR
+
+Replay a capture through the checks the replay has so far (dma-debug's DMA_* checks, faults
+after unmap, the dma-buf lifecycle's DMABUF_* invariants) and write into DIR:
+  summary.json    DESIGN.md's contract (parse's keys plus anomalies, revision, ...)
+  anomalies.csv   line,code,device,related,message - one row per anomaly, in trace order
+A topology is optional: without it the sg segment checks (which need the devices' DMA limits)
+are skipped and summary.json says so (topology.given = false).
+
+Options:
+  --topology T.json  the machine (dmareplay topology import makes one)
+  --probes P.json    probe map (default: traces/default.probes.json, built in)
+  --revision R       patch revision; only v8-2025 (the merged code) for now
+  --out DIR          output directory (created)
+  --quiet            no progress on stderr
+  -h, --help         this help
+`;
+
+async function cmdReplay(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      topology: { type: "string" },
+      probes: { type: "string" },
+      revision: { type: "string", default: "v8-2025" },
+      out: { type: "string" },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(REPLAY_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("replay takes one TRACE (or - for stdin)");
+  if (values.out === undefined) throw new UsageError("replay needs --out DIR");
+  if (values.revision !== "v8-2025") {
+    throw new UsageError(`--revision ${values.revision}: only v8-2025 is implemented so far`);
+  }
+  const path = positionals[0]!;
+  const probeMap = await loadProbeMap(values.probes);
+  let topology: Topology | undefined;
+  try {
+    topology = values.topology === undefined ? undefined : await loadTopology(values.topology);
+  } catch (e) {
+    if (e instanceof InputError) throw new UsageError(e.message);
+    throw e;
+  }
+  const stream = await openInput(path);
+  const onProgress = await progressFor(path, values.quiet);
+  const r = await replayTrace(stream, {
+    probeMap,
+    ...(topology ? { topology } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  });
+  if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+  await Deno.mkdir(values.out, { recursive: true });
+  await Deno.writeTextFile(`${values.out}/summary.json`, JSON.stringify(r.summary, null, 2) + "\n");
+  await Deno.writeTextFile(`${values.out}/anomalies.csv`, anomaliesCsv(r.anomalies));
+  const s = r.summary;
+  console.log(
+    `${path}: ${s.input.lines} lines, ${s.events.total} events, ${s.diagnostics.total} diagnostics, ${s.anomalies.total} anomalies`,
+  );
+  for (const [code, n] of Object.entries(s.anomalies.byCode)) {
+    console.log(`  ${code.padEnd(34)} ${String(n).padStart(8)}`);
+  }
+  for (const a of r.anomalies.slice(0, 10)) {
+    console.log(`  ${path}:${a.line === 0 ? "end" : a.line}: ${a.code}: ${a.message}`);
+  }
+  console.log(`wrote ${values.out}/summary.json, ${values.out}/anomalies.csv`);
+  const hasErrors = STATS.some((d) => d.severity === "error" && (s.stats[d.name] ?? 0) > 0);
+  return hasErrors ? 1 : 0;
+}
 
 const VALIDATE_USAGE = `Usage: dmareplay validate FILE.json
 
@@ -417,6 +497,8 @@ async function main(argv: string[]): Promise<number> {
         return await cmdParse(rest);
       case "validate":
         return await cmdValidate(rest);
+      case "replay":
+        return await cmdReplay(rest);
       case "p2p":
         return await cmdP2p(rest);
       case "topology":

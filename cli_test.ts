@@ -125,7 +125,7 @@ Deno.test("dmareplay topology import writes a valid topology and notes on stderr
   const r = await run(["topology", "import", "lib/model/topology/testdata/xeon-switch.dump"]);
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).devices.length, 6);
-  assert.match(r.err, /note: DMA max segment size/);
+  assert.match(r.err, /note: DMA segment boundary is not in sysfs/);
   const bad = await run(
     ["topology", "import", "-"],
     "[device 0000:00:02.0]\n  resource:\n    nonsense\n",
@@ -133,4 +133,42 @@ Deno.test("dmareplay topology import writes a valid topology and notes on stderr
   assert.equal(bad.code, 1);
   assert.match(bad.err, /-: line 3: expected a resource line/);
   assert.equal((await run(["topology", "export"])).code, 2);
+});
+
+Deno.test("dmareplay replay writes summary.json and anomalies.csv; --out is required", async () => {
+  const out = await Deno.makeTempDir();
+  const trace = [
+    "  dd-1 [000] .....  1.000001: dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 phys_addr=2d15000 attrs=",
+    "  dd-1 [000] .....  1.000002: dma_unmap_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fffff000 size=4096 attrs=",
+  ].join("\n") + "\n";
+  const r = await run(["replay", "-", "--out", out], trace);
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
+  assert.deepEqual(Object.keys(s).slice(0, 3), ["input", "events", "diagnostics"]);
+  assert.deepEqual(s.anomalies.byCode, { DMA_UNMAP_DIR_MISMATCH: 1 });
+  assert.equal(s.revision, "v8-2025");
+  assert.equal(s.topology.given, false);
+  const csv = (await Deno.readTextFile(`${out}/anomalies.csv`)).trim().split("\n");
+  assert.equal(csv[0], "line,code,device,related,message");
+  assert.match(csv[1]!, /^2,DMA_UNMAP_DIR_MISMATCH,0000:00:02\.0,1,/);
+  assert.equal((await run(["replay", "-"], trace)).code, 2);
+  assert.equal((await run(["replay", "-", "--out", out, "--revision", "v2-2022"], trace)).code, 2);
+});
+
+Deno.test("dmareplay replay of a shared capture with its topology finds no anomaly", async () => {
+  const file = new URL("../shared/captures/a_strict-6.12.trace.gz", import.meta.url).pathname;
+  if (!(await Deno.stat(file).then(() => true, () => false))) return;
+  const out = await Deno.makeTempDir();
+  const r = await run([
+    "replay",
+    file,
+    "--topology",
+    "traces/captures/a_strict-6.12.topology.json",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
+  assert.equal(s.anomalies.total, 0, JSON.stringify(s.anomalies));
+  assert.equal(s.topology.given, true);
 });

@@ -36,6 +36,10 @@ for d in /sys/bus/pci/devices/*; do
     [ -r "$d/$f" ] && say "  $f=$(cat "$d/$f" 2>/dev/null)"
   done
   [ -L "$d/driver" ] && say "  driver=$(basename "$(readlink "$d/driver")")"
+  # A block device's queue limits show the DMA max segment size its driver set (NVMe: 4 GiB - 1).
+  for q in "$d"/*/*/queue/max_segment_size "$d"/*/*/*/queue/max_segment_size; do
+    [ -r "$q" ] && { say "  max_segment_size=$(cat "$q")"; break; }
+  done
   [ -L "$d/iommu_group" ] && say "  iommu_group=$(basename "$(readlink "$d/iommu_group")")"
   [ -L "$d/iommu" ] && say "  iommu=$(basename "$(readlink "$d/iommu")")"
   if [ -r "$d/resource" ]; then

@@ -14,3 +14,11 @@ export {
   type DmaDir,
 } from "./dma_debug.ts";
 export { type IommuFaultAnomaly, IommuFaults } from "./iommu_faults.ts";
+export {
+  anomaliesCsv,
+  type ReplayAnomaly,
+  type ReplayOptions,
+  type ReplayResult,
+  type ReplaySummary,
+  replayTrace,
+} from "./replay.ts";

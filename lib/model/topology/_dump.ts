@@ -13,6 +13,8 @@ export interface DumpDevice {
   driver: string | null;
   iommuGroup: number | null;
   dmaMaskBits: number | null;
+  /** DMA max segment size its driver set (from a block queue's limits), when known. */
+  maxSegmentSize: number | null;
   /** Resources by BAR index (sysfs `resource` lines 0-5): start, end, flags. */
   bars: { index: number; start: bigint; end: bigint; flags: number }[];
   /** `lspci -vvv -nn` text of this function, when present. */
@@ -68,6 +70,7 @@ function emptyDevice(bdf: string): DumpDevice {
     driver: null,
     iommuGroup: null,
     dmaMaskBits: null,
+    maxSegmentSize: null,
     bars: [],
     lspci: null,
     busRegions: new Map(),
@@ -190,6 +193,7 @@ export function parseDumpText(text: string): TopologyDump {
       else if (key === "driver") d.driver = value;
       else if (key === "iommu_group") d.iommuGroup = num(value);
       else if (key === "dma_mask_bits") d.dmaMaskBits = num(value);
+      else if (key === "max_segment_size") d.maxSegmentSize = num(value);
     } else if (section === "iommu_group" && group !== null) {
       const g: DumpGroup = group;
       if (key === "type") g.type = value;
@@ -278,6 +282,13 @@ export function parseCaptureJson(json: Record<string, unknown>): TopologyDump {
     dev.driver = typeof o.driver === "string" ? o.driver : null;
     dev.iommuGroup = num(o.iommu_group as string);
     dev.dmaMaskBits = num(o.dma_mask_bits as string);
+    // The capture's block queue limits belong to the NVMe controller.
+    if (dev.driver === "nvme" && Array.isArray(json.nvme_queue_limits)) {
+      for (const l of json.nvme_queue_limits) {
+        const m = typeof l === "string" ? /max_segment_size=(\d+)/.exec(l) : null;
+        if (m) dev.maxSegmentSize = Number(m[1]);
+      }
+    }
     const cfg = configBytes(o.config_hexdump_0_64);
     const byAddr = cfg === null ? null : barIndexes(cfg);
     const res = Array.isArray(o.resource) ? o.resource : [];

@@ -197,7 +197,7 @@ function buildTopology(dump: TopologyDump): TopologyImport {
     notes.push("no lspci -b output: bus addresses taken equal to CPU addresses (bus offset 0)");
   }
   notes.push(
-    "DMA max segment size and segment boundary are not in sysfs: defaults 65536 and 0xffffffff (set dma.maxSegmentSize where a driver raises it)",
+    "DMA segment boundary is not in sysfs: default 0xffffffff; max segment size comes from a block device's queue limits where there is one, else the PCI default 65536 (set dma.maxSegmentSize where a driver raises it)",
   );
   const kinds = new Map<string, DeviceKind>();
   const devices: Record<string, unknown>[] = [];
@@ -236,9 +236,12 @@ function buildTopology(dump: TopologyDump): TopologyImport {
       const acs = acsFromLspci(d.lspci);
       if (acs !== null) o.acsCtrl = acs;
     }
+    const dma: Record<string, unknown> = {};
     if (d.dmaMaskBits !== null && d.dmaMaskBits >= 1 && d.dmaMaskBits <= 64) {
-      o.dma = { maskBits: d.dmaMaskBits };
+      dma.maskBits = d.dmaMaskBits;
     }
+    if (d.maxSegmentSize !== null && d.maxSegmentSize > 0) dma.maxSegmentSize = d.maxSegmentSize;
+    if (Object.keys(dma).length > 0) o.dma = dma;
     if (d.iommuGroup !== null) {
       o.iommuGroup = d.iommuGroup;
       const t = groupType.get(d.iommuGroup);

@@ -95,7 +95,7 @@ Deno.test("importTopologyDump() reads this machine's real collector output", asy
   assert.ok(r.t.devices.length >= 4);
   assert.ok(r.t.devices.every((d) => d.kind === "rciep" && d.parent === "pci0000:00"));
   assert.equal(r.t.iommu.present, false);
-  assert.ok(r.notes.some((n) => n.startsWith("DMA max segment size")));
+  assert.ok(r.notes.some((n) => n.startsWith("DMA segment boundary is not in sysfs")));
 });
 
 const CAPTURES = new URL("../../../../shared/captures/", import.meta.url);
@@ -184,4 +184,19 @@ Deno.test("importTopologyDump() never throws on garbage, and reports malformed J
   assert.match(importTopologyDump('{"a": 1}').problems[0]!, /pci_devices/);
   const bad = importTopologyDump("[device 0000:00:02.0]\n  resource:\n    nonsense\n");
   assert.match(bad.problems[0]!, /line 3: expected a resource line/);
+});
+
+Deno.test("importTopologyDump() takes a driver's DMA max segment size from its block queue", async () => {
+  const text = await Deno.readTextFile(new URL("./testdata/xeon-switch.dump", import.meta.url));
+  // The collector prints max_segment_size for a function with a block device (NVMe: 4 GiB - 1).
+  const withQueue = text.replace(
+    "  driver=mlx5_core",
+    "  driver=mlx5_core\n  max_segment_size=4294967295",
+  );
+  const r = importTopologyDump(withQueue);
+  const t = validateTopology(r.topology);
+  if (!t.ok) throw new Error(JSON.stringify(t.errors));
+  const limits = t.topology.devices.map((d) => d.dma.maxSegmentSize);
+  assert.ok(limits.includes(4294967295));
+  assert.equal(limits.filter((v) => v !== 65536).length, 1); // the others keep the PCI default
 });

@@ -1,0 +1,195 @@
+/**
+ * One pass over a trace that runs every check the replay has so far: dma-debug's
+ * ({@linkcode DmaDebug}), faults after unmap ({@linkcode IommuFaults}) and the dma-buf
+ * lifecycle ({@linkcode DmaBufTracker}), and returns DESIGN.md's `summary.json` with the
+ * anomalies in trace order. Streaming: memory follows the live state (mappings, buffers), not
+ * the trace's length.
+ *
+ * @module
+ */
+
+import {
+  type ParseSummary,
+  parseTrace,
+  type ParseTraceOptions,
+  type ProbeMap,
+  summaryOf,
+} from "../ingest/mod.ts";
+import type { Topology } from "../model/topology/mod.ts";
+import { DmaBufCore, DmaBufTracker, type DmaBufTrackerStats } from "../model/dmabuf/mod.ts";
+import { DmaDebug } from "./dma_debug.ts";
+import { IommuFaults } from "./iommu_faults.ts";
+
+/** One anomaly of any check. */
+export interface ReplayAnomaly {
+  /** Stable code (DESIGN.md "Anomalies"). */
+  readonly code: string;
+  /** 1-based trace line that shows it (0: the end of the trace). */
+  readonly line: number;
+  /** Other lines involved. */
+  readonly related: readonly number[];
+  /** Device, when one is known. */
+  readonly device: string;
+  /** One line of explanation. */
+  readonly message: string;
+}
+
+/** `summary.json` (DESIGN.md's contract; `parse --json` keys plus the replay's). */
+export interface ReplaySummary extends ParseSummary {
+  /** Anomalies by code, and the first ones. */
+  readonly anomalies: {
+    readonly total: number;
+    readonly byCode: Record<string, number>;
+    readonly first: readonly { line: number; code: string; message: string }[];
+  };
+  /** The patch revision replayed. */
+  readonly revision: string;
+  /** Durations measured in the trace (function_graph, kretprobe pairs). */
+  readonly durationsMeasured: boolean;
+  /** What the DMA-API check saw. */
+  readonly dma: { readonly preTraceUnmaps: number; readonly liveAtEnd: number };
+  /** What the dma-buf tracker saw. */
+  readonly dmaBuf: DmaBufTrackerStats;
+  /** Faults seen. */
+  readonly iommuFaults: { faults: number; inLiveMapping: number; neverMapped: number };
+  /** Whether a topology was given (else DMA limits are unknown and their checks skipped). */
+  readonly topology: { readonly given: boolean };
+}
+
+/** Options of {@linkcode replayTrace}. */
+export interface ReplayOptions {
+  /** The machine (DMA limits for the sg checks); optional. */
+  topology?: Topology;
+  /** The probe map. */
+  probeMap?: ProbeMap;
+  /** Progress callback (bytes, lines). */
+  onProgress?: (bytes: number, lines: number) => void;
+  /** dma-buf revoke grace. @default {10} */
+  revokeGraceMs?: number;
+}
+
+/** What {@linkcode replayTrace} returns. */
+export interface ReplayResult {
+  /** `summary.json`. */
+  readonly summary: ReplaySummary;
+  /** Every anomaly, in trace order (end-of-trace ones last). */
+  readonly anomalies: readonly ReplayAnomaly[];
+}
+
+/**
+ * Replay a trace through the checks.
+ *
+ * @param stream The trace bytes (gzip or text).
+ * @param options Topology, probe map, progress.
+ * @returns The summary and the anomalies.
+ *
+ * @example A double unmap and an io_page_fault after unmap
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { replayTrace } from "./mod.ts";
+ * const l = (ts: string, w: string) => `  dd-1 [000] .....  ${ts}: ${w}`;
+ * const text = [
+ *   l("1.000001", "map: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 paddr=0x0000000002d15000 size=4096"),
+ *   l("1.000002", "dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 phys_addr=2d15000 attrs="),
+ *   l("1.000003", "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 attrs="),
+ *   l("1.000004", "unmap: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 size=4096 unmapped_size=4096"),
+ *   l("1.000005", "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 attrs="),
+ *   l("1.000006", "io_page_fault: IOMMU:nvme 0000:00:02.0 iova=0x00000000fffff000 flags=0x0020"),
+ * ].join("\n") + "\n";
+ * const r = await replayTrace(new Blob([text]).stream());
+ * assert.deepEqual(r.anomalies.map((a) => [a.code, a.line]), [
+ *   ["DMA_UNMAP_NOT_MAPPED", 5],
+ *   ["IOMMU_FAULT_AFTER_UNMAP", 6],
+ * ]);
+ * assert.equal(r.summary.anomalies.total, 2);
+ * ```
+ */
+export async function replayTrace(
+  stream: ReadableStream<Uint8Array>,
+  options: ReplayOptions = {},
+): Promise<ReplayResult> {
+  const topo = options.topology;
+  const dmaDebug = new DmaDebug((dev) => {
+    const d = topo?.devices.find((x) => x.bdf === dev);
+    return d
+      ? { maxSegmentSize: d.dma.maxSegmentSize, segmentBoundary: d.dma.segmentBoundary }
+      : null;
+  });
+  const faults = new IommuFaults();
+  const parseOptions: ParseTraceOptions = {};
+  if (options.probeMap) parseOptions.probeMap = options.probeMap;
+  if (options.onProgress) parseOptions.onProgress = options.onProgress;
+  const tracker = new DmaBufTracker(
+    parseOptions.probeMap ? { probeMap: parseOptions.probeMap } : {},
+    new DmaBufCore({ revokeGraceMs: options.revokeGraceMs ?? 10 }),
+  );
+  const parse = parseTrace(stream, parseOptions);
+  let calls = 0;
+  let unknownCountMarkers = 0;
+  let measured = false;
+  for await (const b of parse) {
+    calls += b.calls.n;
+    for (const g of b.gaps) if (g.kind === "lost" && g.lostEvents < 0) ++unknownCountMarkers;
+    if (!measured) {
+      for (let i = 0; i < b.probes.n && !measured; ++i) {
+        measured = Number.isFinite(b.probes.durNs[i]!);
+      }
+    }
+    dmaDebug.feed(b);
+    faults.feed(b);
+    tracker.feed(b);
+  }
+  dmaDebug.end();
+  tracker.end();
+  const all: ReplayAnomaly[] = [
+    ...dmaDebug.anomalies,
+    ...faults.anomalies,
+    ...tracker.core.anomalies.map((a) => ({
+      code: a.code,
+      line: a.line,
+      related: a.related,
+      device: a.attach >= 0 ? tracker.core.attachment(a.attach)!.device : "",
+      message: a.message,
+    })),
+  ];
+  // Trace order; end-of-trace findings (line 0) last.
+  const key = (a: ReplayAnomaly) => (a.line === 0 ? Number.MAX_SAFE_INTEGER : a.line);
+  all.sort((a, b) => key(a) - key(b));
+  const byCode: Record<string, number> = {};
+  for (const a of all) byCode[a.code] = (byCode[a.code] ?? 0) + 1;
+  const sortedByCode: Record<string, number> = {};
+  for (const k of Object.keys(byCode).sort()) sortedByCode[k] = byCode[k]!;
+  const summary: ReplaySummary = {
+    ...summaryOf(parse, calls, unknownCountMarkers),
+    anomalies: {
+      total: all.length,
+      byCode: sortedByCode,
+      first: all.slice(0, 20).map((a) => ({ line: a.line, code: a.code, message: a.message })),
+    },
+    revision: "v8-2025",
+    durationsMeasured: measured || calls > 0,
+    dma: { preTraceUnmaps: dmaDebug.preTraceUnmaps, liveAtEnd: dmaDebug.live },
+    dmaBuf: { ...tracker.stats },
+    iommuFaults: { ...faults.stats },
+    topology: { given: topo !== undefined },
+  };
+  return { summary, anomalies: all };
+}
+
+/**
+ * The anomalies as CSV (`line,code,device,related,message`; RFC 4180 quoting, so trace text
+ * cannot break the columns).
+ *
+ * @param anomalies The anomalies.
+ * @returns CSV text with a header line.
+ */
+export function anomaliesCsv(anomalies: readonly ReplayAnomaly[]): string {
+  const q = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+  const rows = ["line,code,device,related,message"];
+  for (const a of anomalies) {
+    rows.push(
+      [String(a.line), a.code, q(a.device), q(a.related.join(" ")), q(a.message)].join(","),
+    );
+  }
+  return rows.join("\n") + "\n";
+}
