@@ -171,4 +171,6 @@ Deno.test("dmareplay replay of a shared capture with its topology finds no anoma
   const s = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
   assert.equal(s.anomalies.total, 0, JSON.stringify(s.anomalies));
   assert.equal(s.topology.given, true);
+  assert.deepEqual(s.iova.prediction, { checked: 5217, matched: 5216, firstMismatchLine: 89714 });
+  assert.equal(s.iova.leakedPages, 0);
 });

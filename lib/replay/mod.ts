@@ -22,3 +22,4 @@ export {
   type ReplaySummary,
   replayTrace,
 } from "./replay.ts";
+export { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";

@@ -1,7 +1,8 @@
 /**
  * One pass over a trace that runs every check the replay has so far: dma-debug's
- * ({@linkcode DmaDebug}), faults after unmap ({@linkcode IommuFaults}) and the dma-buf
- * lifecycle ({@linkcode DmaBufTracker}), and returns DESIGN.md's `summary.json` with the
+ * ({@linkcode DmaDebug}), faults after unmap ({@linkcode IommuFaults}), the IOVA allocator
+ * against the kernel's IOVAs ({@linkcode IovaReplay}) and the dma-buf lifecycle
+ * ({@linkcode DmaBufTracker}), and returns DESIGN.md's `summary.json` with the
  * anomalies in trace order. Streaming: memory follows the live state (mappings, buffers), not
  * the trace's length.
  *
@@ -19,6 +20,7 @@ import type { Topology } from "../model/topology/mod.ts";
 import { DmaBufCore, DmaBufTracker, type DmaBufTrackerStats } from "../model/dmabuf/mod.ts";
 import { DmaDebug } from "./dma_debug.ts";
 import { IommuFaults } from "./iommu_faults.ts";
+import { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
 
 /** One anomaly of any check. */
 export interface ReplayAnomaly {
@@ -50,6 +52,8 @@ export interface ReplaySummary extends ParseSummary {
   readonly dma: { readonly preTraceUnmaps: number; readonly liveAtEnd: number };
   /** What the dma-buf tracker saw. */
   readonly dmaBuf: DmaBufTrackerStats;
+  /** IOVA use and the allocator model against the kernel's IOVAs (from the dma and iommu events alone). */
+  readonly iova: IovaReplaySummary;
   /** Faults seen. */
   readonly iommuFaults: { faults: number; inLiveMapping: number; neverMapped: number };
   /** Whether a topology was given (else DMA limits are unknown and their checks skipped). */
@@ -116,6 +120,7 @@ export async function replayTrace(
       : null;
   });
   const faults = new IommuFaults();
+  const iova = new IovaReplay(topo);
   const parseOptions: ParseTraceOptions = {};
   if (options.probeMap) parseOptions.probeMap = options.probeMap;
   if (options.onProgress) parseOptions.onProgress = options.onProgress;
@@ -137,10 +142,12 @@ export async function replayTrace(
     }
     dmaDebug.feed(b);
     faults.feed(b);
+    iova.feed(b);
     tracker.feed(b);
   }
   dmaDebug.end();
   tracker.end();
+  iova.end();
   const all: ReplayAnomaly[] = [
     ...dmaDebug.anomalies,
     ...faults.anomalies,
@@ -170,6 +177,7 @@ export async function replayTrace(
     durationsMeasured: measured || calls > 0,
     dma: { preTraceUnmaps: dmaDebug.preTraceUnmaps, liveAtEnd: dmaDebug.live },
     dmaBuf: { ...tracker.stats },
+    iova: iova.summary(),
     iommuFaults: { ...faults.stats },
     topology: { given: topo !== undefined },
   };

@@ -1,0 +1,267 @@
+/**
+ * The IOVA allocator replayed from `dma:*` and `iommu:*` events alone (no kprobes, as most
+ * users capture), streaming: how many of the IOVAs the kernel printed the model predicts
+ * (summary.json's `iova.prediction`), and IOVA use (peak and still-allocated pages).
+ *
+ * A DMA mapping's IOVA is the first `iommu:map` on a CPU before its `dma:*` map event there,
+ * its size the pages mapped in between; the device is the dma:* event's. Each `iommu:unmap`
+ * of a known IOVA frees it (strict domains) or queues it in the flush-queue model (DMA-FQ
+ * domains, kernel-spec §5.3), whose flush runs when the trace shows it ran: when the kernel
+ * hands out an IOVA the model still has queued (emulated and loaded machines run the 10 ms
+ * timer late). Maps no dma:* event owns (vfio type1, the two-step API) are not allocations of
+ * the DMA API's allocator and are left out. The domain type of a device comes from the
+ * topology; without one it is taken as strict.
+ *
+ * @module
+ */
+
+import { type EventBatch, u64At } from "../ingest/mod.ts";
+import { FlushQueue, IovaPredictor, type IovaPredictorOptions } from "../model/iommu/mod.ts";
+import type { Topology } from "../model/topology/mod.ts";
+
+const MAP_EVENTS = new Set([
+  "dma_map_page",
+  "dma_map_sg",
+  "dma_alloc",
+  "dma_map_resource",
+  "dma_map_phys",
+]);
+
+interface Alloc {
+  line: number;
+  cpu: number;
+  ts: number;
+  pfn: number;
+  pages: number;
+  dev: string;
+  resolved: boolean;
+}
+type Op = { kind: "alloc"; a: Alloc } | {
+  kind: "unmap";
+  line: number;
+  cpu: number;
+  ts: number;
+  pfn: number;
+  pages: number;
+  dev: string;
+};
+
+interface Domain {
+  predictor: IovaPredictor;
+  fq: FlushQueue | null;
+  /** pfn → pages of IOVAs allocated (in the trace) and not unmapped. */
+  live: Map<number, number>;
+  livePages: number;
+  peakPages: number;
+}
+
+/** summary.json's `iova` (DESIGN.md). */
+export interface IovaReplaySummary {
+  /** Most IOVA pages mapped at once (all devices). */
+  readonly peakPages: number;
+  /** Pages still mapped at the end. */
+  readonly leakedPages: number;
+  /** Model against kernel. */
+  readonly prediction: {
+    readonly checked: number;
+    readonly matched: number;
+    readonly firstMismatchLine: number;
+  };
+  /** Devices (IOVA domains) replayed. */
+  readonly devices: number;
+}
+
+/**
+ * Streams a trace's DMA-API IOVAs through per-device allocator models.
+ *
+ * @example Two strict 4 KiB maps: the second reuses the first's IOVA from the rcache
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseTrace } from "../ingest/mod.ts";
+ * import { IovaReplay } from "./mod.ts";
+ * const l = (ts: string, w: string) => `  dd-1 [000] .....  ${ts}: ${w}`;
+ * const map = (ts: string) => [
+ *   l(ts + "1", "map: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 paddr=0x0000000002d15000 size=4096"),
+ *   l(ts + "2", "dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 phys_addr=2d15000 attrs="),
+ *   l(ts + "3", "unmap: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 size=4096 unmapped_size=4096"),
+ * ];
+ * const text = [...map("1.00000"), ...map("1.00001")].join("\n") + "\n";
+ * const r = new IovaReplay();
+ * for await (const b of parseTrace(new Blob([text]).stream())) r.feed(b);
+ * r.end();
+ * assert.deepEqual(r.summary().prediction, { checked: 2, matched: 2, firstMismatchLine: -1 });
+ * ```
+ */
+export class IovaReplay {
+  readonly #topology: Topology | undefined;
+  readonly #domains = new Map<string, Domain>();
+  /** Per CPU: the allocation whose maps are being printed. */
+  readonly #pending = new Map<number, Alloc>();
+  /** Ops in trace order, waiting for their allocation's device. */
+  readonly #queue: Op[] = [];
+  /** pfn → device of IOVAs handed out in the trace. */
+  readonly #devOfPfn = new Map<number, string>();
+  #peak = 0;
+  #live = 0;
+
+  /**
+   * A replay over empty IOVA domains, one per device as the trace names them.
+   *
+   * @param topology Domain types and DMA masks of the devices (optional).
+   */
+  constructor(topology?: Topology) {
+    this.#topology = topology;
+  }
+
+  #domain(dev: string): Domain {
+    let d = this.#domains.get(dev);
+    if (d !== undefined) return d;
+    const t = this.#topology;
+    const device = t?.devices.find((x) => x.bdf === dev);
+    const opts: IovaPredictorOptions = {};
+    if (t !== undefined) {
+      const mask = BigInt(device?.dma.maskBits ?? 64);
+      const width = BigInt(t.iommu.addressWidth);
+      opts.dmaLimit = (1n << (mask < width ? mask : width)) - 1n;
+      opts.reserved = [
+        ...t.hostBridges.flatMap((h) => h.windows.map(([a, b]) => [a, b] as [bigint, bigint])),
+        ...t.iommu.reserved.map(([a, b]) => [a, b] as [bigint, bigint]),
+      ];
+      opts.rcacheVersion = t.iommu.rcacheVersion;
+    }
+    opts.onlineCpus = 2;
+    const predictor = new IovaPredictor(opts);
+    const lazy = (device?.iommuDomain ?? t?.iommu.defaultDomain) === "dma-fq";
+    const fq = lazy
+      ? new FlushQueue((pfn, pages, cpu, now) => predictor.onFree(0, cpu, now, pfn, pages), {
+        timer: "evidence",
+      })
+      : null;
+    d = { predictor, fq, live: new Map(), livePages: 0, peakPages: 0 };
+    this.#domains.set(dev, d);
+    return d;
+  }
+
+  /**
+   * Apply a batch's iommu:map/unmap and dma:* map events.
+   *
+   * @param b A parsed batch.
+   */
+  feed(b: EventBatch): void {
+    const maps = b.tables.get("map");
+    const unmaps = b.tables.get("unmap");
+    for (let r = 0; r < b.n; ++r) {
+      const name = b.eventNames.get(b.eventId[r]!);
+      const cpu = b.cpu[r]!;
+      const line = b.lineNo1[r]!;
+      const ts = b.tsNs[r]!;
+      if (name === "map" && maps) {
+        const t = b.tableRow[r]!;
+        const pfn = Number(u64At(maps.cols.iova as Uint32Array, t) >> 12n);
+        const bytes = (maps.cols.size as Float64Array)[t]!;
+        const p = this.#pending.get(cpu);
+        if (p === undefined) {
+          // Its place in the order is its first map (an interrupt's unmap after it comes later).
+          const a: Alloc = { line, cpu, ts, pfn, pages: bytes, dev: "", resolved: false };
+          this.#queue.push({ kind: "alloc", a });
+          this.#pending.set(cpu, a);
+        } else p.pages += bytes;
+      } else if (MAP_EVENTS.has(name)) {
+        const a = this.#pending.get(cpu);
+        if (a === undefined) continue; // passthrough, or a failed map: no IOVA
+        this.#pending.delete(cpu);
+        const t = b.tables.get(name)!;
+        a.dev = b.strings.get((t.cols.device as Int32Array)[b.tableRow[r]!]!);
+        a.pages = Math.ceil(a.pages / 4096);
+        a.resolved = true;
+        this.#devOfPfn.set(a.pfn, a.dev);
+        this.#drain();
+      } else if (name === "unmap" && unmaps) {
+        const t = b.tableRow[r]!;
+        const pfn = Number(u64At(unmaps.cols.iova as Uint32Array, t) >> 12n);
+        const pages = Math.ceil((unmaps.cols.size as Float64Array)[t]! / 4096);
+        this.#queue.push({ kind: "unmap", line, cpu, ts, pfn, pages, dev: "" });
+        this.#drain();
+      }
+    }
+  }
+
+  /** Run the ops whose allocation device is known, in order. */
+  #drain(): void {
+    let i = 0;
+    for (; i < this.#queue.length; ++i) {
+      const o = this.#queue[i]!;
+      if (o.kind === "alloc") {
+        if (!o.a.resolved) break;
+        this.#alloc(o.a);
+      } else {
+        const dev = this.#devOfPfn.get(o.pfn);
+        if (dev !== undefined) this.#unmap(dev, o);
+      }
+    }
+    if (i > 0) this.#queue.splice(0, i);
+  }
+
+  #alloc(a: Alloc): void {
+    const d = this.#domain(a.dev);
+    if (d.fq !== null) {
+      d.fq.advanceTo(a.ts);
+      if (d.fq.isQueued(a.pfn)) d.fq.flushThrough(a.pfn, a.ts, a.cpu);
+    }
+    d.predictor.onAllocReturn(a.line, a.cpu, a.ts, a.pfn, a.pages);
+    if (!d.live.has(a.pfn)) {
+      d.live.set(a.pfn, a.pages);
+      d.livePages += a.pages;
+      this.#live += a.pages;
+      if (this.#live > this.#peak) this.#peak = this.#live;
+    }
+  }
+
+  #unmap(dev: string, o: { line: number; cpu: number; ts: number; pfn: number; pages: number }) {
+    const d = this.#domain(dev);
+    if (d.fq !== null) d.fq.queueIova(o.pfn, o.pages, o.cpu, o.ts);
+    else d.predictor.onFree(o.line, o.cpu, o.ts, o.pfn, o.pages);
+    const pages = d.live.get(o.pfn);
+    if (pages !== undefined) {
+      d.live.delete(o.pfn);
+      d.livePages -= pages;
+      this.#live -= pages;
+    }
+  }
+
+  /** End of trace: allocations whose dma:* event never came are dropped. */
+  end(): void {
+    for (const a of this.#pending.values()) a.resolved = true;
+    this.#queue.splice(
+      0,
+      this.#queue.length,
+      ...this.#queue.filter((o) => o.kind !== "alloc" || o.a.dev !== ""),
+    );
+    this.#drain();
+  }
+
+  /**
+   * The figures so far.
+   *
+   * @returns summary.json's `iova`.
+   */
+  summary(): IovaReplaySummary {
+    let checked = 0;
+    let matched = 0;
+    let first = -1;
+    for (const d of this.#domains.values()) {
+      const s = d.predictor.stats;
+      checked += s.checked;
+      matched += s.matched;
+      if (s.firstMismatchLine >= 0 && (first < 0 || s.firstMismatchLine < first)) {
+        first = s.firstMismatchLine;
+      }
+    }
+    return {
+      peakPages: this.#peak,
+      leakedPages: this.#live,
+      prediction: { checked, matched, firstMismatchLine: first },
+      devices: this.#domains.size,
+    };
+  }
+}
