@@ -4,7 +4,8 @@
  * buffer its driver already gave back (a use-after-unmap dma-debug cannot see). Works from
  * `iommu:*` events alone, with no topology: the IOMMU events carry no device, so ranges are
  * global, and the fault names the device. A fault inside a live mapping (a permission fault)
- * or at an IOVA the trace never mapped is not this anomaly.
+ * or at an IOVA the trace never mapped is not this anomaly. The last 65536 unmapped ranges are
+ * remembered, so memory stays bounded on long traces.
  *
  * @module
  */
@@ -27,10 +28,68 @@ export interface IommuFaultAnomaly {
   readonly message: string;
 }
 
+/** Unmapped ranges remembered (the oldest are forgotten: memory stays bounded). */
+const UNMAPPED_KEPT = 1 << 16;
+
 interface Range {
+  start: bigint;
   end: bigint;
+  /** Line of the unmap (unmapped ranges) or of the map (live ones). */
   line: number;
   mapLine: number;
+}
+
+const BUCKET_SHIFT = 21n; // 2 MiB: most DMA mappings touch one or two buckets
+const MAX_BUCKETS = 4096; // ranges wider than 8 GiB go to a list every lookup scans
+
+/**
+ * IOVA ranges indexed by the 2 MiB buckets they touch: overlap and point lookups cost the
+ * ranges sharing a bucket, not all ranges. Ranges may overlap (several domains share IOVA
+ * numbers, and the IOMMU events do not say which domain).
+ */
+class RangeIndex {
+  readonly #buckets = new Map<number, Set<Range>>();
+  readonly #wide = new Set<Range>();
+  size = 0;
+
+  #span(r: { start: bigint; end: bigint }): [number, number] {
+    return [Number(r.start >> BUCKET_SHIFT), Number((r.end - 1n) >> BUCKET_SHIFT)];
+  }
+
+  add(r: Range): void {
+    ++this.size;
+    const [a, b] = this.#span(r);
+    if (b - a >= MAX_BUCKETS) return void this.#wide.add(r);
+    for (let k = a; k <= b; ++k) {
+      let set = this.#buckets.get(k);
+      if (set === undefined) this.#buckets.set(k, set = new Set());
+      set.add(r);
+    }
+  }
+
+  remove(r: Range): void {
+    --this.size;
+    const [a, b] = this.#span(r);
+    if (b - a >= MAX_BUCKETS) return void this.#wide.delete(r);
+    for (let k = a; k <= b; ++k) {
+      const set = this.#buckets.get(k);
+      set?.delete(r);
+      if (set?.size === 0) this.#buckets.delete(k);
+    }
+  }
+
+  /** Ranges overlapping [start, end). */
+  overlapping(start: bigint, end: bigint): Range[] {
+    const out = new Set<Range>();
+    const [a, b] = this.#span({ start, end });
+    for (const r of this.#wide) if (r.start < end && start < r.end) out.add(r);
+    if (b - a < MAX_BUCKETS) {
+      for (let k = a; k <= b; ++k) {
+        for (const r of this.#buckets.get(k) ?? []) if (r.start < end && start < r.end) out.add(r);
+      }
+    }
+    return [...out];
+  }
 }
 
 /**
@@ -52,8 +111,11 @@ export class IommuFaults {
   readonly anomalies: IommuFaultAnomaly[] = [];
   /** Faults seen, and those at IOVAs never mapped in the trace. */
   readonly stats = { faults: 0, inLiveMapping: 0, neverMapped: 0 };
-  readonly #live = new Map<bigint, Range>();
-  readonly #unmapped = new Map<bigint, Range>();
+  readonly #live = new RangeIndex();
+  readonly #unmapped = new RangeIndex();
+  /** Unmapped ranges, oldest first (for forgetting the oldest). */
+  readonly #unmappedOrder = new Set<Range>();
+  readonly #lastMap = new Map<number, Range>();
 
   /**
    * `iommu:map`.
@@ -61,10 +123,29 @@ export class IommuFaults {
    * @param iova Start.
    * @param size Bytes.
    * @param line Trace line.
+   * @param cpu The mapping CPU (consecutive runs of one CPU make one range).
    */
-  map(iova: bigint, size: bigint, line: number): void {
-    this.#live.set(iova, { end: iova + size, line, mapLine: line });
-    this.#unmapped.delete(iova);
+  map(iova: bigint, size: bigint, line: number, cpu = 0): void {
+    const end = iova + size;
+    // A mapped range is not "unmapped earlier" any more.
+    for (const u of this.#unmapped.overlapping(iova, end)) this.#forget(u);
+    // iommu_map_sg prints one map per physically contiguous run of one IOVA range, and the
+    // unmap covers the range: extend the run this CPU mapped last instead of adding one.
+    const last = this.#lastMap.get(cpu);
+    if (last !== undefined && last.end === iova && last.start >= 0n) {
+      this.#live.remove(last);
+      last.end = end;
+      this.#live.add(last);
+      return;
+    }
+    const r = { start: iova, end, line, mapLine: line };
+    this.#live.add(r);
+    this.#lastMap.set(cpu, r);
+  }
+
+  #forget(u: Range): void {
+    this.#unmapped.remove(u);
+    this.#unmappedOrder.delete(u);
   }
 
   /**
@@ -77,22 +158,20 @@ export class IommuFaults {
   unmap(iova: bigint, size: bigint, line: number): void {
     const end = iova + size;
     let mapLine = -1;
-    const exact = this.#live.get(iova);
-    if (exact !== undefined) {
-      this.#live.delete(iova);
-      mapLine = exact.mapLine;
-      if (exact.end > end) this.#live.set(end, { ...exact }); // the rest stays mapped
-    } else {
-      for (const [start, r] of this.#live) {
-        if (start < end && iova < r.end) {
-          this.#live.delete(start);
-          mapLine = r.mapLine;
-          if (start < iova) this.#live.set(start, { ...r, end: iova });
-          if (r.end > end) this.#live.set(end, { ...r });
-        }
-      }
+    for (const r of this.#live.overlapping(iova, end)) {
+      this.#live.remove(r);
+      mapLine = r.mapLine;
+      // What lies outside the unmapped span stays mapped.
+      if (r.start < iova) this.#live.add({ ...r, end: iova });
+      if (r.end > end) this.#live.add({ ...r, start: end });
+      r.start = -1n; // not live any more: a following map must not extend it
     }
-    this.#unmapped.set(iova, { end, line, mapLine });
+    const u = { start: iova, end, line, mapLine };
+    this.#unmapped.add(u);
+    this.#unmappedOrder.add(u);
+    if (this.#unmappedOrder.size > UNMAPPED_KEPT) {
+      this.#forget(this.#unmappedOrder.values().next().value!); // the oldest
+    }
   }
 
   /**
@@ -104,12 +183,10 @@ export class IommuFaults {
    */
   fault(device: string, iova: bigint, line: number): void {
     ++this.stats.faults;
-    for (const [start, r] of this.#live) {
-      if (iova >= start && iova < r.end) return void ++this.stats.inLiveMapping;
-    }
+    if (this.#live.overlapping(iova, iova + 1n).length > 0) return void ++this.stats.inLiveMapping;
     let hit: Range | undefined;
-    for (const [start, r] of this.#unmapped) {
-      if (iova >= start && iova < r.end && (hit === undefined || r.line > hit.line)) hit = r;
+    for (const r of this.#unmapped.overlapping(iova, iova + 1n)) {
+      if (hit === undefined || r.line > hit.line) hit = r;
     }
     if (hit === undefined) return void ++this.stats.neverMapped;
     this.anomalies.push({
@@ -138,7 +215,7 @@ export class IommuFaults {
       const line = b.lineNo1[r]!;
       if (name === "map" && maps) {
         const size = BigInt((maps.cols.size as Float64Array)[row]!);
-        this.map(u64At(maps.cols.iova as Uint32Array, row), size, line);
+        this.map(u64At(maps.cols.iova as Uint32Array, row), size, line, b.cpu[r]!);
       } else if (name === "unmap" && unmaps) {
         const size = BigInt((unmaps.cols.size as Float64Array)[row]!);
         this.unmap(u64At(unmaps.cols.iova as Uint32Array, row), size, line);
