@@ -4,8 +4,9 @@
  * buffer its driver already gave back (a use-after-unmap dma-debug cannot see). Works from
  * `iommu:*` events alone, with no topology: the IOMMU events carry no device, so ranges are
  * global, and the fault names the device. A fault inside a live mapping (a permission fault)
- * or at an IOVA the trace never mapped is not this anomaly. The last 65536 unmapped ranges are
- * remembered, so memory stays bounded on long traces.
+ * or at an IOVA the trace never mapped is not this anomaly. Only unmapped spans are kept (a
+ * map removes what it covers from them), the last 65536, so memory stays bounded whatever the
+ * trace's length or its live mappings.
  *
  * @module
  */
@@ -80,15 +81,23 @@ class RangeIndex {
 
   /** Ranges overlapping [start, end). */
   overlapping(start: bigint, end: bigint): Range[] {
-    const out = new Set<Range>();
-    const [a, b] = this.#span({ start, end });
-    for (const r of this.#wide) if (r.start < end && start < r.end) out.add(r);
-    if (b - a < MAX_BUCKETS) {
-      for (let k = a; k <= b; ++k) {
-        for (const r of this.#buckets.get(k) ?? []) if (r.start < end && start < r.end) out.add(r);
+    const out: Range[] = [];
+    if (this.size === 0) return out;
+    for (const r of this.#wide) if (r.start < end && start < r.end) out.push(r);
+    const a = Number(start >> BUCKET_SHIFT);
+    const b = Number((end - 1n) >> BUCKET_SHIFT);
+    if (b - a >= MAX_BUCKETS) return out;
+    for (let k = a; k <= b; ++k) {
+      const set = this.#buckets.get(k);
+      if (set === undefined) continue;
+      for (const r of set) {
+        // A range in several buckets is reported from the first bucket it shares with the query.
+        if (r.start < end && start < r.end && (k === a || Number(r.start >> BUCKET_SHIFT) >= k)) {
+          out.push(r);
+        }
       }
     }
-    return [...out];
+    return out;
   }
 }
 
@@ -109,69 +118,54 @@ class RangeIndex {
 export class IommuFaults {
   /** Anomalies in trace order. */
   readonly anomalies: IommuFaultAnomaly[] = [];
-  /** Faults seen, and those at IOVAs never mapped in the trace. */
-  readonly stats = { faults: 0, inLiveMapping: 0, neverMapped: 0 };
-  readonly #live = new RangeIndex();
+  /** Faults seen. */
+  readonly stats = { faults: 0 };
   readonly #unmapped = new RangeIndex();
-  /** Unmapped ranges, oldest first (for forgetting the oldest). */
-  readonly #unmappedOrder = new Set<Range>();
-  readonly #lastMap = new Map<number, Range>();
+  /**
+   * Unmapped ranges in a ring, oldest overwritten first. (A Map or Set used as a queue by
+   * deleting its first key goes quadratic in V8: the iterator skips the deleted slots.)
+   */
+  readonly #ring: (Range | undefined)[] = new Array(UNMAPPED_KEPT);
+  #ringAt = 0;
+  /** Map line by IOVA start (for the anomaly's related lines), cleared as it fills. */
+  #mapLines = new Map<bigint, number>();
 
   /**
-   * `iommu:map`.
+   * `iommu:map`: the range is mapped again, so no longer "unmapped earlier".
    *
    * @param iova Start.
    * @param size Bytes.
    * @param line Trace line.
-   * @param cpu The mapping CPU (consecutive runs of one CPU make one range).
    */
-  map(iova: bigint, size: bigint, line: number, cpu = 0): void {
-    const end = iova + size;
-    // A mapped range is not "unmapped earlier" any more.
-    for (const u of this.#unmapped.overlapping(iova, end)) this.#forget(u);
-    // iommu_map_sg prints one map per physically contiguous run of one IOVA range, and the
-    // unmap covers the range: extend the run this CPU mapped last instead of adding one.
-    const last = this.#lastMap.get(cpu);
-    if (last !== undefined && last.end === iova && last.start >= 0n) {
-      this.#live.remove(last);
-      last.end = end;
-      this.#live.add(last);
-      return;
+  map(iova: bigint, size: bigint, line: number): void {
+    if (this.#unmapped.size > 0) {
+      for (const u of this.#unmapped.overlapping(iova, iova + size)) this.#forget(u);
     }
-    const r = { start: iova, end, line, mapLine: line };
-    this.#live.add(r);
-    this.#lastMap.set(cpu, r);
+    if (this.#mapLines.size >= UNMAPPED_KEPT) this.#mapLines = new Map(); // bounded
+    this.#mapLines.set(iova, line);
   }
 
   #forget(u: Range): void {
+    if (u.start < 0n) return; // forgotten already
     this.#unmapped.remove(u);
-    this.#unmappedOrder.delete(u);
+    u.start = -1n;
   }
 
   /**
-   * `iommu:unmap` (a part of a mapping splits it).
+   * `iommu:unmap`: the span becomes "unmapped" (a part of a mapping leaves the rest mapped:
+   * only the span unmapped counts).
    *
    * @param iova Start.
    * @param size Bytes.
    * @param line Trace line.
    */
   unmap(iova: bigint, size: bigint, line: number): void {
-    const end = iova + size;
-    let mapLine = -1;
-    for (const r of this.#live.overlapping(iova, end)) {
-      this.#live.remove(r);
-      mapLine = r.mapLine;
-      // What lies outside the unmapped span stays mapped.
-      if (r.start < iova) this.#live.add({ ...r, end: iova });
-      if (r.end > end) this.#live.add({ ...r, start: end });
-      r.start = -1n; // not live any more: a following map must not extend it
-    }
-    const u = { start: iova, end, line, mapLine };
+    const u = { start: iova, end: iova + size, line, mapLine: this.#mapLines.get(iova) ?? -1 };
+    const old = this.#ring[this.#ringAt];
+    if (old !== undefined) this.#forget(old); // the oldest goes
+    this.#ring[this.#ringAt] = u;
+    this.#ringAt = (this.#ringAt + 1) % UNMAPPED_KEPT;
     this.#unmapped.add(u);
-    this.#unmappedOrder.add(u);
-    if (this.#unmappedOrder.size > UNMAPPED_KEPT) {
-      this.#forget(this.#unmappedOrder.values().next().value!); // the oldest
-    }
   }
 
   /**
@@ -183,12 +177,11 @@ export class IommuFaults {
    */
   fault(device: string, iova: bigint, line: number): void {
     ++this.stats.faults;
-    if (this.#live.overlapping(iova, iova + 1n).length > 0) return void ++this.stats.inLiveMapping;
     let hit: Range | undefined;
     for (const r of this.#unmapped.overlapping(iova, iova + 1n)) {
       if (hit === undefined || r.line > hit.line) hit = r;
     }
-    if (hit === undefined) return void ++this.stats.neverMapped;
+    if (hit === undefined) return; // a live mapping (a permission fault), or never mapped
     this.anomalies.push({
       code: "IOMMU_FAULT_AFTER_UNMAP",
       line,
@@ -215,7 +208,7 @@ export class IommuFaults {
       const line = b.lineNo1[r]!;
       if (name === "map" && maps) {
         const size = BigInt((maps.cols.size as Float64Array)[row]!);
-        this.map(u64At(maps.cols.iova as Uint32Array, row), size, line, b.cpu[r]!);
+        this.map(u64At(maps.cols.iova as Uint32Array, row), size, line);
       } else if (name === "unmap" && unmaps) {
         const size = BigInt((unmaps.cols.size as Float64Array)[row]!);
         this.unmap(u64At(unmaps.cols.iova as Uint32Array, row), size, line);

@@ -55,7 +55,7 @@ export interface ReplaySummary extends ParseSummary {
   /** IOVA use and the allocator model against the kernel's IOVAs (from the dma and iommu events alone). */
   readonly iova: IovaReplaySummary;
   /** Faults seen. */
-  readonly iommuFaults: { faults: number; inLiveMapping: number; neverMapped: number };
+  readonly iommuFaults: { faults: number };
   /** Whether a topology was given (else DMA limits are unknown and their checks skipped). */
   readonly topology: { readonly given: boolean };
 }
