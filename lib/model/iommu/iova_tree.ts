@@ -87,29 +87,22 @@ export class IovaTree {
     this.red = r;
   }
 
-  #rotateLeft(x: number): void {
-    const y = this.right[x]!;
-    this.right[x] = this.left[y]!;
-    if (this.left[y] !== NIL) this.parent[this.left[y]!] = x;
+  /**
+   * Rotate at `x`: its child on the `up` side takes its place (left rotation: the right child,
+   * `up` = right, `down` = left; a right rotation swaps the two).
+   */
+  #rotate(x: number, toLeft: boolean): void {
+    const up = toLeft ? this.right : this.left;
+    const down = toLeft ? this.left : this.right;
+    const y = up[x]!;
+    up[x] = down[y]!;
+    if (down[y] !== NIL) this.parent[down[y]!] = x;
     this.parent[y] = this.parent[x]!;
     const px = this.parent[x]!;
     if (px === NIL) this.root = y;
     else if (x === this.left[px]) this.left[px] = y;
     else this.right[px] = y;
-    this.left[y] = x;
-    this.parent[x] = y;
-  }
-
-  #rotateRight(x: number): void {
-    const y = this.left[x]!;
-    this.left[x] = this.right[y]!;
-    if (this.right[y] !== NIL) this.parent[this.right[y]!] = x;
-    this.parent[y] = this.parent[x]!;
-    const px = this.parent[x]!;
-    if (px === NIL) this.root = y;
-    else if (x === this.right[px]) this.right[px] = y;
-    else this.left[px] = y;
-    this.right[y] = x;
+    down[y] = x;
     this.parent[x] = y;
   }
 
@@ -143,38 +136,23 @@ export class IovaTree {
     while (this.red[p[z]!] === 1) {
       const zp = p[z]!;
       const zpp = p[zp]!;
-      if (zp === this.left[zpp]) {
-        const y = this.right[zpp]!;
-        if (this.red[y] === 1) {
-          this.red[zp] = 0;
-          this.red[y] = 0;
-          this.red[zpp] = 1;
-          z = zpp;
-        } else {
-          if (z === this.right[zp]) {
-            z = zp;
-            this.#rotateLeft(z);
-          }
-          this.red[p[z]!] = 0;
-          this.red[p[p[z]!]!] = 1;
-          this.#rotateRight(p[p[z]!]!);
-        }
+      // The mirrored cases in one: `near` is the side of zp under zpp.
+      const leftSide = zp === this.left[zpp];
+      const far = leftSide ? this.right : this.left;
+      const y = far[zpp]!;
+      if (this.red[y] === 1) {
+        this.red[zp] = 0;
+        this.red[y] = 0;
+        this.red[zpp] = 1;
+        z = zpp;
       } else {
-        const y = this.left[zpp]!;
-        if (this.red[y] === 1) {
-          this.red[zp] = 0;
-          this.red[y] = 0;
-          this.red[zpp] = 1;
-          z = zpp;
-        } else {
-          if (z === this.left[zp]) {
-            z = zp;
-            this.#rotateRight(z);
-          }
-          this.red[p[z]!] = 0;
-          this.red[p[p[z]!]!] = 1;
-          this.#rotateLeft(p[p[z]!]!);
+        if (z === far[zp]) {
+          z = zp;
+          this.#rotate(z, leftSide);
         }
+        this.red[p[z]!] = 0;
+        this.red[p[p[z]!]!] = 1;
+        this.#rotate(p[p[z]!]!, !leftSide);
       }
     }
     this.red[this.root] = 0;
@@ -238,54 +216,32 @@ export class IovaTree {
   #deleteFixup(x: number): void {
     while (x !== this.root && this.red[x] === 0) {
       const px = this.parent[x]!;
-      if (x === this.left[px]) {
-        let w = this.right[px]!;
-        if (this.red[w] === 1) {
-          this.red[w] = 0;
-          this.red[px] = 1;
-          this.#rotateLeft(px);
-          w = this.right[this.parent[x]!]!;
-        }
-        if (this.red[this.left[w]!] === 0 && this.red[this.right[w]!] === 0) {
-          this.red[w] = 1;
-          x = this.parent[x]!;
-        } else {
-          if (this.red[this.right[w]!] === 0) {
-            this.red[this.left[w]!] = 0;
-            this.red[w] = 1;
-            this.#rotateRight(w);
-            w = this.right[this.parent[x]!]!;
-          }
-          this.red[w] = this.red[this.parent[x]!]!;
-          this.red[this.parent[x]!] = 0;
-          this.red[this.right[w]!] = 0;
-          this.#rotateLeft(this.parent[x]!);
-          x = this.root;
-        }
+      // The mirrored cases in one: `near` is x's side, the sibling w is on the far side.
+      const leftSide = x === this.left[px];
+      const near = leftSide ? this.left : this.right;
+      const far = leftSide ? this.right : this.left;
+      let w = far[px]!;
+      if (this.red[w] === 1) {
+        this.red[w] = 0;
+        this.red[px] = 1;
+        this.#rotate(px, leftSide);
+        w = far[this.parent[x]!]!;
+      }
+      if (this.red[near[w]!] === 0 && this.red[far[w]!] === 0) {
+        this.red[w] = 1;
+        x = this.parent[x]!;
       } else {
-        let w = this.left[px]!;
-        if (this.red[w] === 1) {
-          this.red[w] = 0;
-          this.red[px] = 1;
-          this.#rotateRight(px);
-          w = this.left[this.parent[x]!]!;
-        }
-        if (this.red[this.right[w]!] === 0 && this.red[this.left[w]!] === 0) {
+        if (this.red[far[w]!] === 0) {
+          this.red[near[w]!] = 0;
           this.red[w] = 1;
-          x = this.parent[x]!;
-        } else {
-          if (this.red[this.left[w]!] === 0) {
-            this.red[this.right[w]!] = 0;
-            this.red[w] = 1;
-            this.#rotateLeft(w);
-            w = this.left[this.parent[x]!]!;
-          }
-          this.red[w] = this.red[this.parent[x]!]!;
-          this.red[this.parent[x]!] = 0;
-          this.red[this.left[w]!] = 0;
-          this.#rotateRight(this.parent[x]!);
-          x = this.root;
+          this.#rotate(w, !leftSide);
+          w = far[this.parent[x]!]!;
         }
+        this.red[w] = this.red[this.parent[x]!]!;
+        this.red[this.parent[x]!] = 0;
+        this.red[far[w]!] = 0;
+        this.#rotate(this.parent[x]!, leftSide);
+        x = this.root;
       }
     }
     this.red[x] = 0;
