@@ -23,3 +23,4 @@ export {
   replayTrace,
 } from "./replay.ts";
 export { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
+export { type P2pAnomaly, P2pCheck } from "./p2p_check.ts";

@@ -2,7 +2,8 @@
  * One pass over a trace that runs every check the replay has so far: dma-debug's
  * ({@linkcode DmaDebug}), faults after unmap ({@linkcode IommuFaults}), the IOVA allocator
  * against the kernel's IOVAs ({@linkcode IovaReplay}) and the dma-buf lifecycle
- * ({@linkcode DmaBufTracker}), and returns DESIGN.md's `summary.json` with the
+ * ({@linkcode DmaBufTracker}), and with a topology the P2P paths ({@linkcode P2pCheck}), and
+ * returns DESIGN.md's `summary.json` with the
  * anomalies in trace order. Streaming: memory follows the live state (mappings, buffers), not
  * the trace's length.
  *
@@ -21,6 +22,7 @@ import { DmaBufCore, DmaBufTracker, type DmaBufTrackerStats } from "../model/dma
 import { DmaDebug } from "./dma_debug.ts";
 import { IommuFaults } from "./iommu_faults.ts";
 import { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
+import { P2pCheck } from "./p2p_check.ts";
 
 /** One anomaly of any check. */
 export interface ReplayAnomaly {
@@ -54,6 +56,8 @@ export interface ReplaySummary extends ParseSummary {
   readonly dmaBuf: DmaBufTrackerStats;
   /** IOVA use and the allocator model against the kernel's IOVAs (from the dma and iommu events alone). */
   readonly iova: IovaReplaySummary;
+  /** Single mappings of BAR memory, by the pair's path (topology given). */
+  readonly p2p: { readonly byPath: Record<string, number> };
   /** Faults seen. */
   readonly iommuFaults: { faults: number };
   /** Whether a topology was given (else DMA limits are unknown and their checks skipped). */
@@ -121,6 +125,7 @@ export async function replayTrace(
   });
   const faults = new IommuFaults();
   const iova = new IovaReplay(topo);
+  const p2p = topo === undefined ? null : new P2pCheck(topo);
   const parseOptions: ParseTraceOptions = {};
   if (options.probeMap) parseOptions.probeMap = options.probeMap;
   if (options.onProgress) parseOptions.onProgress = options.onProgress;
@@ -143,6 +148,7 @@ export async function replayTrace(
     dmaDebug.feed(b);
     faults.feed(b);
     iova.feed(b);
+    p2p?.feed(b);
     tracker.feed(b);
   }
   dmaDebug.end();
@@ -151,6 +157,7 @@ export async function replayTrace(
   const all: ReplayAnomaly[] = [
     ...dmaDebug.anomalies,
     ...faults.anomalies,
+    ...(p2p?.anomalies ?? []),
     ...tracker.core.anomalies.map((a) => ({
       code: a.code,
       line: a.line,
@@ -178,6 +185,7 @@ export async function replayTrace(
     dma: { preTraceUnmaps: dmaDebug.preTraceUnmaps, liveAtEnd: dmaDebug.live },
     dmaBuf: { ...tracker.stats },
     iova: iova.summary(),
+    p2p: { byPath: p2p === null ? {} : { ...p2p.byPath } },
     iommuFaults: { ...faults.stats },
     topology: { given: topo !== undefined },
   };

@@ -1,0 +1,167 @@
+/**
+ * The P2P checks of DESIGN.md "Anomalies" on single DMA mappings (`dma_map_resource`,
+ * `dma_map_phys`, `dma_map_page`) whose physical address lies in a memory BAR of the topology:
+ * the path the kernel's `pci_p2pdma_map_type()` gives the pair (kernel-spec §3) decides what the
+ * DMA address must be (kernel-spec §8.5 `DMA_ADDR_MISMATCH`, `WRONG_PATH`,
+ * `P2P_NOT_SUPPORTED_MAPPED`):
+ *
+ * - `BUS_ADDR`: phys + the BAR's bus offset. An IOVA instead is `P2P_WRONG_PATH` (the peer gets
+ *   an address it cannot decode, the v2-2022 way); any other address `P2P_DMA_ADDR_MISMATCH`
+ *   (e.g. phys on a host bridge that translates).
+ * - `THRU_HOST_BRIDGE`: phys without translation (no IOMMU, identity), an IOVA with one. The bus
+ *   address of a translating host bridge instead is `P2P_WRONG_PATH`; another address without
+ *   translation `P2P_DMA_ADDR_MISMATCH`.
+ * - `NOT_SUPPORTED`: the map must fail; a DMA address is `P2P_NOT_SUPPORTED_PATH`.
+ *
+ * Needs a topology (the BARs and the path); without one nothing is checked.
+ *
+ * @module
+ */
+
+import { type EventBatch, u64At } from "../ingest/mod.ts";
+import {
+  type P2pdmaMapType,
+  P2pdmaMapTypes,
+  type P2pdmaProvider,
+  P2pdmaProviders,
+  PciTree,
+  type Topology,
+} from "../model/topology/mod.ts";
+
+/** A P2P anomaly. */
+export interface P2pAnomaly {
+  /** The code. */
+  readonly code: "P2P_DMA_ADDR_MISMATCH" | "P2P_WRONG_PATH" | "P2P_NOT_SUPPORTED_PATH";
+  /** Line of the map. */
+  readonly line: number;
+  /** None. */
+  readonly related: readonly number[];
+  /** The importing (mapping) device. */
+  readonly device: string;
+  /** One line of explanation. */
+  readonly message: string;
+}
+
+const MAPPING_ERROR = (1n << 64n) - 1n;
+const SINGLE_MAPS = new Set(["dma_map_resource", "dma_map_phys", "dma_map_page"]);
+
+/** P2P mappings of a trace against the topology's paths. */
+export class P2pCheck {
+  /** Anomalies in trace order. */
+  readonly anomalies: P2pAnomaly[] = [];
+  /** Mappings of BAR memory checked, by path. */
+  readonly byPath: Record<P2pdmaMapType, number> = {
+    UNKNOWN: 0,
+    NONE: 0,
+    NOT_SUPPORTED: 0,
+    BUS_ADDR: 0,
+    THRU_HOST_BRIDGE: 0,
+  };
+  readonly #topology: Topology;
+  readonly #tree: PciTree;
+  readonly #providers = new P2pdmaProviders();
+  readonly #types: P2pdmaMapTypes;
+  readonly #bars: { start: bigint; end: bigint; provider: P2pdmaProvider }[] = [];
+
+  /**
+   * Checks over a topology: every function's memory BARs become providers (`pcim_p2pdma_init`).
+   *
+   * @param topology The machine.
+   */
+  constructor(topology: Topology) {
+    this.#topology = topology;
+    this.#tree = new PciTree(topology);
+    for (const d of topology.devices) {
+      const dev = this.#tree.device(d.bdf);
+      if (dev === undefined || dev.kind === "platform") continue;
+      this.#providers.pcimP2pdmaInit(dev);
+      for (const b of d.bars) {
+        const p = this.#providers.pcimP2pdmaProvider(dev, b.index);
+        if (p !== null) {
+          this.#bars.push({ start: b.cpuStart, end: b.cpuStart + b.lenBytes, provider: p });
+        }
+      }
+    }
+    this.#types = new P2pdmaMapTypes(this.#tree, this.#providers);
+  }
+
+  #translates(bdf: string): boolean {
+    const t = this.#topology;
+    if (!t.iommu.present) return false;
+    const d = t.devices.find((x) => x.bdf === bdf);
+    const type = d?.iommuDomain ?? t.iommu.defaultDomain;
+    return type === "dma" || type === "dma-fq";
+  }
+
+  /**
+   * One single mapping as the trace printed it.
+   *
+   * @param device The mapping device.
+   * @param phys CPU physical address.
+   * @param dmaAddr The DMA address returned (`DMA_MAPPING_ERROR` when it failed).
+   * @param line Trace line.
+   */
+  map(device: string, phys: bigint, dmaAddr: bigint, line: number): void {
+    const bar = this.#bars.find((b) => phys >= b.start && phys < b.end);
+    if (bar === undefined) return; // RAM: not P2P
+    const client = this.#tree.device(device);
+    if (client === undefined) return; // a device the topology does not know
+    const t = this.#types.pciP2pdmaMapType(bar.provider, client).mapType;
+    ++this.byPath[t];
+    const bus = (phys + bar.provider.busOffset) & MAPPING_ERROR;
+    const hex = (v: bigint) => `0x${v.toString(16)}`;
+    const what = `${device} mapping ${
+      hex(phys)
+    } of ${bar.provider.owner} BAR ${bar.provider.barIndex}`;
+    const raise = (code: P2pAnomaly["code"], why: string) =>
+      this.anomalies.push({ code, line, related: [], device, message: `${what}: ${why}` });
+    if (dmaAddr === MAPPING_ERROR) return; // failed: what the kernel does for NOT_SUPPORTED
+    const translates = this.#translates(device);
+    if (t === "NOT_SUPPORTED") {
+      raise("P2P_NOT_SUPPORTED_PATH", `the kernel refuses this pair, yet got ${hex(dmaAddr)}`);
+    } else if (t === "BUS_ADDR") {
+      if (dmaAddr === bus) return;
+      if (translates && dmaAddr !== phys) {
+        raise(
+          "P2P_WRONG_PATH",
+          `an IOVA ${hex(dmaAddr)} for a bus-address pair (peer needs ${hex(bus)})`,
+        );
+      } else raise("P2P_DMA_ADDR_MISMATCH", `got ${hex(dmaAddr)}, the bus address is ${hex(bus)}`);
+    } else if (t === "THRU_HOST_BRIDGE") {
+      if (!translates) {
+        if (dmaAddr === phys) return;
+        if (dmaAddr === bus) {
+          raise(
+            "P2P_WRONG_PATH",
+            `the bus address ${hex(bus)} for a host-bridge pair (needs ${hex(phys)})`,
+          );
+        } else raise("P2P_DMA_ADDR_MISMATCH", `got ${hex(dmaAddr)}, expected ${hex(phys)}`);
+      } else if (dmaAddr === bus) {
+        raise(
+          "P2P_WRONG_PATH",
+          `the bus address ${hex(bus)} under an IOMMU for a host-bridge pair`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Apply a batch's single-map events.
+   *
+   * @param b A parsed batch.
+   */
+  feed(b: EventBatch): void {
+    for (let r = 0; r < b.n; ++r) {
+      const name = b.eventNames.get(b.eventId[r]!);
+      if (!SINGLE_MAPS.has(name)) continue;
+      const t = b.tables.get(name)!;
+      const row = b.tableRow[r]!;
+      this.map(
+        b.strings.get((t.cols.device as Int32Array)[row]!),
+        u64At(t.cols.phys_addr as Uint32Array, row),
+        u64At(t.cols.dma_addr as Uint32Array, row),
+        b.lineNo1[r]!,
+      );
+    }
+  }
+}
