@@ -49,8 +49,8 @@ type Op = { kind: "alloc"; a: Alloc } | {
 interface Domain {
   predictor: IovaPredictor;
   fq: FlushQueue | null;
-  /** pfn → pages of IOVAs allocated (in the trace) and not unmapped. */
-  live: Map<number, number>;
+  /** pfn → pages and map line of IOVAs allocated (in the trace) and not unmapped. */
+  live: Map<number, { pages: number; line: number }>;
   livePages: number;
   peakPages: number;
 }
@@ -210,7 +210,7 @@ export class IovaReplay {
     }
     d.predictor.onAllocReturn(a.line, a.cpu, a.ts, a.pfn, a.pages);
     if (!d.live.has(a.pfn)) {
-      d.live.set(a.pfn, a.pages);
+      d.live.set(a.pfn, { pages: a.pages, line: a.line });
       d.livePages += a.pages;
       this.#live += a.pages;
       if (this.#live > this.#peak) this.#peak = this.#live;
@@ -221,7 +221,7 @@ export class IovaReplay {
     const d = this.#domain(dev);
     if (d.fq !== null) d.fq.queueIova(o.pfn, o.pages, o.cpu, o.ts);
     else d.predictor.onFree(o.line, o.cpu, o.ts, o.pfn, o.pages);
-    const pages = d.live.get(o.pfn);
+    const pages = d.live.get(o.pfn)?.pages;
     if (pages !== undefined) {
       d.live.delete(o.pfn);
       d.livePages -= pages;
@@ -238,6 +238,20 @@ export class IovaReplay {
       ...this.#queue.filter((o) => o.kind !== "alloc" || o.a.dev !== ""),
     );
     this.#drain();
+  }
+
+  /**
+   * IOVAs still allocated (mapped, not unmapped) now: at the end of the trace, the
+   * `IOMMU_IOVA_LEAK_AT_END` anomalies.
+   *
+   * @returns One entry per allocation, with its device and the line of its first map.
+   */
+  leaks(): { device: string; iova: bigint; pages: number; line: number }[] {
+    const out: { device: string; iova: bigint; pages: number; line: number }[] = [];
+    for (const [device, d] of this.#domains) {
+      for (const [pfn, l] of d.live) out.push({ device, iova: BigInt(pfn) << 12n, ...l });
+    }
+    return out;
   }
 
   /**

@@ -89,4 +89,11 @@ Deno.test("IovaReplay: an unmap in an interrupt between the maps and the dma:* e
   const s = r.summary();
   assert.deepEqual(s.prediction, { checked: 3, matched: 3, firstMismatchLine: -1 });
   assert.deepEqual([s.peakPages, s.leakedPages], [2, 2]);
+  assert.deepEqual(
+    r.leaks().map((x) => [x.iova, x.pages, x.line]).sort((a, b) => a[2]! > b[2]! ? 1 : -1),
+    [
+      [0xffffen << 12n, 1, 3],
+      [0xfffffn << 12n, 1, 6],
+    ],
+  );
 });

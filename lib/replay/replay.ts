@@ -158,6 +158,15 @@ export async function replayTrace(
     ...dmaDebug.anomalies,
     ...faults.anomalies,
     ...(p2p?.anomalies ?? []),
+    ...iova.leaks().map((l) => ({
+      code: "IOMMU_IOVA_LEAK_AT_END",
+      line: 0,
+      related: [l.line],
+      device: l.device,
+      message: `${l.device}: IOVA 0x${
+        l.iova.toString(16)
+      } (${l.pages} pages) still allocated at the end`,
+    })),
     ...tracker.core.anomalies.map((a) => ({
       code: a.code,
       line: a.line,
