@@ -124,6 +124,23 @@ export class DmaDebug {
     this.anomalies.push({ code, line, related, device, message });
   }
 
+  /**
+   * An address the trace saw unmapped already (not a pre-trace mapping): raise `code`.
+   *
+   * @returns True when it was.
+   */
+  #goneAlready(device: string, addr: bigint, line: number, code: DmaDebugCode, what: string) {
+    if (!this.#gone.get(device)?.has(addr)) return false;
+    this.#raise(
+      code,
+      line,
+      device,
+      `${device} ${what} at 0x${addr.toString(16)}, unmapped already`,
+      [],
+    );
+    return true;
+  }
+
   #dev(device: string): Map<bigint, Entry[]> {
     let m = this.#live.get(device);
     if (m === undefined) {
@@ -229,15 +246,14 @@ export class DmaDebug {
         list?.[0];
     const hex = `0x${addr.toString(16)}`;
     if (e === undefined) {
-      if (this.#gone.get(device)?.has(addr)) {
-        this.#raise(
-          "DMA_UNMAP_NOT_MAPPED",
-          line,
-          device,
-          `${device} frees DMA memory at ${hex} it has not allocated (unmapped already)`,
-          [],
-        );
-      } else ++this.preTraceUnmaps;
+      const gone = this.#goneAlready(
+        device,
+        addr,
+        line,
+        "DMA_UNMAP_NOT_MAPPED",
+        "frees DMA memory",
+      );
+      if (!gone) ++this.preTraceUnmaps;
       return;
     }
     list!.splice(list!.indexOf(e), 1);
@@ -345,15 +361,7 @@ export class DmaDebug {
     }
     const hex = `0x${addr.toString(16)}`;
     if (e === undefined) {
-      if (this.#gone.get(device)?.has(addr)) {
-        this.#raise(
-          "DMA_SYNC_NOT_MAPPED",
-          line,
-          device,
-          `${device} syncs ${hex}, unmapped already`,
-          [],
-        );
-      }
+      this.#goneAlready(device, addr, line, "DMA_SYNC_NOT_MAPPED", "syncs");
       return;
     }
     const rel = [e.line];
