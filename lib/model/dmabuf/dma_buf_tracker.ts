@@ -23,37 +23,12 @@ import {
   DEFAULT_PROBE_MAP,
   type EventBatch,
   printedArgName,
-  type ProbeBinding,
   type ProbeMap,
   u64At,
 } from "../../ingest/mod.ts";
-import { DmaBufCore, type DmaBufExporter, type ImporterKind } from "./dma_buf.ts";
-import { VfioPciDevice } from "./vfio_pci_exporter.ts";
-
-/** Makes the exporter of a buffer from its `exp_name`. */
-export type ExporterFactory = (expName: string, sizeBytes: bigint) => DmaBufExporter;
-
-/**
- * The default exporters: `vfio_pci*` exports MMIO and revokes; everything else (system heap,
- * udmabuf, drm, ...) exports RAM and never revokes.
- *
- * @param expName The exporter name.
- * @returns The exporter.
- */
-export function defaultExporter(expName: string): DmaBufExporter {
-  const mmio = expName.startsWith("vfio");
-  return {
-    name: expName,
-    p2pMemory: mmio,
-    revocable: mmio,
-    attach: (
-      b,
-      a,
-    ) => (mmio && !a.peer2peer ? "EOPNOTSUPP" : mmio && b.state !== "LIVE" ? "ENODEV" : 0),
-    map: (b) => (mmio && b.state !== "LIVE" ? "ENODEV" : 0),
-    unmap: () => {},
-  };
-}
+import { DmaBufCore } from "./dma_buf.ts";
+import type { ImporterKind } from "./dma_buf_types.ts";
+import { defaultExporter, type ExporterFactory, VfioTrace } from "./vfio_pci_tracker.ts";
 
 /** Options of {@linkcode DmaBufTracker}. */
 export interface DmaBufTrackerOptions {
@@ -124,6 +99,7 @@ export class DmaBufTracker {
   };
   readonly #map: ProbeMap;
   readonly #exporter: ExporterFactory;
+  readonly #vfio: VfioTrace;
   /** Kernel `struct dma_buf *` (or `ino:N`) → buffer id. */
   readonly #bufs = new Map<string, number>();
   /** Kernel `struct dma_buf_attachment *` → attachment id. */
@@ -140,13 +116,6 @@ export class DmaBufTracker {
   readonly #mapping = new Map<number, { att: number; line: number; ts: number }>();
   /** Buffers by the pid that exported them, in export order (for release). */
   readonly #byPid = new Map<number, number[]>();
-  /** `VFIO_DEVICE_FEATURE_DMA_BUF` in progress: the vdev pointer, per pid. */
-  readonly #vfioExporting = new Map<number, bigint>();
-  /** Buffers by vfio device pointer. */
-  readonly #byVdev = new Map<bigint, number[]>();
-  /** vfio devices that exported buffers, by vdev pointer (for the revoke triggers). */
-  readonly #vdevs = new Map<bigint, VfioPciDevice>();
-  #vfioMoveSeen = false;
   #lastTs = 0;
 
   /**
@@ -159,6 +128,7 @@ export class DmaBufTracker {
     this.#map = options.probeMap ?? DEFAULT_PROBE_MAP;
     this.#exporter = options.exporter ?? defaultExporter;
     this.core = core;
+    this.#vfio = new VfioTrace(core);
   }
 
   /**
@@ -207,7 +177,7 @@ export class DmaBufTracker {
     if (m < 0) return;
     const binding = this.#map.probes[m]!;
     const fn = binding.meaning;
-    if (!fn.startsWith("dma_buf_") && !fn.startsWith("vfio_pci_")) return;
+    if (!fn.startsWith("dma_buf_") && !fn.startsWith("vfio_")) return;
     const isReturn = b.probes.caller[p]! >= 0;
     const args = this.#args(b, p);
     const arg = (name: string) => {
@@ -228,40 +198,8 @@ export class DmaBufTracker {
     const str = (
       v: bigint | string | undefined,
     ) => (typeof v === "string" ? v.replace(/^"|"$/g, "") : "");
+    if (fn.startsWith("vfio_")) return this.#vfio.probe(fn, isReturn, pid, num, line, ts);
     switch (fn) {
-      case "vfio_pci_core_feature_dma_buf":
-        if (!isReturn) this.#vfioExporting.set(pid, num("vdev"));
-        else this.#vfioExporting.delete(pid);
-        return;
-      case "vfio_pci_dma_buf_move":
-      case "vfio_pci_dma_buf_cleanup": {
-        if (isReturn) return;
-        this.#vfioMoveSeen = true;
-        const vdev = num("vdev");
-        const revoked = fn === "vfio_pci_dma_buf_cleanup" || num("revoked") !== 0n;
-        for (const id of this.#byVdev.get(vdev) ?? []) {
-          const b = this.core.buffer(id)!;
-          if (b.state === "RELEASED" || b.state === "DEAD") continue;
-          if (fn === "vfio_pci_dma_buf_cleanup") this.core.revoke(id, line, ts, true, true);
-          else if ((b.state !== "LIVE") !== revoked) this.core.revoke(id, line, ts, revoked);
-        }
-        if (fn === "vfio_pci_dma_buf_cleanup") this.#byVdev.delete(vdev);
-        return;
-      }
-      case "vfio_pci_core_close_device":
-      case "vfio_pci_ioctl_reset":
-      case "vfio_pci_set_power_state":
-      case "vfio_basic_config_write":
-        this.#trigger(
-          fn,
-          isReturn,
-          fn === "vfio_pci_core_close_device" ? num("core_vdev") : num("vdev"),
-          args,
-          binding,
-          line,
-          ts,
-        );
-        return;
       case "dma_buf_export":
         if (!isReturn) {
           this.#exporting.set(pid, { line, name: str(arg("exp_name")), size: num("size") });
@@ -355,7 +293,7 @@ export class DmaBufTracker {
         if (buf === undefined) return void ++this.stats.unknown;
         const b = this.core.buffer(buf)!;
         // With vfio's own move/cleanup probed, that probe already revoked and notified.
-        if (b.exporter.revocable && this.#vfioMoveSeen) return;
+        if (b.exporter.revocable && this.#vfio.moveSeen) return;
         // A revocable exporter (vfio) calls move_notify only when it flips the revoked state.
         if (b.exporter.revocable && b.state !== "RELEASED") {
           this.core.revoke(buf, line, ts, b.state === "LIVE");
@@ -403,59 +341,9 @@ export class DmaBufTracker {
     }
   }
 
-  /**
-   * A revoke trigger of kernel-spec §8.4 seen through its own probe, used when the trace does
-   * not probe `vfio_pci_dma_buf_move` (which says exactly what vfio did).
-   */
-  #trigger(
-    fn: string,
-    isReturn: boolean,
-    vdev: bigint,
-    args: Map<string, bigint | string>,
-    binding: ProbeBinding,
-    line: number,
-    ts: number,
-  ): void {
-    if (this.#vfioMoveSeen) return;
-    const dev = this.#vdevs.get(vdev);
-    if (dev === undefined) return;
-    const num = (name: string) => {
-      const v = args.get(printedArgName(binding, name));
-      return typeof v === "bigint" ? v : -1n;
-    };
-    if (fn === "vfio_pci_core_close_device") {
-      if (!isReturn) dev.revoke("close", line, ts);
-    } else if (fn === "vfio_pci_ioctl_reset") {
-      if (!isReturn) dev.revoke("reset", line, ts);
-      else dev.restore(line, ts, dev.memoryEnabled);
-    } else if (fn === "vfio_pci_set_power_state") {
-      if (isReturn) return;
-      const state = num("state");
-      if (state >= 3n) dev.revoke("d3", line, ts);
-      else if (state === 0n) dev.restore(line, ts, true);
-    } else if (!isReturn && num("offset") === 4n && num("count") >= 1n) {
-      // PCI_COMMAND: bit 1 is memory space enable.
-      const on = (num("val") & 2n) !== 0n;
-      if (!on && dev.memoryEnabled) dev.revoke("memory_disable", line, ts);
-      else if (on && !dev.memoryEnabled) dev.restore(line, ts, true);
-    }
-  }
-
   #newBuf(key: string, name: string, size: bigint, line: number, pid: number): void {
     const id = this.core.exportBuf(this.#exporter(name, size), size, line);
-    const vdev = this.#vfioExporting.get(pid);
-    if (vdev !== undefined) {
-      // Exported from inside VFIO_DEVICE_FEATURE_DMA_BUF: that device's buffer.
-      const list = this.#byVdev.get(vdev) ?? [];
-      list.push(id);
-      this.#byVdev.set(vdev, list);
-      let dev = this.#vdevs.get(vdev);
-      if (dev === undefined) {
-        dev = new VfioPciDevice(`vdev@0x${vdev.toString(16)}`, this.core);
-        this.#vdevs.set(vdev, dev);
-      }
-      dev.buffers.add(id);
-    }
+    this.#vfio.exported(pid, id);
     this.#bufs.set(key, id);
     const list = this.#byPid.get(pid) ?? [];
     list.push(id);

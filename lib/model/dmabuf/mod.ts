@@ -20,20 +20,18 @@
  * @module
  */
 
-export {
-  type DmaBufAnomaly,
-  type DmaBufAnomalyCode,
-  type DmaBufAttachmentInfo,
-  DmaBufCore,
-  type DmaBufCoreOptions,
-  type DmaBufExporter,
-  type DmaBufInfo,
-  type DmaBufOpResult,
-  type DmaBufPfn,
-  type DmaBufState,
-  type ImporterKind,
-  type MoveNotifyHandler,
-} from "./dma_buf.ts";
+export { DmaBufCore, type DmaBufCoreOptions, type DmaBufOpResult } from "./dma_buf.ts";
+export type {
+  DmaBufAnomaly,
+  DmaBufAnomalyCode,
+  DmaBufAttachmentInfo,
+  DmaBufExporter,
+  DmaBufInfo,
+  DmaBufPfn,
+  DmaBufState,
+  ImporterKind,
+  MoveNotifyHandler,
+} from "./dma_buf_types.ts";
 export {
   VFIO_DEVICE_FEATURE_DMA_BUF,
   VFIO_PCI_ROM_REGION_INDEX,
@@ -50,10 +48,9 @@ export {
   type VfioRevokeTrigger,
 } from "./vfio_pci_exporter.ts";
 export {
-  defaultExporter,
   DmaBufTracker,
   type DmaBufTrackerOptions,
   type DmaBufTrackerStats,
-  type ExporterFactory,
 } from "./dma_buf_tracker.ts";
+export { defaultExporter, type ExporterFactory, VfioTrace } from "./vfio_pci_tracker.ts";
 export { DynamicImporter, type ImporterUse, PfnImporter, PinnedImporter } from "./importers.ts";

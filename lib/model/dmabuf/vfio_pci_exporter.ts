@@ -16,13 +16,13 @@ import {
   type PhysVec,
 } from "../dma/mod.ts";
 import type { P2pdmaMapType, P2pdmaProvider } from "../topology/mod.ts";
+import type { DmaBufCore } from "./dma_buf.ts";
 import type {
   DmaBufAttachmentInfo,
-  DmaBufCore,
   DmaBufExporter,
   DmaBufInfo,
   DmaBufPfn,
-} from "./dma_buf.ts";
+} from "./dma_buf_types.ts";
 
 /** The revoke triggers of kernel-spec §8.4. */
 export type VfioRevokeTrigger =
