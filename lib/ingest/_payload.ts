@@ -2,14 +2,11 @@
 // stores each field by its schema's kind (kernel-spec §2). Never throws on content.
 
 import * as msg from "./_messages.ts";
-import { addArg, addSchemaRow, reservePool } from "./_batch_builder.ts";
+import { addArg, addSchemaRow } from "./_batch_builder.ts";
 import {
   ascii,
-  CH_COMMA,
   CH_EQ,
-  CH_LBRACE,
   CH_QUOTE,
-  CH_RBRACE,
   CH_SLASH,
   charIn,
   equalsAt,
@@ -22,8 +19,9 @@ import {
 } from "./_scan.ts";
 import type { DiagnosticLog } from "./diagnostics.ts";
 import { ARG_KIND, type EventBatch, type SchemaTable } from "./event_batch.ts";
-import { DMA_ATTR_BITS, DMA_DIRECTIONS, type EventSchema, type FieldDef } from "./schemas.ts";
+import type { EventSchema, FieldDef } from "./schemas.ts";
 import { parseAutoU64, parseHexU64 } from "./u64.ts";
+import { parseArray, parseAttrs, parseDir } from "./_print_helpers.ts";
 
 const HEX_PREFIX = ascii("0x");
 
@@ -100,66 +98,6 @@ function indexOf(schema: EventSchema): SchemaIndex {
     INDEX.set(schema, ix);
   }
   return ix;
-}
-
-/** Value of a `dir=` word: symbolic name, hex, or (raw) decimal; NaN when none fits. */
-const DIRECTION_WORDS = DMA_DIRECTIONS.map(ascii);
-
-function parseDir(s: Uint8Array, a: number, e: number): number {
-  for (let d = 0; d < DIRECTION_WORDS.length; ++d) {
-    if (equalsAt(s, a, e, DIRECTION_WORDS[d]!)) return d;
-  }
-  return parseAutoNumber(s, a, e);
-}
-
-/** Bits of an `attrs=` text (`SKIP_CPU_SYNC|MMIO`, leftover `0x..`); -1 - bits when a name is unknown. */
-function parseAttrs(text: string): number {
-  let bits = 0;
-  let unknown = false;
-  for (const name of text.split("|")) {
-    if (name === "") continue;
-    const bit = DMA_ATTR_BITS[name];
-    if (bit !== undefined) bits |= bit;
-    else if (/^0x[0-9a-fA-F]+$/.test(name)) bits |= Number.parseInt(name, 16);
-    else unknown = true;
-  }
-  return unknown ? -1 - bits : bits;
-}
-
-/** Store a `{0x..,0x..}` array; false when malformed. */
-function parseArray(
-  b: EventBatch,
-  s: Uint8Array,
-  a: number,
-  e: number,
-  start: Int32Array,
-  len: Int32Array,
-  r: number,
-): boolean {
-  if (e - a < 2 || s[a]! !== CH_LBRACE || s[e - 1]! !== CH_RBRACE) return false;
-  const inner = a + 1;
-  const innerEnd = e - 1;
-  if (inner === innerEnd) {
-    start[r] = b.poolLen;
-    len[r] = 0;
-    return true;
-  }
-  let count = 1;
-  for (let p = inner; p < innerEnd; ++p) if (s[p]! === CH_COMMA) ++count;
-  const at = reservePool(b, count);
-  let p = inner;
-  for (let k = 0; k < count; ++k) {
-    let q = charIn(s, CH_COMMA, p, innerEnd);
-    if (q < 0) q = innerEnd;
-    if (!parseHexU64(s, p, q, b.pool, at + k)) {
-      b.poolLen = at;
-      return false;
-    }
-    p = q + 1;
-  }
-  start[r] = at;
-  len[r] = count;
-  return true;
 }
 
 function kindText(fd: FieldDef): string {

@@ -25,6 +25,7 @@ import {
   recordCall,
 } from "./_function_graph.ts";
 import { linePieces, type SourceInfo } from "./_line_source.ts";
+import { newTraceHeader, readHeaderComment, type TraceHeader } from "./_trace_header.ts";
 import { type LineContext, parseGenericArgs, parseTracepoint } from "./_payload.ts";
 import { newPrefix, parsePrefix, type Prefix, PREFIX_BAD_TS, PREFIX_OK } from "./_prefix.ts";
 import { looksLikeProbe, parseProbe, ProbeStacks } from "./_probe.ts";
@@ -38,7 +39,6 @@ import {
   parseUint,
   skipSpaces,
   startsWithAt,
-  strIn,
   textOf,
 } from "./_scan.ts";
 import { DiagnosticLog } from "./diagnostics.ts";
@@ -48,13 +48,9 @@ import type { ProbeMap } from "./probe_map.ts";
 import { type EventSchema, SCHEMA_BY_NAME } from "./schemas.ts";
 import { StringTable } from "./string_table.ts";
 
-const BUFFER_STARTED = ascii("##### CPU ");
 const TRACE_CMD_CPUS = ascii("cpus=");
 const CPU_WORD = ascii("CPU");
-const ENTRIES_LINE = ascii("# entries-in-buffer/entries-written:");
 const SEPARATOR = ascii("---");
-const TASK_PID = ascii("TASK-PID");
-const TRACER_LINE = ascii("# tracer:");
 const TRACE_CMD_VERSION = ascii("version = ");
 
 /** Options of {@linkcode parseTrace}. */
@@ -91,23 +87,7 @@ export interface ParseTraceOptions {
   onProgress?: (bytes: number, lines: number) => void;
 }
 
-/** What the header lines said. */
-export interface TraceHeader {
-  /** `# tracer: X`, or null when absent (trace_pipe, trace-cmd). */
-  tracer: string | null;
-  /** `#P:N` or trace-cmd's `cpus=N`. */
-  cpus: number | null;
-  /** `entries-in-buffer/entries-written: a/b`. */
-  entriesInBuffer: number | null;
-  /** `entries-written` of the same line. */
-  entriesWritten: number | null;
-  /** The column header has the irq-flags columns; null when no column header was seen. */
-  irqInfo: boolean | null;
-  /** The column header has the TGID column. */
-  tgid: boolean;
-  /** Which producer the text looks like. */
-  format: "trace" | "trace_pipe" | "trace-cmd";
-}
+export type { TraceHeader };
 
 /** Sizes of the input. */
 export interface InputInfo {
@@ -175,15 +155,7 @@ export function parseTrace(
 ): TraceParse {
   const log = new DiagnosticLog({ samplesPerCode: options.samplesPerCode ?? 20 });
   const input: InputInfo = { bytes: 0, lines: 0, gzip: false, rawBytes: 0 };
-  const header: TraceHeader = {
-    tracer: null,
-    cpus: null,
-    entriesInBuffer: null,
-    entriesWritten: null,
-    irqInfo: null,
-    tgid: false,
-    format: "trace_pipe",
-  };
+  const header: TraceHeader = newTraceHeader();
   const eventNames = new StringTable();
   const strings = new StringTable();
   const counts: number[] = [];
@@ -370,28 +342,11 @@ export function parseTrace(
     }
 
     function onComment(s: Uint8Array, a: number, e: number): void {
-      if (startsWithAt(s, a, TRACER_LINE)) {
-        header.tracer = textOf(s, a + 9, e).trim();
-        fgraphTracer = header.tracer === "function_graph";
-        header.format = "trace";
-      } else if (startsWithAt(s, a, ENTRIES_LINE)) {
-        const m = /(\d+)\/(\d+)\s+#P:(\d+)/.exec(textOf(s, a, e));
-        if (m) {
-          header.entriesInBuffer = Number(m[1]);
-          header.entriesWritten = Number(m[2]);
-          header.cpus = Number(m[3]);
-        }
-      } else if (strIn(s, TASK_PID, a, e) >= 0) {
-        const text = textOf(s, a, e);
-        header.irqInfo = text.includes("|||");
-        header.tgid = text.includes("TGID");
-      } else if (startsWithAt(s, a, BUFFER_STARTED)) {
-        const m = /^##### CPU (\d+) buffer started ####/.exec(textOf(s, a, e));
-        if (m) {
-          const cpu = Number(m[1]);
-          b.gaps.push({ lineNo1: ctx.lineNo1, cpu, lostEvents: -1, kind: "buffer_started" });
-          log.report("buffer_started", ctx.lineNo1, 0, msg.bufferStarted(cpu));
-        }
+      const cpu = readHeaderComment(s, a, e, header);
+      fgraphTracer = header.tracer === "function_graph";
+      if (cpu >= 0) {
+        b.gaps.push({ lineNo1: ctx.lineNo1, cpu, lostEvents: -1, kind: "buffer_started" });
+        log.report("buffer_started", ctx.lineNo1, 0, msg.bufferStarted(cpu));
       }
     }
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { DMA_DIRECTIONS, type EventBatch, u64At } from "../ingest/mod.ts";
+import type { DMA_DIRECTIONS } from "../ingest/mod.ts";
 
 /** The dma-debug anomaly codes a trace can show. */
 export type DmaDebugCode =
@@ -68,8 +68,6 @@ export interface DmaDebugLimits {
   /** `dma_get_seg_boundary()`. */
   readonly segmentBoundary: bigint;
 }
-
-const dirName = (v: number): DmaDir => DMA_DIRECTIONS[v] ?? "NONE";
 
 /**
  * dma-debug over a trace.
@@ -171,7 +169,7 @@ export class DmaDebug {
     line: number,
     extra: { nents?: number; cpuAddr?: bigint; segs?: readonly (readonly [bigint, bigint])[] } = {},
   ): void {
-    if (line > this.#lastLine) this.#lastLine = line;
+    this.seen(line);
     const segs = extra.segs ?? (type === "sg" ? [] : [[addr, size] as const]);
     const at = this.#dev(device);
     const list = at.get(addr) ?? [];
@@ -237,7 +235,7 @@ export class DmaDebug {
     line: number,
     extra: { nents?: number; cpuAddr?: bigint } = {},
   ): void {
-    if (line > this.#lastLine) this.#lastLine = line;
+    this.seen(line);
     const live = this.#dev(device);
     const list = live.get(addr);
     // dma-debug's bucket search: the entry that matches best (family, size, direction).
@@ -344,7 +342,7 @@ export class DmaDebug {
     toCpu: boolean,
     line: number,
   ): void {
-    if (line > this.#lastLine) this.#lastLine = line;
+    this.seen(line);
     const live = this.#live.get(device);
     let e: Entry | undefined;
     let inside = false;
@@ -425,84 +423,11 @@ export class DmaDebug {
   }
 
   /**
-   * Apply a batch's dma:* events.
+   * The trace got this far (leaks are reported at the trace's last line).
    *
-   * @param b A parsed batch.
+   * @param line A 1-based line.
    */
-  feed(b: EventBatch): void {
-    if (b.n > 0) this.#lastLine = b.lineNo1[b.n - 1]!; // leaks are reported at the trace's end
-    for (let r = 0; r < b.n; ++r) {
-      const name = b.eventNames.get(b.eventId[r]!);
-      if (!name.startsWith("dma_")) continue;
-      const t = b.tables.get(name);
-      if (t === undefined) continue;
-      const row = b.tableRow[r]!;
-      const c = t.cols;
-      const line = b.lineNo1[r]!;
-      const device = b.strings.get((c.device as Int32Array)[row]!);
-      const dir = dirName((c.dir as Int32Array | undefined)?.[row] ?? -1);
-      const hex = (col: string) => u64At(c[col] as Uint32Array, row);
-      const size = () => BigInt((c.size as Float64Array)[row]!);
-      const arr = (col: string) => {
-        const st = (c[col + "_start"] as Int32Array)[row]!;
-        const n = (c[col + "_len"] as Int32Array)[row]!;
-        return Array.from({ length: Math.max(n, 0) }, (_, k) => u64At(b.pool, st + k));
-      };
-      switch (name) {
-        case "dma_map_page":
-        case "dma_map_phys":
-        case "dma_map_resource":
-          this.map("single", device, hex("dma_addr"), size(), dir, line);
-          break;
-        case "dma_unmap_page":
-        case "dma_unmap_phys":
-        case "dma_unmap_resource":
-          this.unmap("single", device, hex("dma_addr"), size(), dir, line);
-          break;
-        case "dma_alloc":
-        case "dma_alloc_pages":
-          this.map("coherent", device, hex("dma_addr"), size(), dir, line, {
-            cpuAddr: c.virt_addr ? hex("virt_addr") : 0n,
-          });
-          break;
-        case "dma_free":
-        case "dma_free_pages": {
-          const cpu = c.virt_addr ? hex("virt_addr") : 0n;
-          if (cpu === 0n && size() === 0n) break; // dma_free_coherent(NULL): nothing to free
-          this.unmap("coherent", device, hex("dma_addr"), size(), dir, line, { cpuAddr: cpu });
-          break;
-        }
-        case "dma_map_sg": {
-          if ((c.truncated as Int32Array)[row]! > 0) break; // arrays cut at 128: not checkable
-          const phys = arr("phys_addrs");
-          const dmas = arr("dma_addrs");
-          const lens = arr("sizes");
-          if (phys.length === 0) break;
-          const segs = dmas.map((a, k) => [a, lens[k] ?? 0n] as const);
-          const total = lens.reduce((s, v) => s + v, 0n);
-          this.map("sg", device, phys[0]!, total, dir, line, { nents: phys.length, segs });
-          break;
-        }
-        case "dma_unmap_sg": {
-          const phys = arr("phys_addrs");
-          if (phys.length === 0) break;
-          this.unmap("sg", device, phys[0]!, 0n, dir, line, { nents: phys.length });
-          break;
-        }
-        case "dma_sync_single_for_cpu":
-        case "dma_sync_single_for_device":
-          this.sync(device, hex("dma_addr"), size(), dir, name.endsWith("cpu"), line);
-          break;
-        case "dma_sync_sg_for_cpu":
-        case "dma_sync_sg_for_device": {
-          const dmas = arr("dma_addrs");
-          const lens = arr("sizes");
-          dmas.forEach((a, k) =>
-            this.sync(device, a, lens[k] ?? 0n, dir, name.endsWith("cpu"), line)
-          );
-          break;
-        }
-      }
-    }
+  seen(line: number): void {
+    if (line > this.#lastLine) this.#lastLine = line;
   }
 }

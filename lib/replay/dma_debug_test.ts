@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { parseTrace } from "../ingest/mod.ts";
-import { DmaDebug, type DmaDebugCode } from "./mod.ts";
+import { DmaDebug, type DmaDebugCode, feedDmaDebug } from "./mod.ts";
 
 const DEV = "0000:03:00.0";
 const codes = (d: DmaDebug) => d.anomalies.map((a) => a.code);
@@ -136,7 +136,7 @@ Deno.test("feed(): dma:* lines of a trace drive the checks", async () => {
     ),
   ].join("\n") + "\n";
   const d = new DmaDebug();
-  for await (const b of parseTrace(new Blob([text]).stream())) d.feed(b);
+  for await (const b of parseTrace(new Blob([text]).stream())) feedDmaDebug(d, b);
   d.end();
   assert.deepEqual(d.anomalies.map((a) => [a.code, a.line]), [
     ["DMA_UNMAP_SIZE_MISMATCH", 2],
@@ -154,7 +154,7 @@ for (const name of ["a_strict-6.12", "b_lazy-6.12", "c_pt-6.12", "e_dmabuf-6.12"
     ignore: !present,
     fn: async () => {
       const d = new DmaDebug();
-      for await (const b of parseTrace((await Deno.open(file)).readable)) d.feed(b);
+      for await (const b of parseTrace((await Deno.open(file)).readable)) feedDmaDebug(d, b);
       d.end();
       assert.deepEqual(d.anomalies.filter((a) => a.code !== "DMA_LEAK_AT_END"), []);
       assert.ok(d.live <= 3, `${d.live} live`);

@@ -24,3 +24,4 @@ export {
 } from "./replay.ts";
 export { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
 export { type P2pAnomaly, P2pCheck } from "./p2p_check.ts";
+export { feedDmaDebug } from "./dma_debug_events.ts";

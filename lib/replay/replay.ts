@@ -20,6 +20,7 @@ import {
 import type { Topology } from "../model/topology/mod.ts";
 import { DmaBufCore, DmaBufTracker, type DmaBufTrackerStats } from "../model/dmabuf/mod.ts";
 import { DmaDebug } from "./dma_debug.ts";
+import { feedDmaDebug } from "./dma_debug_events.ts";
 import { IommuFaults } from "./iommu_faults.ts";
 import { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
 import { P2pCheck } from "./p2p_check.ts";
@@ -145,7 +146,7 @@ export async function replayTrace(
         measured = Number.isFinite(b.probes.durNs[i]!);
       }
     }
-    dmaDebug.feed(b);
+    feedDmaDebug(dmaDebug, b);
     faults.feed(b);
     iova.feed(b);
     p2p?.feed(b);
