@@ -58,6 +58,7 @@ export {
   type BareDef,
   DMA_ATTR_BITS,
   DMA_DIRECTIONS,
+  DMA_MAP_EVENTS,
   EVENT_SCHEMAS,
   type EventSchema,
   type FieldDef,

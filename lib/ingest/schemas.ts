@@ -87,6 +87,15 @@ export interface EventSchema {
 /** The dma_data_direction names, index = value (kernel-spec §2.1). */
 export const DMA_DIRECTIONS = ["BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE", "NONE"] as const;
 
+/** The dma:* tracepoints of a DMA-API map that can take an IOVA (all kernel generations). */
+export const DMA_MAP_EVENTS: ReadonlySet<string> = new Set([
+  "dma_map_page",
+  "dma_map_sg",
+  "dma_alloc",
+  "dma_map_resource",
+  "dma_map_phys",
+]);
+
 /**
  * DMA attribute names and their bits as the 6.12–7.3 formats print them (kernel-spec §2.1).
  * The newer names' bits differ between trees; these are those of `linux-7.3.4`.

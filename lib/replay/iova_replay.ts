@@ -15,17 +15,9 @@
  * @module
  */
 
-import { type EventBatch, u64At } from "../ingest/mod.ts";
+import { DMA_MAP_EVENTS, type EventBatch, u64At } from "../ingest/mod.ts";
 import { FlushQueue, IovaPredictor, type IovaPredictorOptions } from "../model/iommu/mod.ts";
 import type { Topology } from "../model/topology/mod.ts";
-
-const MAP_EVENTS = new Set([
-  "dma_map_page",
-  "dma_map_sg",
-  "dma_alloc",
-  "dma_map_resource",
-  "dma_map_phys",
-]);
 
 interface Alloc {
   line: number;
@@ -166,7 +158,7 @@ export class IovaReplay {
           this.#queue.push({ kind: "alloc", a });
           this.#pending.set(cpu, a);
         } else p.pages += bytes;
-      } else if (MAP_EVENTS.has(name)) {
+      } else if (DMA_MAP_EVENTS.has(name)) {
         const a = this.#pending.get(cpu);
         if (a === undefined) continue; // passthrough, or a failed map: no IOVA
         this.#pending.delete(cpu);

@@ -1,6 +1,6 @@
 // What the capture tests share: the ingest pieces they read events with, and the topology of a
 // shared capture with the IOVA facts the predictor needs from it.
-export { parseTrace, u64AsNumber, u64At as u64As } from "../../ingest/mod.ts";
+export { DMA_MAP_EVENTS, parseTrace, u64AsNumber, u64At as u64As } from "../../ingest/mod.ts";
 import { type Topology, validateTopology } from "../topology/mod.ts";
 import type { IovaPredictor, IovaPredictorOptions } from "./mod.ts";
 

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import {
   captureTopology,
+  DMA_MAP_EVENTS,
   parseTrace,
   predictorOptions,
   u64As,
@@ -32,13 +33,6 @@ type Op =
     dev: string;
   };
 
-const MAP_EVENTS = new Set([
-  "dma_map_page",
-  "dma_map_sg",
-  "dma_alloc",
-  "dma_map_resource",
-  "dma_map_phys",
-]);
 const UNMAP_EVENTS = new Set([
   "dma_unmap_page",
   "dma_unmap_sg",
@@ -71,10 +65,10 @@ async function opsOf(file: URL): Promise<Op[]> {
     for (let r = 0; r < b.n; ++r) {
       const name = b.eventNames.get(b.eventId[r]!);
       const base = { line: b.lineNo1[r]!, cpu: b.cpu[r]!, ts: b.tsNs[r]!, dev: "" };
-      if (MAP_EVENTS.has(name) || UNMAP_EVENTS.has(name)) {
+      if (DMA_MAP_EVENTS.has(name) || UNMAP_EVENTS.has(name)) {
         const t = b.tables.get(name)!;
         const dev = b.strings.get((t.cols.device as Int32Array)[b.tableRow[r]!]!);
-        const waiting = queue(MAP_EVENTS.has(name) ? awaitingMap : awaitingUnmap, base.cpu);
+        const waiting = queue(DMA_MAP_EVENTS.has(name) ? awaitingMap : awaitingUnmap, base.cpu);
         for (const o of waiting) {
           o.dev = dev;
           if (o.kind === "alloc") devOfPfn.set(o.pfn, dev);
