@@ -16,7 +16,12 @@
  */
 
 import { DMA_MAP_EVENTS, type EventBatch, u64At } from "../ingest/mod.ts";
-import { FlushQueue, IovaPredictor, type IovaPredictorOptions } from "../model/iommu/mod.ts";
+import {
+  FlushQueue,
+  IovaPredictor,
+  type IovaPredictorOptions,
+  iovaPredictorOptionsFor,
+} from "../model/iommu/mod.ts";
 import type { Topology } from "../model/topology/mod.ts";
 
 interface Alloc {
@@ -110,18 +115,9 @@ export class IovaReplay {
     if (d !== undefined) return d;
     const t = this.#topology;
     const device = t?.devices.find((x) => x.bdf === dev);
-    const opts: IovaPredictorOptions = {};
-    if (t !== undefined) {
-      const mask = BigInt(device?.dma.maskBits ?? 64);
-      const width = BigInt(t.iommu.addressWidth);
-      opts.dmaLimit = (1n << (mask < width ? mask : width)) - 1n;
-      opts.reserved = [
-        ...t.hostBridges.flatMap((h) => h.windows.map(([a, b]) => [a, b] as [bigint, bigint])),
-        ...t.iommu.reserved.map(([a, b]) => [a, b] as [bigint, bigint]),
-      ];
-      opts.rcacheVersion = t.iommu.rcacheVersion;
-    }
-    opts.onlineCpus = 2;
+    const opts: IovaPredictorOptions = t === undefined
+      ? { onlineCpus: 2 }
+      : iovaPredictorOptionsFor(t, dev, 2);
     const predictor = new IovaPredictor(opts);
     const lazy = (device?.iommuDomain ?? t?.iommu.defaultDomain) === "dma-fq";
     const fq = lazy

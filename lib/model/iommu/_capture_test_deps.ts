@@ -2,7 +2,7 @@
 // shared capture with the IOVA facts the predictor needs from it.
 export { DMA_MAP_EVENTS, parseTrace, u64AsNumber, u64At as u64As } from "../../ingest/mod.ts";
 import { type Topology, validateTopology } from "../topology/mod.ts";
-import type { IovaPredictor, IovaPredictorOptions } from "./mod.ts";
+import { type IovaPredictor, type IovaPredictorOptions, iovaPredictorOptionsFor } from "./mod.ts";
 
 /** The checked-in topology of a shared capture (`traces/captures/NAME.topology.json`). */
 export async function captureTopology(name: string): Promise<Topology> {
@@ -12,29 +12,9 @@ export async function captureTopology(name: string): Promise<Topology> {
   return got.topology;
 }
 
-/** IOVA ranges no allocation may take: host-bridge windows and the IOMMU's reserved regions. */
-export function iovaReservations(t: Topology): [bigint, bigint][] {
-  return [
-    ...t.hostBridges.flatMap((h) => h.windows.map(([a, b]) => [a, b] as [bigint, bigint])),
-    ...t.iommu.reserved.map(([a, b]) => [a, b] as [bigint, bigint]),
-  ];
-}
-
-/** The highest IOVA a device can get: its DMA mask cut to the IOMMU's address width. */
-export function dmaLimitOf(t: Topology, bdf: string): bigint {
-  const mask = BigInt(t.devices.find((d) => d.bdf === bdf)?.dma.maskBits ?? 64);
-  const width = BigInt(t.iommu.addressWidth);
-  return (1n << (mask < width ? mask : width)) - 1n;
-}
-
 /** Predictor options for one device of a capture (2 online CPUs, as the captures ran). */
 export function predictorOptions(t: Topology, bdf: string): IovaPredictorOptions {
-  return {
-    dmaLimit: dmaLimitOf(t, bdf),
-    reserved: iovaReservations(t),
-    rcacheVersion: t.iommu.rcacheVersion,
-    onlineCpus: 2,
-  };
+  return iovaPredictorOptionsFor(t, bdf, 2);
 }
 
 /**

@@ -212,20 +212,6 @@ export class FlushQueue {
   }
 
   /**
-   * Run the pending timer now (a replay that learns from the trace that the flush already
-   * happened: the kernel handed out an IOVA the model still has queued).
-   *
-   * @param nowNs Trace time.
-   * @returns False when no timer was pending.
-   */
-  flushNow(nowNs: number): boolean {
-    if (this.#timerAtNs < 0) return false;
-    this.#timerAtNs = Math.min(this.#timerAtNs, nowNs);
-    this.#fire(nowNs);
-    return true;
-  }
-
-  /**
    * A flush the trace shows happened before `nowNs`: the kernel handed out `pfn` while the
    * model still has it queued, so a flush ran after `pfn` was queued. Frees every entry queued
    * up to and including `pfn` (the later ones may still be queued: the pfn handed out is the

@@ -15,6 +15,35 @@
 import { IovaDomain } from "./iova_domain.ts";
 import { IovaRcaches, type RcacheVersion } from "./iova_rcache.ts";
 import { roundupPowOfTwo } from "./iova_domain.ts";
+import type { Topology } from "../topology/mod.ts";
+
+/**
+ * Predictor options for one device of a machine: its DMA mask cut to the IOMMU's address
+ * width, the host-bridge windows and IOMMU reserved regions no IOVA may take, the rcache
+ * layout.
+ *
+ * @param t The topology.
+ * @param bdf The device (unknown devices get a 64-bit mask).
+ * @param onlineCpus CPUs online (the depot trim keeps one magazine per CPU).
+ * @returns The options.
+ */
+export function iovaPredictorOptionsFor(
+  t: Topology,
+  bdf: string,
+  onlineCpus = 2,
+): IovaPredictorOptions {
+  const mask = BigInt(t.devices.find((d) => d.bdf === bdf)?.dma.maskBits ?? 64);
+  const width = BigInt(t.iommu.addressWidth);
+  return {
+    dmaLimit: (1n << (mask < width ? mask : width)) - 1n,
+    reserved: [
+      ...t.hostBridges.flatMap((h) => h.windows.map(([a, b]) => [a, b] as [bigint, bigint])),
+      ...t.iommu.reserved.map(([a, b]) => [a, b] as [bigint, bigint]),
+    ],
+    rcacheVersion: t.iommu.rcacheVersion,
+    onlineCpus,
+  };
+}
 
 /** Options of {@linkcode IovaPredictor}. */
 export interface IovaPredictorOptions {

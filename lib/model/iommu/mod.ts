@@ -55,6 +55,7 @@ export {
   type IovaPredictionStats,
   IovaPredictor,
   type IovaPredictorOptions,
+  iovaPredictorOptionsFor,
 } from "./iova_predictor.ts";
 export {
   FlushQueue,
