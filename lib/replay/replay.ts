@@ -118,12 +118,14 @@ export async function replayTrace(
   options: ReplayOptions = {},
 ): Promise<ReplayResult> {
   const topo = options.topology;
-  const dmaDebug = new DmaDebug((dev) => {
-    const d = topo?.devices.find((x) => x.bdf === dev);
-    return d
-      ? { maxSegmentSize: d.dma.maxSegmentSize, segmentBoundary: d.dma.segmentBoundary }
-      : null;
-  });
+  // The devices' DMA limits, looked up once (the sg checks ask on every dma_map_sg).
+  const limits = new Map(
+    (topo?.devices ?? []).map((d) => [
+      d.bdf,
+      { maxSegmentSize: d.dma.maxSegmentSize, segmentBoundary: d.dma.segmentBoundary },
+    ]),
+  );
+  const dmaDebug = new DmaDebug((dev) => limits.get(dev) ?? null);
   const faults = new IommuFaults();
   const iova = new IovaReplay(topo);
   const p2p = topo === undefined ? null : new P2pCheck(topo);
