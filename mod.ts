@@ -3,8 +3,8 @@
  * tracepoints, kprobes on dma-buf and vfio functions, function_graph durations) through a
  * model of the kernel.
  *
- * Stages so far: ingest (streaming ftrace text into columnar events) and the PCI topology and
- * P2PDMA model.
+ * Stages: ingest (streaming ftrace text into columnar events); the models of the PCI topology
+ * and P2PDMA, the IOMMU, the DMA API and dma-buf; the cost model; the replay.
  *
  * @example Summarize a trace
  * ```ts
@@ -23,4 +23,5 @@ export * from "./lib/model/topology/mod.ts";
 export * from "./lib/model/iommu/mod.ts";
 export * from "./lib/model/dma/mod.ts";
 export * from "./lib/model/dmabuf/mod.ts";
+export * from "./lib/cost/mod.ts";
 export * from "./lib/replay/mod.ts";
