@@ -2,13 +2,21 @@
 /**
  * The dmareplay command line: the only module that touches argv, files and the terminal.
  *
+ * Over 500 lines on purpose: DESIGN.md makes this the one file that does I/O, so every
+ * subcommand's flags, files and printing live here; the work itself is in lib/.
+ *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import {
-  anomaliesCsv,
+  ArrowStreamEncoder,
   calcMapTypeAndDist,
+  calibrateTrace,
+  chunkToCsv,
+  type CostProfile,
+  csvHeader,
+  DEFAULT_COST_PROFILE,
   DEFAULT_PROBE_MAP,
   importTopologyDump,
   P2pdmaMapTypes,
@@ -20,7 +28,9 @@ import {
   replayTrace,
   STATS,
   summarizeTrace,
+  type TableChunk,
   type Topology,
+  validateCostProfile,
   validateProbeMap,
   validateTopology,
 } from "./mod.ts";
@@ -33,7 +43,9 @@ Commands:
   parse    TRACE|- [--probes P.json] [--json]        event counts by name, diagnostics
   replay   TRACE|- [--topology T.json] [--probes P.json] --out DIR
                                                      the checks so far: summary.json, anomalies.csv
-  validate FILE.json                                 check a topology or a probe map
+  calibrate TRACE|- [--topology T] [--probes P] [--cost BASE.json] --out PROFILE.json
+                                                     fit a cost profile to the trace's durations
+  validate FILE.json                                 check a topology, probe map or cost profile
   p2p      T.json PROVIDER_BDF[:BAR] CLIENT_BDF [--json] [--phys ADDR]
                                                      map type, distance, reason, bus offset
   topology import DUMP                               topology JSON from traces/collect-topology.sh
@@ -62,10 +74,14 @@ Options:
 const REPLAY_USAGE =
   `Usage: dmareplay replay TRACE|- [--topology T.json] [--probes P.json] [--revision R] --out DIR
 
-Replay a capture through the checks the replay has so far (dma-debug's DMA_* checks, faults
-after unmap, the dma-buf lifecycle's DMABUF_* invariants) and write into DIR:
-  summary.json    DESIGN.md's contract (parse's keys plus anomalies, revision, ...)
-  anomalies.csv   line,code,device,related,message - one row per anomaly, in trace order
+Replay a capture through the model (dma-debug's DMA_* checks, the IOVA allocator, faults
+after unmap, P2P paths, the dma-buf lifecycle's DMABUF_* invariants) and write into DIR:
+  summary.json                DESIGN.md's contract (parse's keys plus ops, anomalies, iova, ...)
+  ops.csv, ops.arrow          one row per modeled operation (README lists the columns)
+  timeline.csv, .arrow        IOVA in use, live mappings, dma-buf state on a time grid
+  attachments.csv, .arrow     one row per dma-buf attachment (when the trace has dma-buf work)
+  anomalies.csv, .arrow       line,code,device,related,message,revision, in trace order
+.arrow files are Arrow IPC streams (DuckDB, Polars, pyarrow, arquero read them).
 A topology is optional: without it the sg segment checks (which need the devices' DMA limits)
 are skipped and summary.json says so (topology.given = false).
 
@@ -73,6 +89,8 @@ Options:
   --topology T.json  the machine (dmareplay topology import makes one)
   --probes P.json    probe map (default: traces/default.probes.json, built in)
   --revision R       patch revision; only v8-2025 (the merged code) for now
+  --cost C.json      cost profile for modeled_ns (default: the built-in one; see calibrate)
+  --timeline-step-ms N  timeline grid step (default 1)
   --out DIR          output directory (created)
   --quiet            no progress on stderr
   -h, --help         this help
@@ -86,6 +104,8 @@ async function cmdReplay(args: string[]): Promise<number> {
       topology: { type: "string" },
       probes: { type: "string" },
       revision: { type: "string", default: "v8-2025" },
+      cost: { type: "string" },
+      "timeline-step-ms": { type: "string", default: "1" },
       out: { type: "string" },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -109,17 +129,24 @@ async function cmdReplay(args: string[]): Promise<number> {
     if (e instanceof InputError) throw new UsageError(e.message);
     throw e;
   }
+  const stepMs = Number(values["timeline-step-ms"]);
+  if (!(stepMs > 0)) throw new UsageError("--timeline-step-ms takes a positive number");
+  const cost = await loadCostProfile(values.cost);
   const stream = await openInput(path);
   const onProgress = await progressFor(path, values.quiet);
+  await Deno.mkdir(values.out, { recursive: true });
+  const files = new TableFiles(values.out);
   const r = await replayTrace(stream, {
     probeMap,
+    cost,
+    timelineStepNs: stepMs * 1e6,
+    tables: (c) => files.write(c),
     ...(topology ? { topology } : {}),
     ...(onProgress ? { onProgress } : {}),
   });
+  files.close();
   if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
-  await Deno.mkdir(values.out, { recursive: true });
   await Deno.writeTextFile(`${values.out}/summary.json`, JSON.stringify(r.summary, null, 2) + "\n");
-  await Deno.writeTextFile(`${values.out}/anomalies.csv`, anomaliesCsv(r.anomalies));
   const s = r.summary;
   console.log(
     `${path}: ${s.input.lines} lines, ${s.events.total} events, ${s.diagnostics.total} diagnostics, ${s.anomalies.total} anomalies`,
@@ -130,15 +157,106 @@ async function cmdReplay(args: string[]): Promise<number> {
   for (const a of r.anomalies.slice(0, 10)) {
     console.log(`  ${path}:${a.line === 0 ? "end" : a.line}: ${a.code}: ${a.message}`);
   }
-  console.log(`wrote ${values.out}/summary.json, ${values.out}/anomalies.csv`);
+  console.log(`wrote ${values.out}/summary.json and ${files.names().join(", ")} (.csv, .arrow)`);
   const hasErrors = STATS.some((d) => d.severity === "error" && (s.stats[d.name] ?? 0) > 0);
   return hasErrors ? 1 : 0;
+}
+
+const CALIBRATE_USAGE =
+  `Usage: dmareplay calibrate TRACE|- [--topology T.json] [--probes P.json] [--cost BASE.json]
+                           [--name NAME] --out PROFILE.json
+
+Replay a capture that measured durations (function_graph, kprobe/kretprobe pairs) and fit the
+cost profile's per-operation CPU costs to them (non-negative least squares over the ops with an
+observed duration). Prints each fitted term (before -> after, samples) and the fit's R^2 and
+RMS error; writes the profile (terms the capture does not time keep BASE's figures, and every
+fitted figure says "calibrated from capture <TRACE>").
+Durations under function_graph include its own overhead (about 1 us per traced call): fit
+on a capture whose graph is limited to the DMA-API functions (set_graph_function).
+
+Options:
+  --cost BASE.json   profile to start from (default: the built-in one)
+  --name NAME        the new profile's name (default: BASE's name + "-calibrated")
+  --topology, --probes  as for replay
+  --out PROFILE.json where to write the profile
+  --quiet            no progress on stderr
+  -h, --help         this help
+`;
+
+async function cmdCalibrate(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      topology: { type: "string" },
+      probes: { type: "string" },
+      cost: { type: "string" },
+      name: { type: "string" },
+      out: { type: "string" },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(CALIBRATE_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("calibrate takes one TRACE (or - for stdin)");
+  if (values.out === undefined) throw new UsageError("calibrate needs --out PROFILE.json");
+  const path = positionals[0]!;
+  const probeMap = await loadProbeMap(values.probes);
+  let topology: Topology | undefined;
+  try {
+    topology = values.topology === undefined ? undefined : await loadTopology(values.topology);
+  } catch (e) {
+    if (e instanceof InputError) throw new UsageError(e.message);
+    throw e;
+  }
+  const base = await loadCostProfile(values.cost);
+  const stream = await openInput(path);
+  const onProgress = await progressFor(path, values.quiet);
+  const name = path.split("/").pop()!.replace(/\.gz$/, "").replace(/\.trace$/, "");
+  const r = await calibrateTrace(stream, {
+    probeMap,
+    base,
+    source: `calibrated from capture ${name}`,
+    ...(topology ? { topology } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  });
+  if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+  if (r.samples === 0) {
+    console.error(
+      `${path}: no operation with a measured duration (function_graph or kretprobe pairs); nothing to fit`,
+    );
+    return 1;
+  }
+  const profile = values.name === undefined ? r.profile : { ...r.profile, name: values.name };
+  await Deno.writeTextFile(values.out, JSON.stringify(profile, null, 2) + "\n");
+  console.log(
+    `${path}: ${r.samples} timed operations, mean ${(r.meanObservedNs / 1000).toFixed(2)} us`,
+  );
+  console.log(
+    `  ${"term".padEnd(22)} ${"before ns".padStart(10)} ${"fitted ns".padStart(10)} ${
+      "samples".padStart(8)
+    }`,
+  );
+  for (const t of r.terms) {
+    console.log(
+      `  ${t.term.padEnd(22)} ${t.beforeNs.toFixed(0).padStart(10)} ${
+        t.valueNs.toFixed(0).padStart(10)
+      } ${String(t.samples).padStart(8)}`,
+    );
+  }
+  console.log(`  fit: R^2 ${r.r2.toFixed(3)}, RMS error ${(r.rmseNs / 1000).toFixed(2)} us`);
+  console.log(`wrote ${values.out}`);
+  return 0;
 }
 
 const VALIDATE_USAGE = `Usage: dmareplay validate FILE.json
 
 Check a JSON input and print each error with its JSON pointer. Recognised: topologies
-(objects with "hostBridges" or "devices") and probe maps (objects with "probes").
+(objects with "hostBridges" or "devices"), probe maps (objects with "probes") and cost
+profiles (objects with "cpu" or "dataPath").
 Exit 0 when valid, 1 when not, 2 when the file cannot be read.
 `;
 
@@ -306,6 +424,66 @@ async function cmdP2p(args: string[]): Promise<number> {
     }
   }
   return 0;
+}
+
+/** Each table's CSV and Arrow IPC stream files in one directory, written chunk by chunk. */
+class TableFiles {
+  readonly #dir: string;
+  readonly #open = new Map<
+    string,
+    { csv: Deno.FsFile; arrow: Deno.FsFile; enc: ArrowStreamEncoder }
+  >();
+  readonly #text = new TextEncoder();
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  write(c: TableChunk): void {
+    let f = this.#open.get(c.schema.name);
+    if (f === undefined) {
+      const opts = { write: true, create: true, truncate: true };
+      f = {
+        csv: Deno.openSync(`${this.#dir}/${c.schema.name}.csv`, opts),
+        arrow: Deno.openSync(`${this.#dir}/${c.schema.name}.arrow`, opts),
+        enc: new ArrowStreamEncoder(c.schema),
+      };
+      this.#open.set(c.schema.name, f);
+      writeAll(f.csv, this.#text.encode(csvHeader(c.schema)));
+    }
+    writeAll(f.csv, this.#text.encode(chunkToCsv(c)));
+    writeAll(f.arrow, f.enc.encode(c));
+  }
+
+  names(): string[] {
+    return [...this.#open.keys()];
+  }
+
+  close(): void {
+    for (const f of this.#open.values()) {
+      writeAll(f.arrow, f.enc.end());
+      f.csv.close();
+      f.arrow.close();
+    }
+  }
+}
+
+function writeAll(f: Deno.FsFile, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.byteLength) off += f.writeSync(bytes.subarray(off));
+}
+
+async function loadCostProfile(path: string | undefined): Promise<CostProfile> {
+  if (path === undefined) return DEFAULT_COST_PROFILE;
+  const r = validateCostProfile(await readJson(path));
+  if (!r.ok) {
+    throw new UsageError(
+      `${path}: not a valid cost profile:\n${
+        r.errors.map((e) => `  ${e.pointer || "/"}: ${e.message}`).join("\n")
+      }`,
+    );
+  }
+  return r.profile;
 }
 
 class UsageError extends Error {}
@@ -483,8 +661,20 @@ async function cmdValidate(args: string[]): Promise<number> {
     for (const e of r.errors) console.log(`${path}#${e.pointer}: ${e.message}`);
     return 1;
   }
+  if (typeof json === "object" && json !== null && ("cpu" in json || "dataPath" in json)) {
+    const r = validateCostProfile(json);
+    if (r.ok) {
+      const n = Object.values(r.profile.cpu).filter((f) => f.status !== "estimate").length;
+      console.log(
+        `${path}: valid cost profile "${r.profile.name}" (${n} figures confirmed or calibrated)`,
+      );
+      return 0;
+    }
+    for (const e of r.errors) console.log(`${path}#${e.pointer}: ${e.message}`);
+    return 1;
+  }
   console.log(
-    `${path}#: expected a topology (an object with "hostBridges") or a probe map ("probes")`,
+    `${path}#: expected a topology (an object with "hostBridges"), a probe map ("probes") or a cost profile ("cpu")`,
   );
   return 1;
 }
@@ -499,6 +689,8 @@ async function main(argv: string[]): Promise<number> {
         return await cmdValidate(rest);
       case "replay":
         return await cmdReplay(rest);
+      case "calibrate":
+        return await cmdCalibrate(rest);
       case "p2p":
         return await cmdP2p(rest);
       case "topology":

@@ -149,8 +149,16 @@ Deno.test("dmareplay replay writes summary.json and anomalies.csv; --out is requ
   assert.equal(s.revision, "v8-2025");
   assert.equal(s.topology.given, false);
   const csv = (await Deno.readTextFile(`${out}/anomalies.csv`)).trim().split("\n");
-  assert.equal(csv[0], "line,code,device,related,message");
-  assert.match(csv[1]!, /^2,DMA_UNMAP_DIR_MISMATCH,0000:00:02\.0,1,/);
+  assert.equal(csv[0], "line,code,device,related,message,revision");
+  assert.match(csv[1]!, /^2,DMA_UNMAP_DIR_MISMATCH,0000:00:02\.0,1,.*,v8-2025$/);
+  const ops = (await Deno.readTextFile(`${out}/ops.csv`)).trim().split("\n");
+  assert.match(ops[0]!, /^ts_s,cpu,task,line,op,device,/);
+  assert.deepEqual(ops.slice(1).map((r) => r.split(",")[4]), ["dma_map_page", "dma_unmap_page"]);
+  for (const t of ["ops", "timeline", "anomalies"]) {
+    const head = (await Deno.readFile(`${out}/${t}.arrow`)).subarray(0, 4);
+    assert.deepEqual([...head], [0xff, 0xff, 0xff, 0xff], t); // an Arrow IPC stream message
+  }
+  assert.equal(s.ops.total, 2);
   assert.equal((await run(["replay", "-"], trace)).code, 2);
   assert.equal((await run(["replay", "-", "--out", out, "--revision", "v2-2022"], trace)).code, 2);
 });
@@ -173,4 +181,35 @@ Deno.test("dmareplay replay of a shared capture with its topology finds no anoma
   assert.equal(s.topology.given, true);
   assert.deepEqual(s.iova.prediction, { checked: 5217, matched: 5216, firstMismatchLine: 89714 });
   assert.equal(s.iova.leakedPages, 0);
+});
+
+Deno.test("dmareplay calibrate fits a profile to function_graph durations; validate accepts it", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await run(["calibrate", "traces/fgraph-6.12.trace", "--out", `${dir}/p.json`]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /timed operations/);
+  assert.match(r.out, /R\^2/);
+  const p = JSON.parse(await Deno.readTextFile(`${dir}/p.json`));
+  assert.equal(p.cpu.pte_write.status, "calibrated");
+  assert.match(p.cpu.pte_write.source, /calibrated from capture fgraph-6\.12/);
+  const v = await run(["validate", `${dir}/p.json`]);
+  assert.equal(v.code, 0, v.out);
+  // A profile with a figure but no source is refused by replay (usage error) and validate.
+  await Deno.writeTextFile(`${dir}/bad.json`, '{"name":"x","cpu":{"pte_write":{"value":1}}}');
+  assert.equal((await run(["validate", `${dir}/bad.json`])).code, 1);
+  const bad = await run([
+    "replay",
+    "traces/strict-6.12.trace",
+    "--cost",
+    `${dir}/bad.json`,
+    "--out",
+    dir,
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /\/cpu\/pte_write\/source/);
+  // No durations: nothing to fit.
+  assert.equal(
+    (await run(["calibrate", "traces/strict-6.12.trace", "--out", `${dir}/q.json`])).code,
+    1,
+  );
 });

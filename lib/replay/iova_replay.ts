@@ -32,6 +32,8 @@ interface Alloc {
   pages: number;
   dev: string;
   resolved: boolean;
+  /** Line of the dma:* event that owns it (0 until known). */
+  ownerLine: number;
 }
 type Op = { kind: "alloc"; a: Alloc } | {
   kind: "unmap";
@@ -98,6 +100,8 @@ export class IovaReplay {
   readonly #queue: Op[] = [];
   /** pfn → device of IOVAs handed out in the trace. */
   readonly #devOfPfn = new Map<number, string>();
+  /** Where the allocations resolved in the last batch came from, by their dma:* line. */
+  readonly #sources = new Map<number, "rcache" | "rbtree">();
   #peak = 0;
   #live = 0;
 
@@ -136,6 +140,7 @@ export class IovaReplay {
    * @param b A parsed batch.
    */
   feed(b: EventBatch): void {
+    this.#sources.clear();
     const maps = b.tables.get("map");
     const unmaps = b.tables.get("unmap");
     for (let r = 0; r < b.n; ++r) {
@@ -150,7 +155,16 @@ export class IovaReplay {
         const p = this.#pending.get(cpu);
         if (p === undefined) {
           // Its place in the order is its first map (an interrupt's unmap after it comes later).
-          const a: Alloc = { line, cpu, ts, pfn, pages: bytes, dev: "", resolved: false };
+          const a: Alloc = {
+            line,
+            cpu,
+            ts,
+            pfn,
+            pages: bytes,
+            dev: "",
+            resolved: false,
+            ownerLine: 0,
+          };
           this.#queue.push({ kind: "alloc", a });
           this.#pending.set(cpu, a);
         } else p.pages += bytes;
@@ -162,6 +176,7 @@ export class IovaReplay {
         a.dev = b.strings.get((t.cols.device as Int32Array)[b.tableRow[r]!]!);
         a.pages = Math.ceil(a.pages / 4096);
         a.resolved = true;
+        a.ownerLine = line;
         this.#devOfPfn.set(a.pfn, a.dev);
         this.#drain();
       } else if (name === "unmap" && unmaps) {
@@ -196,7 +211,15 @@ export class IovaReplay {
       d.fq.advanceTo(a.ts);
       if (d.fq.isQueued(a.pfn)) d.fq.flushThrough(a.pfn, a.ts, a.cpu);
     }
+    const matched = d.predictor.stats.matched;
     d.predictor.onAllocReturn(a.line, a.cpu, a.ts, a.pfn, a.pages);
+    if (d.predictor.stats.matched > matched) {
+      const src = d.predictor.rcaches.lastSource;
+      if (src === "rcache") this.#sources.set(a.ownerLine, "rcache");
+      else if (src === "tree" || src === "tree_after_flush") {
+        this.#sources.set(a.ownerLine, "rbtree");
+      }
+    }
     if (!d.live.has(a.pfn)) {
       d.live.set(a.pfn, { pages: a.pages, line: a.line });
       d.livePages += a.pages;
@@ -215,6 +238,32 @@ export class IovaReplay {
       d.livePages -= pages;
       this.#live -= pages;
     }
+  }
+
+  /**
+   * Where the model's allocator took the IOVA of a DMA mapping resolved in the last batch
+   * (only when the model gave the kernel's IOVA; else the source is not known).
+   *
+   * @param line The dma:* map event's line.
+   * @returns `rcache`, `rbtree`, or undefined.
+   */
+  sourceOf(line: number): "rcache" | "rbtree" | undefined {
+    return this.#sources.get(line);
+  }
+
+  /**
+   * Whether a device's IOVAs go through a flush queue (DMA-FQ domain) rather than strict
+   * invalidation.
+   *
+   * @param dev The device.
+   * @returns True for DMA-FQ.
+   */
+  isLazy(dev: string): boolean {
+    const d = this.#domains.get(dev);
+    if (d !== undefined) return d.fq !== null;
+    const t = this.#topology;
+    const type = t?.devices.find((x) => x.bdf === dev)?.iommuDomain ?? t?.iommu.defaultDomain;
+    return type === "dma-fq";
   }
 
   /** End of trace: allocations whose dma:* event never came are dropped. */

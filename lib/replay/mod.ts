@@ -15,6 +15,7 @@ export {
 } from "./dma_debug.ts";
 export { type IommuFaultAnomaly, IommuFaults } from "./iommu_faults.ts";
 export {
+  anomaliesChunk,
   anomaliesCsv,
   type ReplayAnomaly,
   type ReplayOptions,
@@ -25,3 +26,26 @@ export {
 export { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
 export { type P2pAnomaly, P2pCheck } from "./p2p_check.ts";
 export { feedDmaDebug } from "./dma_debug_events.ts";
+export { OpsRecorder, type OpsRecorderOptions, type OpsStats } from "./ops_recorder.ts";
+export {
+  ANOMALIES_SCHEMA,
+  ATTACHMENTS_SCHEMA,
+  OPS_SCHEMA,
+  TIMELINE_SCHEMA,
+} from "./replay_tables.ts";
+export {
+  chunkRows,
+  type ColumnData,
+  type ColumnKind,
+  type ColumnSpec,
+  TableBuilder,
+  type TableChunk,
+  type TableSchema,
+} from "./table_builder.ts";
+export { ArrowStreamEncoder, chunkToCsv, csvHeader } from "./table_io.ts";
+export {
+  addOpsToCalibrator,
+  calibrateTrace,
+  type CalibrateTraceOptions,
+  type CalibrateTraceResult,
+} from "./calibrate_trace.ts";

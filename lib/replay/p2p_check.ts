@@ -85,7 +85,33 @@ export class P2pCheck {
     this.#types = new P2pdmaMapTypes(this.#tree, this.#providers);
   }
 
-  #translates(bdf: string): boolean {
+  /**
+   * The path of a mapping of `phys` by `device`: the pair's map type when `phys` is in a
+   * memory BAR, else null (RAM, or a device the topology does not know).
+   *
+   * @param device The mapping device.
+   * @param phys CPU physical address.
+   * @returns The map type, or null.
+   */
+  pathOf(device: string, phys: bigint): P2pdmaMapType | null {
+    const bar = this.#barOf(phys);
+    if (bar === undefined) return null;
+    const client = this.#tree.device(device);
+    if (client === undefined) return null;
+    return this.#types.pciP2pdmaMapType(bar.provider, client).mapType;
+  }
+
+  #barOf(phys: bigint) {
+    return this.#bars.find((b) => phys >= b.start && phys < b.end);
+  }
+
+  /**
+   * Whether the device's DMA goes through IOMMU translation (a DMA or DMA-FQ domain).
+   *
+   * @param bdf The device.
+   * @returns True when translated.
+   */
+  translates(bdf: string): boolean {
     const t = this.#topology;
     if (!t.iommu.present) return false;
     const d = t.devices.find((x) => x.bdf === bdf);
@@ -102,11 +128,9 @@ export class P2pCheck {
    * @param line Trace line.
    */
   map(device: string, phys: bigint, dmaAddr: bigint, line: number): void {
-    const bar = this.#bars.find((b) => phys >= b.start && phys < b.end);
-    if (bar === undefined) return; // RAM: not P2P
-    const client = this.#tree.device(device);
-    if (client === undefined) return; // a device the topology does not know
-    const t = this.#types.pciP2pdmaMapType(bar.provider, client).mapType;
+    const t = this.pathOf(device, phys);
+    if (t === null) return; // RAM, or a device the topology does not know: not P2P
+    const bar = this.#barOf(phys)!;
     ++this.byPath[t];
     const bus = (phys + bar.provider.busOffset) & MAPPING_ERROR;
     const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -116,7 +140,7 @@ export class P2pCheck {
     const raise = (code: P2pAnomaly["code"], why: string) =>
       this.anomalies.push({ code, line, related: [], device, message: `${what}: ${why}` });
     if (dmaAddr === MAPPING_ERROR) return; // failed: what the kernel does for NOT_SUPPORTED
-    const translates = this.#translates(device);
+    const translates = this.translates(device);
     if (t === "NOT_SUPPORTED") {
       raise("P2P_NOT_SUPPORTED_PATH", `the kernel refuses this pair, yet got ${hex(dmaAddr)}`);
     } else if (t === "BUS_ADDR") {

@@ -24,6 +24,11 @@ import { feedDmaDebug } from "./dma_debug_events.ts";
 import { IommuFaults } from "./iommu_faults.ts";
 import { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
 import { P2pCheck } from "./p2p_check.ts";
+import { type CostProfile, DEFAULT_COST_PROFILE } from "../cost/mod.ts";
+import { OpsRecorder, type OpsStats } from "./ops_recorder.ts";
+import { ANOMALIES_SCHEMA } from "./replay_tables.ts";
+import type { TableChunk } from "./table_builder.ts";
+import { chunkToCsv, csvHeader } from "./table_io.ts";
 
 /** One anomaly of any check. */
 export interface ReplayAnomaly {
@@ -47,6 +52,8 @@ export interface ReplaySummary extends ParseSummary {
     readonly byCode: Record<string, number>;
     readonly first: readonly { line: number; code: string; message: string }[];
   };
+  /** Modeled operations (the `ops` table): rows, by path, cost totals. */
+  readonly ops: OpsStats & { readonly costProfile: string };
   /** The patch revision replayed. */
   readonly revision: string;
   /** Durations measured in the trace (function_graph, kretprobe pairs). */
@@ -75,6 +82,22 @@ export interface ReplayOptions {
   onProgress?: (bytes: number, lines: number) => void;
   /** dma-buf revoke grace. @default {10} */
   revokeGraceMs?: number;
+  /**
+   * Takes the chunks of the `ops`, `timeline`, `attachments` and `anomalies` tables (in that
+   * order of completion; anomalies last).
+   * @default {none: only the summary and the anomaly list}
+   */
+  tables?: (chunk: TableChunk) => void;
+  /**
+   * The cost profile for `modeled_ns`.
+   * @default {DEFAULT_COST_PROFILE}
+   */
+  cost?: CostProfile;
+  /**
+   * The timeline's grid step, ns.
+   * @default {1_000_000}
+   */
+  timelineStepNs?: number;
 }
 
 /** What {@linkcode replayTrace} returns. */
@@ -122,7 +145,11 @@ export async function replayTrace(
   const limits = new Map(
     (topo?.devices ?? []).map((d) => [
       d.bdf,
-      { maxSegmentSize: d.dma.maxSegmentSize, segmentBoundary: d.dma.segmentBoundary },
+      {
+        // A default max segment size is a guess (drivers raise it): checked only when stated.
+        maxSegmentSize: d.dma.maxSegmentSizeStated ? d.dma.maxSegmentSize : Number.MAX_SAFE_INTEGER,
+        segmentBoundary: d.dma.segmentBoundary,
+      },
     ]),
   );
   const dmaDebug = new DmaDebug((dev) => limits.get(dev) ?? null);
@@ -132,9 +159,24 @@ export async function replayTrace(
   const parseOptions: ParseTraceOptions = {};
   if (options.probeMap) parseOptions.probeMap = options.probeMap;
   if (options.onProgress) parseOptions.onProgress = options.onProgress;
+  const cost = options.cost ?? DEFAULT_COST_PROFILE;
+  const revision = "v8-2025";
+  const ops = new OpsRecorder({
+    sink: options.tables ?? (() => {}),
+    cost,
+    revision,
+    p2p,
+    iova,
+    ...(topo?.iommu.pgsizeBitmap !== undefined ? { pgsizeBitmap: topo.iommu.pgsizeBitmap } : {}),
+    ...(options.timelineStepNs !== undefined ? { timelineStepNs: options.timelineStepNs } : {}),
+  });
+  const core: DmaBufCore = new DmaBufCore({
+    revokeGraceMs: options.revokeGraceMs ?? 10,
+    onOp: ops.dmaBufListener((): DmaBufCore => core),
+  });
   const tracker = new DmaBufTracker(
     parseOptions.probeMap ? { probeMap: parseOptions.probeMap } : {},
-    new DmaBufCore({ revokeGraceMs: options.revokeGraceMs ?? 10 }),
+    core,
   );
   const parse = parseTrace(stream, parseOptions);
   let calls = 0;
@@ -153,10 +195,12 @@ export async function replayTrace(
     iova.feed(b);
     p2p?.feed(b);
     tracker.feed(b);
+    ops.feed(b);
   }
   dmaDebug.end();
   tracker.end();
   iova.end();
+  ops.end();
   const all: ReplayAnomaly[] = [
     ...dmaDebug.anomalies,
     ...faults.anomalies,
@@ -192,7 +236,8 @@ export async function replayTrace(
       byCode: sortedByCode,
       first: all.slice(0, 20).map((a) => ({ line: a.line, code: a.code, message: a.message })),
     },
-    revision: "v8-2025",
+    ops: { ...ops.stats, byPath: { ...ops.stats.byPath }, costProfile: cost.name },
+    revision,
     durationsMeasured: measured || calls > 0,
     dma: { preTraceUnmaps: dmaDebug.preTraceUnmaps, liveAtEnd: dmaDebug.live },
     dmaBuf: { ...tracker.stats },
@@ -201,23 +246,41 @@ export async function replayTrace(
     iommuFaults: { ...faults.stats },
     topology: { given: topo !== undefined },
   };
+  options.tables?.(anomaliesChunk(all, revision));
   return { summary, anomalies: all };
 }
 
 /**
- * The anomalies as CSV (`line,code,device,related,message`; RFC 4180 quoting, so trace text
- * cannot break the columns).
+ * The anomalies as an `anomalies` table chunk.
  *
  * @param anomalies The anomalies.
+ * @param revision The revision column.
+ * @returns One chunk with every anomaly.
+ */
+export function anomaliesChunk(anomalies: readonly ReplayAnomaly[], revision: string): TableChunk {
+  return {
+    schema: ANOMALIES_SCHEMA,
+    n: anomalies.length,
+    data: [
+      Float64Array.from(anomalies, (a) => a.line),
+      anomalies.map((a) => a.code),
+      anomalies.map((a) => a.device),
+      anomalies.map((a) => a.related.join(" ")),
+      anomalies.map((a) => a.message),
+      anomalies.map(() => revision),
+    ],
+  };
+}
+
+/**
+ * The anomalies as CSV (`line,code,device,related,message,revision`; RFC 4180 quoting, so
+ * trace text cannot break the columns).
+ *
+ * @param anomalies The anomalies.
+ * @param revision The revision column.
  * @returns CSV text with a header line.
  */
-export function anomaliesCsv(anomalies: readonly ReplayAnomaly[]): string {
-  const q = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-  const rows = ["line,code,device,related,message"];
-  for (const a of anomalies) {
-    rows.push(
-      [String(a.line), a.code, q(a.device), q(a.related.join(" ")), q(a.message)].join(","),
-    );
-  }
-  return rows.join("\n") + "\n";
+export function anomaliesCsv(anomalies: readonly ReplayAnomaly[], revision = "v8-2025"): string {
+  const c = anomaliesChunk(anomalies, revision);
+  return csvHeader(c.schema) + chunkToCsv(c);
 }

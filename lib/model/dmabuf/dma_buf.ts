@@ -6,6 +6,10 @@
  * the trace says how an operation ended, the observed outcome wins and a disagreement with the
  * rules is an anomaly with its trace line.
  *
+ * Over 500 lines on purpose: the §8.5 state machine is one unit. Every operation reads and
+ * writes the same private buffer and attachment state and raises the same invariants, so a
+ * split would have to expose that state to a second file.
+ *
  * @module
  */
 
@@ -15,6 +19,8 @@ import type {
   DmaBufAttachmentInfo,
   DmaBufExporter,
   DmaBufInfo,
+  DmaBufOpEvent,
+  DmaBufOpName,
   DmaBufPfn,
   ImporterKind,
   MoveNotifyHandler,
@@ -28,6 +34,11 @@ export interface DmaBufCoreOptions {
    * @default {10}
    */
   revokeGraceMs?: number;
+  /**
+   * Called for every operation, before its checks (the replay's ops table).
+   * @default {none}
+   */
+  onOp?: (e: DmaBufOpEvent) => void;
 }
 
 /** An operation's outcome: 0, the errno, and the anomalies it raised. */
@@ -65,6 +76,7 @@ export class DmaBufCore {
   readonly #atts: DmaBufAttachmentInfo[] = [];
   readonly #graceNs: number;
   readonly #handlers = new Map<number, MoveNotifyHandler>();
+  readonly #onOp: ((e: DmaBufOpEvent) => void) | undefined;
 
   /**
    * An empty core.
@@ -73,6 +85,21 @@ export class DmaBufCore {
    */
   constructor(options: DmaBufCoreOptions = {}) {
     this.#graceNs = (options.revokeGraceMs ?? 10) * 1e6;
+    this.#onOp = options.onOp;
+  }
+
+  /** Every buffer so far (released ones too). */
+  get buffers(): readonly DmaBufInfo[] {
+    return this.#bufs;
+  }
+
+  /** Every attachment so far (detached ones too). */
+  get attachments(): readonly DmaBufAttachmentInfo[] {
+    return this.#atts;
+  }
+
+  #emit(op: DmaBufOpName, buf: number, attach: number, line: number, nowNs: number): void {
+    this.#onOp?.({ op, buf, attach, line, nowNs });
   }
 
   /**
@@ -161,6 +188,7 @@ export class DmaBufCore {
       revokeLine: -1,
       attachments: new Set(),
     });
+    this.#emit("dma_buf_export", id, -1, line, NaN);
     return id;
   }
 
@@ -185,14 +213,17 @@ export class DmaBufCore {
     observed?: 0 | string,
   ): DmaBufOpResult {
     const b = this.#bufs[buf]!;
-    if (this.#released(b, "attach", line)) return { errno: "EINVAL", attach: -1 };
     const id = this.#atts.length;
+    this.#emit("dma_buf_attach", buf, id, line, NaN);
+    if (this.#released(b, "attach", line)) return { errno: "EINVAL", attach: -1 };
     const att: DmaBufAttachmentInfo = {
       id,
       buf,
       device,
       importer,
       peer2peer: importer !== "static" && allowPeer2peer,
+      attachLine: line,
+      detachLine: -1,
       attached: true,
       pinned: false,
       mapLines: [],
@@ -227,6 +258,7 @@ export class DmaBufCore {
    */
   map(att: number, line: number, nowNs: number, observed?: 0 | string): DmaBufOpResult {
     const a = this.#atts[att]!;
+    this.#emit("dma_buf_map_attachment", a.buf, att, line, nowNs);
     const b = this.#bufs[a.buf]!;
     this.#checkGrace(nowNs, line);
     if (this.#released(b, "map", line, att)) return { errno: "EINVAL", attach: att };
@@ -256,6 +288,7 @@ export class DmaBufCore {
    */
   unmap(att: number, line: number, nowNs: number): void {
     const a = this.#atts[att]!;
+    this.#emit("dma_buf_unmap_attachment", a.buf, att, line, nowNs);
     const b = this.#bufs[a.buf]!;
     if (this.#released(b, "unmap", line, att)) return;
     if (a.mapLines.length === 0) {
@@ -347,6 +380,7 @@ export class DmaBufCore {
    */
   moveNotify(buf: number, line: number, nowNs: number): void {
     const b = this.#bufs[buf]!;
+    this.#emit("dma_buf_move_notify", buf, -1, line, nowNs);
     if (this.#released(b, "move_notify", line)) return;
     if (b.revokeLine < 0) b.revokeLine = line;
     for (const id of b.attachments) {
@@ -397,6 +431,7 @@ export class DmaBufCore {
    */
   getPfn(att: number, pgoff: bigint, line: number, nowNs: number): DmaBufPfn {
     const a = this.#atts[att]!;
+    this.#emit("dma_buf_get_pfn", a.buf, att, line, nowNs);
     const b = this.#bufs[a.buf]!;
     this.#checkGrace(nowNs, line);
     if (this.#released(b, "get_pfn", line, att)) return { errno: "EINVAL", pfn: -1n, maxOrder: 0 };
@@ -442,6 +477,7 @@ export class DmaBufCore {
    */
   detach(att: number, line: number, nowNs: number): void {
     const a = this.#atts[att]!;
+    this.#emit("dma_buf_detach", a.buf, att, line, nowNs);
     const b = this.#bufs[a.buf]!;
     this.#checkGrace(nowNs, line);
     if (this.#released(b, "detach", line, att)) return;
@@ -456,6 +492,7 @@ export class DmaBufCore {
       );
     }
     a.attached = false;
+    a.detachLine = line;
     b.attachments.delete(att);
   }
 
@@ -468,6 +505,7 @@ export class DmaBufCore {
    */
   release(buf: number, line: number, nowNs: number): void {
     const b = this.#bufs[buf]!;
+    this.#emit("dma_buf_release", buf, -1, line, nowNs);
     this.#checkGrace(nowNs, line);
     if (this.#released(b, "release", line)) return;
     if (b.attachments.size > 0) {

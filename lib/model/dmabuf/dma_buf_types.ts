@@ -101,6 +101,10 @@ export interface DmaBufAttachmentInfo {
   readonly importer: ImporterKind;
   /** `attach->peer2peer`. */
   readonly peer2peer: boolean;
+  /** Line of the attach. */
+  readonly attachLine: number;
+  /** Line of the detach (-1 while attached). */
+  detachLine: number;
   /** Attached (false after detach). */
   attached: boolean;
   /** `dma_buf_pin` held. */
@@ -114,3 +118,28 @@ export interface DmaBufAttachmentInfo {
   /** Time (ns) of that move_notify. */
   invalidatedAtNs: number;
 }
+
+/** One operation, as `DmaBufCoreOptions.onOp` sees it. */
+export interface DmaBufOpEvent {
+  /** The dma-buf function (`dma_buf_map_attachment`, ...). */
+  readonly op: DmaBufOpName;
+  /** The buffer. */
+  readonly buf: number;
+  /** The attachment, or -1. */
+  readonly attach: number;
+  /** Trace line. */
+  readonly line: number;
+  /** Trace time (NaN when the caller has none). */
+  readonly nowNs: number;
+}
+
+/** The operations `DmaBufCoreOptions.onOp` reports. */
+export type DmaBufOpName =
+  | "dma_buf_export"
+  | "dma_buf_attach"
+  | "dma_buf_map_attachment"
+  | "dma_buf_unmap_attachment"
+  | "dma_buf_move_notify"
+  | "dma_buf_get_pfn"
+  | "dma_buf_detach"
+  | "dma_buf_release";

@@ -27,6 +27,8 @@ export type {
   DmaBufAttachmentInfo,
   DmaBufExporter,
   DmaBufInfo,
+  DmaBufOpEvent,
+  DmaBufOpName,
   DmaBufPfn,
   DmaBufState,
   ImporterKind,

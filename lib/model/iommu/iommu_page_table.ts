@@ -107,6 +107,50 @@ export function iommuPgsize(
   return [pgsize, count];
 }
 
+/**
+ * How many leaf PTEs `iommu_map(iova, paddr, size)` writes: the runs of
+ * {@linkcode iommuPgsize} added up (what the replay counts per map and unmap).
+ *
+ * @param bitmap The domain's page sizes.
+ * @param iova Start IOVA.
+ * @param paddr Start physical address (for an unmap, pass the IOVA: alignment decides).
+ * @param sizeBytes Bytes.
+ * @returns Leaf PTEs.
+ *
+ * @example 2 MiB + 8 KiB at a 2 MiB-aligned IOVA: one huge page and two 4 KiB pages
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { iommuLeafCount } from "./mod.ts";
+ * assert.equal(iommuLeafCount(0x40201000n, 0x200000n, 0x400000n, 0x202000n), 3);
+ * assert.equal(iommuLeafCount(0x40201000n, 0x201000n, 0x401000n, 0x4000n), 4);
+ * ```
+ */
+export function iommuLeafCount(
+  bitmap: bigint,
+  iova: bigint,
+  paddr: bigint,
+  sizeBytes: bigint,
+): number {
+  const min = bitmap & -bitmap;
+  let size = sizeBytes;
+  if (size <= 0n || min === 0n) return 0;
+  // Fast path: smaller than the second page size, every leaf is of the smallest size.
+  const rest = bitmap & ~min;
+  if (rest === 0n || size < (rest & -rest)) return Number((size + min - 1n) / min);
+  let n = 0;
+  let i = iova;
+  let p = paddr;
+  while (size >= min) {
+    const [pg, count] = iommuPgsize(bitmap, i, p, size);
+    const bytes = pg * count;
+    n += Number(count);
+    i += bytes;
+    p += bytes;
+    size -= bytes;
+  }
+  return size > 0n ? n + 1 : n;
+}
+
 /** Options of {@linkcode IommuPageTable}. */
 export interface IommuPageTableOptions {
   /**

@@ -44,6 +44,7 @@ export {
 } from "./iommu_dma_alloc_iova.ts";
 export { IovaTree, NIL } from "./iova_tree.ts";
 export {
+  iommuLeafCount,
   type IommuMapResult,
   IommuPageTable,
   type IommuPageTableOptions,

@@ -68,6 +68,11 @@ export interface DmaLimits {
   readonly maskBits: number;
   /** `dma_get_max_seg_size`, bytes. */
   readonly maxSegmentSize: number;
+  /**
+   * Whether the topology states `maxSegmentSize` (else it is the PCI core's default, 65536,
+   * which many drivers raise: NVMe to 4 GiB - 1; checks against it would be guesses).
+   */
+  readonly maxSegmentSizeStated: boolean;
   /** `dma_get_seg_boundary` mask. */
   readonly segmentBoundary: bigint;
 }

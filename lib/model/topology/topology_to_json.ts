@@ -76,7 +76,7 @@ export function topologyToJson(t: Topology): Record<string, unknown> {
       if (d.acsCtrl !== null) o.acsCtrl = [...d.acsCtrl];
       o.dma = {
         maskBits: d.dma.maskBits,
-        maxSegmentSize: d.dma.maxSegmentSize,
+        ...(d.dma.maxSegmentSizeStated ? { maxSegmentSize: d.dma.maxSegmentSize } : {}),
         segmentBoundary: hex(d.dma.segmentBoundary),
       };
       if (d.iommuDomain !== null) o.iommuDomain = d.iommuDomain;

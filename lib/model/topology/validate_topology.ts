@@ -214,6 +214,7 @@ function readDevice(r: JsonReader, v: unknown, at: string): PciDevice | null {
   }
   let maskBits = 64;
   let maxSegmentSize = 65536;
+  let maxSegmentSizeStated = false;
   let segmentBoundary = 0xffffffffn;
   if (o.dma !== undefined) {
     const d = r.object(o.dma, `${at}/dma`, "DMA limits");
@@ -223,6 +224,7 @@ function readDevice(r: JsonReader, v: unknown, at: string): PciDevice | null {
         maskBits = r.integer(d.maskBits, `${at}/dma/maskBits`, "the DMA mask width", 1, 64) ?? 64;
       }
       if (d.maxSegmentSize !== undefined) {
+        maxSegmentSizeStated = true;
         maxSegmentSize = r.integer(
           d.maxSegmentSize,
           `${at}/dma/maxSegmentSize`,
@@ -253,7 +255,7 @@ function readDevice(r: JsonReader, v: unknown, at: string): PciDevice | null {
     device: o.device === undefined ? null : r.id16(o.device, `${at}/device`, "the device id"),
     bars,
     acsCtrl,
-    dma: { maskBits, maxSegmentSize, segmentBoundary },
+    dma: { maskBits, maxSegmentSize, maxSegmentSizeStated, segmentBoundary },
     iommuDomain: o.iommuDomain === undefined
       ? null
       : r.oneOf(o.iommuDomain, `${at}/iommuDomain`, "a domain type", DOMAINS),
@@ -466,7 +468,12 @@ function placeholder(i: number): PciDevice {
     device: null,
     bars: [],
     acsCtrl: null,
-    dma: { maskBits: 64, maxSegmentSize: 65536, segmentBoundary: 0xffffffffn },
+    dma: {
+      maskBits: 64,
+      maxSegmentSize: 65536,
+      maxSegmentSizeStated: false,
+      segmentBoundary: 0xffffffffn,
+    },
     iommuDomain: null,
     iommuGroup: null,
   };

@@ -37,6 +37,7 @@ Deno.test("validateTopology() fills the defaults: no IOMMU, zero bus offsets, 64
   assert.deepEqual(t.devices[1]!.dma, {
     maskBits: 64,
     maxSegmentSize: 65536,
+    maxSegmentSizeStated: false, // the PCI default: the sg length check is skipped
     segmentBoundary: 0xffffffffn,
   });
   assert.equal(t.devices[0]!.acsCtrl, null); // no ACS capability unless listed

@@ -1,0 +1,204 @@
+/**
+ * Columnar output tables of the replay (ops, attachments, timeline): rows go into typed
+ * columns of a fixed-size chunk, and each full chunk is handed to a sink (written out as CSV
+ * and Arrow by the command line, or kept by a caller that wants the whole table). Memory holds
+ * one chunk, whatever the trace's length.
+ *
+ * @module
+ */
+
+/** How a column is stored: float64 (NaN for null), int32, or strings. */
+export type ColumnKind = "f64" | "i32" | "str";
+
+/** One column of a table. */
+export interface ColumnSpec {
+  /** Column name (snake_case, as in the CSV header). */
+  readonly name: string;
+  /** Storage. */
+  readonly kind: ColumnKind;
+  /** What it holds, with its unit. */
+  readonly doc: string;
+}
+
+/** A table's name and columns. */
+export interface TableSchema {
+  /** `ops`, `attachments`, `timeline`, `anomalies`. */
+  readonly name: string;
+  /** The columns in order. */
+  readonly columns: readonly ColumnSpec[];
+}
+
+/** Column data of a chunk, by kind. */
+export type ColumnData = Float64Array | Int32Array | string[];
+
+/** A run of rows of one table. */
+export interface TableChunk {
+  /** The table. */
+  readonly schema: TableSchema;
+  /** Rows. */
+  readonly n: number;
+  /** One array per column (in schema order), each with at least `n` entries. */
+  readonly data: readonly ColumnData[];
+}
+
+/**
+ * Builds a table chunk by chunk.
+ *
+ * @example Two rows, one chunk
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TableBuilder, type TableChunk } from "./mod.ts";
+ * const chunks: TableChunk[] = [];
+ * const b = new TableBuilder(
+ *   { name: "t", columns: [{ name: "x", kind: "f64", doc: "" }, { name: "s", kind: "str", doc: "" }] },
+ *   (c) => chunks.push(c),
+ * );
+ * for (const [x, s] of [[1, "a"], [2, "b"]] as const) {
+ *   const r = b.addRow();
+ *   b.setNum(0, r, x);
+ *   b.setStr(1, r, s);
+ * }
+ * b.flush();
+ * assert.equal(chunks[0]!.n, 2);
+ * assert.deepEqual(chunks[0]!.data[1]!.slice(0, 2), ["a", "b"]);
+ * ```
+ */
+export class TableBuilder {
+  /** The table. */
+  readonly schema: TableSchema;
+  readonly #sink: (c: TableChunk) => void;
+  readonly #rows: number;
+  #data: ColumnData[];
+  #n = 0;
+  #total = 0;
+
+  /**
+   * A builder handing chunks of `chunkRows` rows to `sink`.
+   *
+   * @param schema The table.
+   * @param sink Takes each full chunk (and the last one at {@linkcode flush}).
+   * @param chunkRows Rows per chunk.
+   */
+  constructor(schema: TableSchema, sink: (c: TableChunk) => void, chunkRows = 16384) {
+    this.schema = schema;
+    this.#sink = sink;
+    this.#rows = chunkRows;
+    this.#data = this.#fresh();
+  }
+
+  #fresh(): ColumnData[] {
+    return this.schema.columns.map((c) =>
+      c.kind === "f64"
+        ? new Float64Array(this.#rows).fill(NaN)
+        : c.kind === "i32"
+        ? new Int32Array(this.#rows)
+        : new Array<string>(this.#rows).fill("")
+    );
+  }
+
+  /** Rows added so far (all chunks). */
+  get total(): number {
+    return this.#total;
+  }
+
+  /**
+   * Start a row (numbers NaN or 0, strings "" until set); a full chunk goes to the sink first.
+   *
+   * @returns The row's index within the current chunk.
+   */
+  addRow(): number {
+    if (this.#n === this.#rows) this.flush();
+    ++this.#total;
+    return this.#n++;
+  }
+
+  /**
+   * Whether a row index still belongs to the current chunk (not yet handed over).
+   *
+   * @param row A row index from {@linkcode addRow}.
+   * @param total {@linkcode total} right after that row was added.
+   * @returns True while the row can still be changed.
+   */
+  isOpen(row: number, total: number): boolean {
+    return total > this.#total - this.#n && row < this.#n;
+  }
+
+  /**
+   * Set a number (f64 or i32 column).
+   *
+   * @param col Column index.
+   * @param row Row within the chunk.
+   * @param v The value.
+   */
+  setNum(col: number, row: number, v: number): void {
+    (this.#data[col] as Float64Array | Int32Array)[row] = v;
+  }
+
+  /**
+   * A number already set.
+   *
+   * @param col Column index.
+   * @param row Row within the chunk.
+   * @returns The value.
+   */
+  getNum(col: number, row: number): number {
+    return (this.#data[col] as Float64Array | Int32Array)[row]!;
+  }
+
+  /**
+   * Set a string.
+   *
+   * @param col Column index.
+   * @param row Row within the chunk.
+   * @param v The value.
+   */
+  setStr(col: number, row: number, v: string): void {
+    (this.#data[col] as string[])[row] = v;
+  }
+
+  /**
+   * A string already set.
+   *
+   * @param col Column index.
+   * @param row Row within the chunk.
+   * @returns The value.
+   */
+  getStr(col: number, row: number): string {
+    return (this.#data[col] as string[])[row]!;
+  }
+
+  /** Hand the rows so far to the sink (nothing when there are none) and start a new chunk. */
+  flush(): void {
+    if (this.#n === 0) return;
+    this.#sink({ schema: this.schema, n: this.#n, data: this.#data });
+    this.#data = this.#fresh();
+    this.#n = 0;
+  }
+}
+
+/**
+ * A chunk's rows as objects (for tests and small tables; the hot path never does this).
+ *
+ * @param c The chunk.
+ * @returns One object per row, NaN as null.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chunkRows } from "./mod.ts";
+ * const schema = { name: "t", columns: [{ name: "x", kind: "f64" as const, doc: "" }] };
+ * assert.deepEqual(chunkRows({ schema, n: 2, data: [new Float64Array([1, NaN])] }), [{ x: 1 }, { x: null }]);
+ * ```
+ */
+export function chunkRows(c: TableChunk): Record<string, number | string | null>[] {
+  const out: Record<string, number | string | null>[] = [];
+  for (let r = 0; r < c.n; ++r) {
+    const o: Record<string, number | string | null> = {};
+    c.schema.columns.forEach((s, i) => {
+      const v = c.data[i]![r]!;
+      o[s.name] = typeof v === "number" && Number.isNaN(v) ? null : v;
+    });
+    out.push(o);
+  }
+  return out;
+}

@@ -1,0 +1,152 @@
+/**
+ * Writing replay tables out: CSV (RFC 4180) and the Arrow IPC stream format, chunk by chunk,
+ * so a table of any length streams to its file with one chunk in memory.
+ *
+ * @module
+ */
+
+import { float64, int32, tableFromArrays, tableToIPC, utf8 } from "@uwdata/flechette";
+import type { TableChunk, TableSchema } from "./table_builder.ts";
+
+const QUOTE_REGEXP = /[",\n\r]/;
+
+function csvField(s: string): string {
+  return QUOTE_REGEXP.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/**
+ * A table's CSV header line.
+ *
+ * @param schema The table.
+ * @returns `a,b,c\n`.
+ */
+export function csvHeader(schema: TableSchema): string {
+  return schema.columns.map((c) => c.name).join(",") + "\n";
+}
+
+/**
+ * A chunk's rows as CSV lines (no header; null numbers empty, strings quoted when needed).
+ *
+ * @param c The chunk.
+ * @returns CSV text, one line per row.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chunkToCsv, csvHeader } from "./mod.ts";
+ * const schema = { name: "t", columns: [{ name: "x", kind: "f64" as const, doc: "" }, { name: "s", kind: "str" as const, doc: "" }] };
+ * const c = { schema, n: 2, data: [new Float64Array([1.5, NaN]), ["a,b", 'say "hi"']] };
+ * assert.equal(csvHeader(schema) + chunkToCsv(c), 'x,s\n1.5,"a,b"\n,"say ""hi"""\n');
+ * ```
+ */
+export function chunkToCsv(c: TableChunk): string {
+  const lines: string[] = [];
+  const cols = c.schema.columns;
+  for (let r = 0; r < c.n; ++r) {
+    const f: string[] = [];
+    for (let i = 0; i < cols.length; ++i) {
+      const v = c.data[i]![r]!;
+      f.push(
+        typeof v === "number" ? (Number.isNaN(v) ? "" : String(v)) : csvField(v),
+      );
+    }
+    lines.push(f.join(","));
+  }
+  return lines.length === 0 ? "" : lines.join("\n") + "\n";
+}
+
+/** An Arrow column type, as `tableFromArrays` takes it. */
+type DataType = NonNullable<NonNullable<Parameters<typeof tableFromArrays>[1]>["types"]>[string];
+
+const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+
+/**
+ * Encodes a table's chunks as one Arrow IPC stream: the schema once, a record batch per chunk,
+ * the end-of-stream marker at {@linkcode ArrowStreamEncoder.end}. Strings are plain utf8 (no
+ * dictionaries), so batches need no dictionary messages; null numbers are Arrow nulls.
+ *
+ * @example Two chunks read back as one table
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tableFromIPC } from "@uwdata/flechette";
+ * import { ArrowStreamEncoder } from "./mod.ts";
+ * const schema = { name: "t", columns: [{ name: "x", kind: "i32" as const, doc: "" }] };
+ * const e = new ArrowStreamEncoder(schema);
+ * const parts = [
+ *   e.encode({ schema, n: 2, data: [new Int32Array([1, 2])] }),
+ *   e.encode({ schema, n: 1, data: [new Int32Array([3])] }),
+ *   e.end(),
+ * ];
+ * const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+ * parts.reduce((at, p) => (bytes.set(p, at), at + p.byteLength), 0);
+ * assert.deepEqual(tableFromIPC(bytes).getChild("x")!.toArray(), new Int32Array([1, 2, 3]));
+ * ```
+ */
+export class ArrowStreamEncoder {
+  readonly #schema: TableSchema;
+  #started = false;
+
+  /**
+   * An encoder for one table.
+   *
+   * @param schema The table.
+   */
+  constructor(schema: TableSchema) {
+    this.#schema = schema;
+  }
+
+  /**
+   * The bytes of one chunk (with the schema message first, the first time).
+   *
+   * @param c The chunk.
+   * @returns Bytes to append to the stream.
+   */
+  encode(c: TableChunk): Uint8Array {
+    const arrays: Record<string, unknown> = {};
+    const types: Record<string, DataType> = {};
+    this.#schema.columns.forEach((s, i) => {
+      const d = c.data[i]!;
+      if (s.kind === "str") {
+        arrays[s.name] = (d as string[]).slice(0, c.n);
+        types[s.name] = utf8();
+      } else if (s.kind === "i32") {
+        arrays[s.name] = (d as Int32Array).subarray(0, c.n);
+        types[s.name] = int32();
+      } else {
+        const f = (d as Float64Array).subarray(0, c.n);
+        arrays[s.name] = f.some(Number.isNaN)
+          ? Array.from(f, (v) => (Number.isNaN(v) ? null : v))
+          : f;
+        types[s.name] = float64();
+      }
+    });
+    const t = tableFromArrays(arrays as Parameters<typeof tableFromArrays>[0], { types });
+    const bytes = tableToIPC(t, { format: "stream" })!;
+    // [schema message][record batch][EOS]: keep the schema only the first time, never the EOS.
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const schemaBytes = dv.getUint32(0, true) === 0xffffffff ? 8 + dv.getInt32(4, true) : 0;
+    const from = this.#started ? schemaBytes : 0;
+    this.#started = true;
+    return bytes.subarray(from, bytes.byteLength - EOS.byteLength);
+  }
+
+  /**
+   * The end of the stream (with the schema first when no chunk came: an empty table).
+   *
+   * @returns The last bytes.
+   */
+  end(): Uint8Array {
+    if (this.#started) return EOS;
+    const empty = this.encode({
+      schema: this.#schema,
+      n: 0,
+      data: this.#schema.columns.map((s) =>
+        s.kind === "str" ? [] : s.kind === "i32" ? new Int32Array(0) : new Float64Array(0)
+      ),
+    });
+    const out = new Uint8Array(empty.byteLength + EOS.byteLength);
+    out.set(empty);
+    out.set(EOS, empty.byteLength);
+    return out;
+  }
+}
