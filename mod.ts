@@ -23,5 +23,6 @@ export * from "./lib/model/topology/mod.ts";
 export * from "./lib/model/iommu/mod.ts";
 export * from "./lib/model/dma/mod.ts";
 export * from "./lib/model/dmabuf/mod.ts";
+export * from "./lib/revisions/mod.ts";
 export * from "./lib/cost/mod.ts";
 export * from "./lib/replay/mod.ts";

@@ -19,6 +19,7 @@
  */
 
 import { type EventBatch, u64At } from "../ingest/mod.ts";
+import { p2pDmaAddrVerdict } from "../model/dma/mod.ts";
 import {
   type P2pdmaMapType,
   P2pdmaMapTypes,
@@ -42,7 +43,6 @@ export interface P2pAnomaly {
   readonly message: string;
 }
 
-const MAPPING_ERROR = (1n << 64n) - 1n;
 const SINGLE_MAPS = new Set(["dma_map_resource", "dma_map_phys", "dma_map_page"]);
 
 /** P2P mappings of a trace against the topology's paths. */
@@ -132,40 +132,18 @@ export class P2pCheck {
     if (t === null) return; // RAM, or a device the topology does not know: not P2P
     const bar = this.#barOf(phys)!;
     ++this.byPath[t];
-    const bus = (phys + bar.provider.busOffset) & MAPPING_ERROR;
-    const hex = (v: bigint) => `0x${v.toString(16)}`;
-    const what = `${device} mapping ${
-      hex(phys)
+    const what = `${device} mapping 0x${
+      phys.toString(16)
     } of ${bar.provider.owner} BAR ${bar.provider.barIndex}`;
-    const raise = (code: P2pAnomaly["code"], why: string) =>
-      this.anomalies.push({ code, line, related: [], device, message: `${what}: ${why}` });
-    if (dmaAddr === MAPPING_ERROR) return; // failed: what the kernel does for NOT_SUPPORTED
-    const translates = this.translates(device);
-    if (t === "NOT_SUPPORTED") {
-      raise("P2P_NOT_SUPPORTED_PATH", `the kernel refuses this pair, yet got ${hex(dmaAddr)}`);
-    } else if (t === "BUS_ADDR") {
-      if (dmaAddr === bus) return;
-      if (translates && dmaAddr !== phys) {
-        raise(
-          "P2P_WRONG_PATH",
-          `an IOVA ${hex(dmaAddr)} for a bus-address pair (peer needs ${hex(bus)})`,
-        );
-      } else raise("P2P_DMA_ADDR_MISMATCH", `got ${hex(dmaAddr)}, the bus address is ${hex(bus)}`);
-    } else if (t === "THRU_HOST_BRIDGE") {
-      if (!translates) {
-        if (dmaAddr === phys) return;
-        if (dmaAddr === bus) {
-          raise(
-            "P2P_WRONG_PATH",
-            `the bus address ${hex(bus)} for a host-bridge pair (needs ${hex(phys)})`,
-          );
-        } else raise("P2P_DMA_ADDR_MISMATCH", `got ${hex(dmaAddr)}, expected ${hex(phys)}`);
-      } else if (dmaAddr === bus) {
-        raise(
-          "P2P_WRONG_PATH",
-          `the bus address ${hex(bus)} under an IOMMU for a host-bridge pair`,
-        );
-      }
+    const v = p2pDmaAddrVerdict(t, this.translates(device), phys, bar.provider.busOffset, dmaAddr);
+    if (v !== null) {
+      this.anomalies.push({
+        code: v.code,
+        line,
+        related: [],
+        device,
+        message: `${what}: ${v.why}`,
+      });
     }
   }
 

@@ -68,3 +68,4 @@ export {
   maxSgEntSz,
   type PhysVec,
 } from "./dma_buf_mapping.ts";
+export { type P2pDmaAddrVerdict, p2pDmaAddrVerdict } from "./p2p_dma_addr.ts";
