@@ -26,6 +26,7 @@ import {
   PciTree,
   type ProbeMap,
   replayTrace,
+  REVISION_NAMES,
   STATS,
   summarizeTrace,
   type TableChunk,
@@ -88,7 +89,9 @@ are skipped and summary.json says so (topology.given = false).
 Options:
   --topology T.json  the machine (dmareplay topology import makes one)
   --probes P.json    probe map (default: traces/default.probes.json, built in)
-  --revision R       patch revision; only v8-2025 (the merged code) for now
+  --revision R       patch revision whose strategy models the dma-buf maps: v2-2022, v1-2024,
+                     v8-2025 (default, the merged code) or rfc-2025-pfn (needs --topology and
+                     the vfio export probe's fetch-args; README "Revisions")
   --cost C.json      cost profile for modeled_ns (default: the built-in one; see calibrate)
   --timeline-step-ms N  timeline grid step (default 1)
   --out DIR          output directory (created)
@@ -117,8 +120,11 @@ async function cmdReplay(args: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError("replay takes one TRACE (or - for stdin)");
   if (values.out === undefined) throw new UsageError("replay needs --out DIR");
-  if (values.revision !== "v8-2025") {
-    throw new UsageError(`--revision ${values.revision}: only v8-2025 is implemented so far`);
+  const revision = REVISION_NAMES.find((n) => n === values.revision);
+  if (revision === undefined) {
+    throw new UsageError(
+      `--revision ${values.revision}: expected one of ${REVISION_NAMES.join(", ")}`,
+    );
   }
   const path = positionals[0]!;
   const probeMap = await loadProbeMap(values.probes);
@@ -139,6 +145,7 @@ async function cmdReplay(args: string[]): Promise<number> {
   const r = await replayTrace(stream, {
     probeMap,
     cost,
+    revision,
     timelineStepNs: stepMs * 1e6,
     tables: (c) => files.write(c),
     ...(topology ? { topology } : {}),

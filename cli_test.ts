@@ -160,7 +160,7 @@ Deno.test("dmareplay replay writes summary.json and anomalies.csv; --out is requ
   }
   assert.equal(s.ops.total, 2);
   assert.equal((await run(["replay", "-"], trace)).code, 2);
-  assert.equal((await run(["replay", "-", "--out", out, "--revision", "v2-2022"], trace)).code, 2);
+  assert.equal((await run(["replay", "-", "--out", out, "--revision", "v9-2030"], trace)).code, 2);
 });
 
 Deno.test("dmareplay replay of a shared capture with its topology finds no anomaly", async () => {

@@ -138,12 +138,12 @@ export function validateProbeMap(json: unknown): ProbeMapResult {
           }
           if (
             meaning !== undefined && !meaning.entryArgs.includes(k) && k !== "retval" &&
-            k !== meaning.returns
+            k !== meaning.returns && !(meaning.fetchArgs ?? []).includes(k)
           ) {
             errors.push({
               pointer: `${at}/args/${k}`,
               message: `not an argument of ${String(b.meaning)}; expected one of ${
-                [...meaning.entryArgs, "retval"].join(", ")
+                [...meaning.entryArgs, ...(meaning.fetchArgs ?? []), "retval"].join(", ")
               }`,
             });
           }

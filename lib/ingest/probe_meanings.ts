@@ -12,6 +12,11 @@ export interface ProbeMeaning {
   readonly entryArgs: readonly string[];
   /** What `$retval` is; `""` for a void function. */
   readonly returns: string;
+  /**
+   * Values a probe can fetch at entry besides the arguments (from the structures they point
+   * to, with kprobe fetch-args), which the replay uses when present.
+   */
+  readonly fetchArgs?: readonly string[];
   /** One line for the README and `--help`. */
   readonly description: string;
 }
@@ -26,6 +31,9 @@ export const PROBE_MEANINGS: Readonly<Record<string, ProbeMeaning>> = {
   "vfio_pci_core_feature_dma_buf": {
     entryArgs: ["vdev", "flags", "arg", "argsz"],
     returns: "fd",
+    // pci_name(vdev->pdev) and the uAPI struct's region_index and first range: the buffer's
+    // BAR memory, which the revisions need (README "Revisions").
+    fetchArgs: ["bdf", "region_index", "offset", "length"],
     description: "VFIO_DEVICE_FEATURE_DMA_BUF uAPI export (fd or -errno)",
   },
   "dma_buf_dynamic_attach": {

@@ -49,3 +49,8 @@ export {
   type CalibrateTraceOptions,
   type CalibrateTraceResult,
 } from "./calibrate_trace.ts";
+export {
+  type RevisionAnomaly,
+  RevisionReplay,
+  type RevisionReplayStats,
+} from "./revision_replay.ts";

@@ -19,6 +19,7 @@ import type { DmaBufCore, DmaBufOpEvent } from "../model/dmabuf/mod.ts";
 import { type CostProfile, DEFAULT_COST_PROFILE, modeledNs } from "../cost/mod.ts";
 import type { IovaReplay } from "./iova_replay.ts";
 import type { P2pCheck } from "./p2p_check.ts";
+import type { RevisionReplay } from "./revision_replay.ts";
 import { ATTACHMENTS_SCHEMA, OPS_SCHEMA, TIMELINE_SCHEMA } from "./replay_tables.ts";
 import { TableBuilder, type TableChunk } from "./table_builder.ts";
 import { type Family, FAMILY_OF_EVENT, FAMILY_OF_FUNC, familyOp } from "./_op_families.ts";
@@ -136,6 +137,11 @@ export interface OpsRecorderOptions {
    */
   iova?: IovaReplay | null;
   /**
+   * The revision replay of the dma-buf maps (with a topology).
+   * @default {none}
+   */
+  revisions?: RevisionReplay | null;
+  /**
    * The IOMMU's page sizes.
    * @default {0x40201000n}
    */
@@ -216,6 +222,8 @@ export class OpsRecorder {
   readonly #revision: string;
   readonly #p2p: P2pCheck | null;
   readonly #iova: IovaReplay | null;
+  readonly #rev: RevisionReplay | null;
+  readonly #attachPath = new Map<number, string>();
   readonly #bitmap: bigint;
   readonly #stepNs: number;
   readonly #cpus = new Map<number, CpuState>();
@@ -259,6 +267,7 @@ export class OpsRecorder {
     this.#revision = options.revision ?? "v8-2025";
     this.#p2p = options.p2p ?? null;
     this.#iova = options.iova ?? null;
+    this.#rev = options.revisions ?? null;
     this.#bitmap = options.pgsizeBitmap ?? 0x40201000n;
     this.#stepNs = options.timelineStepNs ?? 1_000_000;
   }
@@ -670,6 +679,7 @@ export class OpsRecorder {
     else if (e.op === "dma_buf_unmap_attachment") {
       this.#dmabufMappings = Math.max(0, this.#dmabufMappings - 1);
     }
+    if (this.#rev !== null) this.#revision1(e, row, r < 0 ? -1 : this.#b!.cpu[r]!);
     if (r >= 0) {
       this.#dmabufRows.set(this.#b!.pid[r]!, {
         row,
@@ -680,6 +690,36 @@ export class OpsRecorder {
       });
     }
     this.#cost1(row);
+  }
+
+  /** The revision's mapping of a dma-buf map, its teardown at the unmap. */
+  #revision1(e: DmaBufOpEvent, row: number, cpu: number): void {
+    const o = this.#ops;
+    const rev = this.#rev!;
+    if (e.op === "dma_buf_map_attachment") {
+      const r = rev.map(this.#core!, e, cpu);
+      if (r === null) return;
+      const m = r.mapping;
+      const path = m.errno !== 0
+        ? (r.mapType === "NOT_SUPPORTED" ? "NOT_SUPPORTED" : "")
+        : m.path === "PFN" || m.path === ""
+        ? (r.mapType === "NONE" || r.mapType === "UNKNOWN" ? "DIRECT" : r.mapType)
+        : m.path;
+      o.setStr(PATH, row, path);
+      o.setNum(RANGES, row, r.ranges);
+      o.setNum(SG, row, m.sgEntries);
+      if (m.entries.length > 0) o.setStr(DMA_ADDR, row, hex(m.entries[0]!.dmaAddr));
+      o.setStr(IOVA, row, hex(m.iova));
+      o.setStr(SRC, row, m.iovaSource);
+      o.setNum(PTE, row, m.pteWrites);
+      this.#attachPath.set(e.attach, path);
+    } else if (e.op === "dma_buf_unmap_attachment") {
+      const u = rev.unmap(e, cpu);
+      if (u === null) return;
+      o.setNum(PTE, row, u.pteWrites);
+      o.setNum(IOTLB, row, u.iotlbInvalidations);
+      o.setStr(SRC, row, u.iovaSource);
+    } else if (e.op === "dma_buf_release") rev.release(e.buf);
   }
 
   /** End of the trace: pending calls and unclaimed IOMMU work become rows; last chunks out. */
@@ -716,7 +756,7 @@ export class OpsRecorder {
       t.setNum(8, row, per?.maps ?? 0);
       t.setNum(9, row, per?.unmaps ?? 0);
       t.setNum(10, row, per?.moves ?? 0);
-      t.setStr(11, row, "");
+      t.setStr(11, row, this.#attachPath.get(a.id) ?? "");
       t.setStr(12, row, this.#revision);
     }
     t.flush();

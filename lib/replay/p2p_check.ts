@@ -101,6 +101,33 @@ export class P2pCheck {
     return this.#types.pciP2pdmaMapType(bar.provider, client).mapType;
   }
 
+  /**
+   * The provider of one BAR (`pcim_p2pdma_provider`), or null when the topology has no such
+   * memory BAR.
+   *
+   * @param bdf The owning function.
+   * @param barIndex The BAR.
+   * @returns The provider, or null.
+   */
+  providerOf(bdf: string, barIndex: number): P2pdmaProvider | null {
+    const dev = this.#tree.device(bdf);
+    if (dev === undefined || dev.kind === "platform") return null;
+    return this.#providers.pcimP2pdmaProvider(dev, barIndex);
+  }
+
+  /**
+   * `pci_p2pdma_map_type(provider, client)` (cached, as the kernel does).
+   *
+   * @param provider The provider.
+   * @param client The importing device.
+   * @returns The map type (NOT_SUPPORTED for a device the topology does not know).
+   */
+  mapTypeOf(provider: P2pdmaProvider, client: string): P2pdmaMapType {
+    const c = this.#tree.device(client);
+    if (c === undefined) return "NOT_SUPPORTED";
+    return this.#types.pciP2pdmaMapType(provider, c).mapType;
+  }
+
   #barOf(phys: bigint) {
     return this.#bars.find((b) => phys >= b.start && phys < b.end);
   }

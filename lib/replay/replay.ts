@@ -24,6 +24,8 @@ import { feedDmaDebug } from "./dma_debug_events.ts";
 import { IommuFaults } from "./iommu_faults.ts";
 import { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
 import { P2pCheck } from "./p2p_check.ts";
+import { revisionByName, type RevisionName } from "../revisions/mod.ts";
+import { RevisionReplay, type RevisionReplayStats } from "./revision_replay.ts";
 import { type CostProfile, DEFAULT_COST_PROFILE } from "../cost/mod.ts";
 import { OpsRecorder, type OpsStats } from "./ops_recorder.ts";
 import { ANOMALIES_SCHEMA } from "./replay_tables.ts";
@@ -56,6 +58,8 @@ export interface ReplaySummary extends ParseSummary {
   readonly ops: OpsStats & { readonly costProfile: string };
   /** The patch revision replayed. */
   readonly revision: string;
+  /** The revision's replay of the dma-buf maps (buffers whose BAR memory the trace names). */
+  readonly revisionReplay: RevisionReplayStats;
   /** Durations measured in the trace (function_graph, kretprobe pairs). */
   readonly durationsMeasured: boolean;
   /** What the DMA-API check saw. */
@@ -93,6 +97,11 @@ export interface ReplayOptions {
    * @default {DEFAULT_COST_PROFILE}
    */
   cost?: CostProfile;
+  /**
+   * The patch revision whose mapping strategy models the dma-buf maps (kernel-spec §9).
+   * @default {"v8-2025"}
+   */
+  revision?: RevisionName;
   /**
    * The timeline's grid step, ns.
    * @default {1_000_000}
@@ -160,13 +169,17 @@ export async function replayTrace(
   if (options.probeMap) parseOptions.probeMap = options.probeMap;
   if (options.onProgress) parseOptions.onProgress = options.onProgress;
   const cost = options.cost ?? DEFAULT_COST_PROFILE;
-  const revision = "v8-2025";
+  const revision = options.revision ?? "v8-2025";
+  const strategy = revisionByName(revision);
+  if (strategy === undefined) throw new RangeError(`Cannot replay revision "${revision}": unknown`);
+  const rev = topo === undefined || p2p === null ? null : new RevisionReplay(strategy, topo, p2p);
   const ops = new OpsRecorder({
     sink: options.tables ?? (() => {}),
     cost,
     revision,
     p2p,
     iova,
+    revisions: rev,
     ...(topo?.iommu.pgsizeBitmap !== undefined ? { pgsizeBitmap: topo.iommu.pgsizeBitmap } : {}),
     ...(options.timelineStepNs !== undefined ? { timelineStepNs: options.timelineStepNs } : {}),
   });
@@ -205,6 +218,7 @@ export async function replayTrace(
     ...dmaDebug.anomalies,
     ...faults.anomalies,
     ...(p2p?.anomalies ?? []),
+    ...(rev?.anomalies ?? []),
     ...iova.leaks().map((l) => ({
       code: "IOMMU_IOVA_LEAK_AT_END",
       line: 0,
@@ -238,6 +252,10 @@ export async function replayTrace(
     },
     ops: { ...ops.stats, byPath: { ...ops.stats.byPath }, costProfile: cost.name },
     revision,
+    revisionReplay: {
+      ...(rev?.stats ??
+        { modeledMaps: 0, unknownBufferMaps: 0, failedMaps: 0, peakStructPageBytes: 0 }),
+    },
     durationsMeasured: measured || calls > 0,
     dma: { preTraceUnmaps: dmaDebug.preTraceUnmaps, liveAtEnd: dmaDebug.live },
     dmaBuf: { ...tracker.stats },

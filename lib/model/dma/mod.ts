@@ -69,3 +69,4 @@ export {
   type PhysVec,
 } from "./dma_buf_mapping.ts";
 export { type P2pDmaAddrVerdict, p2pDmaAddrVerdict } from "./p2p_dma_addr.ts";
+export { dmaDeviceFor } from "./dma_device_for.ts";

@@ -187,6 +187,7 @@ export class DmaBufCore {
       exportLine: line,
       revokeLine: -1,
       attachments: new Set(),
+      barSource: null,
     });
     this.#emit("dma_buf_export", id, -1, line, NaN);
     return id;

@@ -27,7 +27,7 @@ import {
   u64At,
 } from "../../ingest/mod.ts";
 import { DmaBufCore } from "./dma_buf.ts";
-import type { ImporterKind } from "./dma_buf_types.ts";
+import type { DmaBufBarSource, ImporterKind } from "./dma_buf_types.ts";
 import { defaultExporter, type ExporterFactory, VfioTrace } from "./vfio_pci_tracker.ts";
 
 /** Options of {@linkcode DmaBufTracker}. */
@@ -116,6 +116,8 @@ export class DmaBufTracker {
   readonly #mapping = new Map<number, { att: number; line: number; ts: number }>();
   /** Buffers by the pid that exported them, in export order (for release). */
   readonly #byPid = new Map<number, number[]>();
+  /** The BAR memory a vfio export in progress names (fetch-args of its probe), per pid. */
+  readonly #barSource = new Map<number, DmaBufBarSource>();
   #lastTs = 0;
 
   /**
@@ -198,6 +200,19 @@ export class DmaBufTracker {
     const str = (
       v: bigint | string | undefined,
     ) => (typeof v === "string" ? v.replace(/^"|"$/g, "") : "");
+    if (fn === "vfio_pci_core_feature_dma_buf" && !isReturn) {
+      const bdf = str(arg("bdf"));
+      const bar = num("region_index");
+      const len = num("length");
+      if (bdf !== "" && bar >= 0n && len > 0n) {
+        const offset = num("offset");
+        this.#barSource.set(pid, {
+          device: bdf,
+          barIndex: Number(bar),
+          ranges: [{ offsetBytes: offset < 0n ? 0n : offset, lengthBytes: len }],
+        });
+      } else this.#barSource.delete(pid);
+    }
     if (fn.startsWith("vfio_")) return this.#vfio.probe(fn, isReturn, pid, num, line, ts);
     switch (fn) {
       case "dma_buf_export":
@@ -343,6 +358,11 @@ export class DmaBufTracker {
 
   #newBuf(key: string, name: string, size: bigint, line: number, pid: number): void {
     const id = this.core.exportBuf(this.#exporter(name, size), size, line);
+    const src = this.#barSource.get(pid);
+    if (src !== undefined) {
+      this.core.buffer(id)!.barSource = src;
+      this.#barSource.delete(pid);
+    }
     this.#vfio.exported(pid, id);
     this.#bufs.set(key, id);
     const list = this.#byPid.get(pid) ?? [];

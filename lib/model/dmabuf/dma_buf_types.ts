@@ -87,6 +87,18 @@ export interface DmaBufInfo {
   revokeLine: number;
   /** Live attachments. */
   readonly attachments: Set<number>;
+  /** The BAR memory it exports, when the trace says (vfio export probe fetch-args). */
+  barSource: DmaBufBarSource | null;
+}
+
+/** Which BAR memory a buffer exports: device, BAR, and ranges as offsets into the BAR. */
+export interface DmaBufBarSource {
+  /** The exporting function. */
+  readonly device: string;
+  /** The BAR (`region_index`). */
+  readonly barIndex: number;
+  /** Ranges into the BAR. */
+  readonly ranges: readonly { readonly offsetBytes: bigint; readonly lengthBytes: bigint }[];
 }
 
 /** What the core knows of an attachment. */

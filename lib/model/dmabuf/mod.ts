@@ -25,6 +25,7 @@ export type {
   DmaBufAnomaly,
   DmaBufAnomalyCode,
   DmaBufAttachmentInfo,
+  DmaBufBarSource,
   DmaBufExporter,
   DmaBufInfo,
   DmaBufOpEvent,
