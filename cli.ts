@@ -10,6 +10,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  applyWhatIf,
   ArrowStreamEncoder,
   calcMapTypeAndDist,
   calibrateTrace,
@@ -93,6 +94,12 @@ Options:
                      v8-2025 (default, the merged code) or rfc-2025-pfn (needs --topology and
                      the vfio export probe's fetch-args; README "Revisions")
   --cost C.json      cost profile for modeled_ns (default: the built-in one; see calibrate)
+  --whatif W.json    apply a what-if to the topology (README "What-ifs"); then the flags:
+  --whatif-acs PORT=on|off        ACS P2P redirect at a port (repeatable)
+  --whatif-iommu MODE[@BDF]       strict, lazy, identity or blocked, for all or one device
+  --whatif-move BDF=PARENT        move a device behind another bridge (repeatable)
+  --whatif-mask BDF=BITS          a device's DMA mask (repeatable)
+  --whatif-pgsize 4K,2M,...       the IOMMU's page sizes
   --timeline-step-ms N  timeline grid step (default 1)
   --out DIR          output directory (created)
   --quiet            no progress on stderr
@@ -108,6 +115,12 @@ async function cmdReplay(args: string[]): Promise<number> {
       probes: { type: "string" },
       revision: { type: "string", default: "v8-2025" },
       cost: { type: "string" },
+      whatif: { type: "string" },
+      "whatif-acs": { type: "string", multiple: true },
+      "whatif-iommu": { type: "string", multiple: true },
+      "whatif-move": { type: "string", multiple: true },
+      "whatif-mask": { type: "string", multiple: true },
+      "whatif-pgsize": { type: "string" },
       "timeline-step-ms": { type: "string", default: "1" },
       out: { type: "string" },
       quiet: { type: "boolean", default: false },
@@ -135,6 +148,22 @@ async function cmdReplay(args: string[]): Promise<number> {
     if (e instanceof InputError) throw new UsageError(e.message);
     throw e;
   }
+  let replayWhatIf: { name: string; applied: readonly string[] } | null = null;
+  const whatIf = await whatIfOf(values);
+  if (whatIf !== null) {
+    if (topology === undefined) throw new UsageError("what-ifs change a topology: give --topology");
+    const w = applyWhatIf(topology, whatIf);
+    if (!w.ok) {
+      throw new UsageError(
+        `what-if not applicable:\n${
+          w.errors.map((e) => `  ${e.pointer}: ${e.message}`).join("\n")
+        }`,
+      );
+    }
+    topology = w.topology;
+    for (const a of w.applied) console.log(`what-if ${w.name}: ${a}`);
+    replayWhatIf = { name: w.name, applied: w.applied };
+  }
   const stepMs = Number(values["timeline-step-ms"]);
   if (!(stepMs > 0)) throw new UsageError("--timeline-step-ms takes a positive number");
   const cost = await loadCostProfile(values.cost);
@@ -147,6 +176,7 @@ async function cmdReplay(args: string[]): Promise<number> {
     cost,
     revision,
     timelineStepNs: stepMs * 1e6,
+    whatIf: replayWhatIf,
     tables: (c) => files.write(c),
     ...(topology ? { topology } : {}),
     ...(onProgress ? { onProgress } : {}),
@@ -478,6 +508,51 @@ class TableFiles {
 function writeAll(f: Deno.FsFile, bytes: Uint8Array): void {
   let off = 0;
   while (off < bytes.byteLength) off += f.writeSync(bytes.subarray(off));
+}
+
+/** The what-if of `--whatif FILE` and the `--whatif-*` flags (applied after the file's). */
+async function whatIfOf(v: {
+  whatif?: string | undefined;
+  "whatif-acs"?: string[] | undefined;
+  "whatif-iommu"?: string[] | undefined;
+  "whatif-move"?: string[] | undefined;
+  "whatif-mask"?: string[] | undefined;
+  "whatif-pgsize"?: string | undefined;
+}): Promise<{ name: string; changes: unknown[] } | null> {
+  const file = v.whatif === undefined ? null : await readJson(v.whatif) as Record<string, unknown>;
+  if (file !== null && (typeof file !== "object" || !Array.isArray(file.changes))) {
+    throw new UsageError(`${v.whatif}: expected a what-if {"name", "changes": [...]}`);
+  }
+  const changes: unknown[] = file === null ? [] : [...(file.changes as unknown[])];
+  const pair = (flag: string, s: string) => {
+    const i = s.lastIndexOf("=");
+    if (i <= 0) throw new UsageError(`--${flag} ${s}: expected A=B`);
+    return [s.slice(0, i), s.slice(i + 1)] as const;
+  };
+  for (const s of v["whatif-acs"] ?? []) {
+    const [port, on] = pair("whatif-acs", s);
+    if (on !== "on" && on !== "off") {
+      throw new UsageError(`--whatif-acs ${s}: expected PORT=on|off`);
+    }
+    changes.push({ acsRedirect: { port, on: on === "on" } });
+  }
+  for (const s of v["whatif-iommu"] ?? []) {
+    const [mode, dev] = s.split("@");
+    changes.push({ iommu: dev === undefined ? { domain: mode } : { domain: mode, device: dev } });
+  }
+  for (const s of v["whatif-move"] ?? []) {
+    const [device, parent] = pair("whatif-move", s);
+    changes.push({ moveDevice: { device, parent } });
+  }
+  for (const s of v["whatif-mask"] ?? []) {
+    const [device, bits] = pair("whatif-mask", s);
+    changes.push({ dmaMask: { device, bits: Number(bits) } });
+  }
+  if (v["whatif-pgsize"] !== undefined) {
+    changes.push({ pgsizeBitmap: v["whatif-pgsize"].split(",") });
+  }
+  if (changes.length === 0 && file === null) return null;
+  return { name: typeof file?.name === "string" ? file.name : "flags", changes };
 }
 
 async function loadCostProfile(path: string | undefined): Promise<CostProfile> {

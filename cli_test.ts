@@ -213,3 +213,54 @@ Deno.test("dmareplay calibrate fits a profile to function_graph durations; valid
     1,
   );
 });
+
+Deno.test("dmareplay replay --revision and what-ifs (file and flags) change the modeled path and cost", async () => {
+  const out = await Deno.makeTempDir();
+  const base = [
+    "replay",
+    "traces/golden/vfio-p2p-6.18.trace",
+    "--topology",
+    "traces/switch-acs-off.topology.json",
+  ];
+  const pathOf = async (args: string[]) => {
+    const r = await run([...base, ...args, "--out", out]);
+    assert.equal(r.code, 0, r.err);
+    const ops = (await Deno.readTextFile(`${out}/ops.csv`)).split("\n");
+    const map = ops.find((l) => l.includes("dma_buf_map_attachment"))!.split(",");
+    const s = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
+    return [
+      map[8],
+      s.revision,
+      Object.keys(s.anomalies.byCode).join(" "),
+      s.whatIf?.applied ?? null,
+    ];
+  };
+  assert.deepEqual(await pathOf([]), ["BUS_ADDR", "v8-2025", "", null]);
+  assert.deepEqual(await pathOf(["--revision", "v2-2022"]), [
+    "THRU_HOST_BRIDGE",
+    "v2-2022",
+    "P2P_WRONG_PATH",
+    null,
+  ]);
+  assert.deepEqual(await pathOf(["--whatif-acs", "0000:02:01.0=on"]), [
+    "THRU_HOST_BRIDGE",
+    "v8-2025",
+    "",
+    ["0000:02:01.0 ACS redirect on"],
+  ]);
+  await Deno.writeTextFile(
+    `${out}/w.json`,
+    JSON.stringify({
+      name: "move",
+      changes: [{ moveDevice: { device: "0000:04:00.0", parent: "0000:00:01.0" } }],
+    }),
+  );
+  assert.equal((await pathOf(["--whatif", `${out}/w.json`]))[0], "THRU_HOST_BRIDGE");
+  // A bad what-if and a what-if without a topology are usage errors.
+  assert.equal((await run([...base, "--whatif-iommu", "fast", "--out", out])).code, 2);
+  assert.equal(
+    (await run(["replay", "traces/strict-6.12.trace", "--whatif-iommu", "lazy", "--out", out]))
+      .code,
+    2,
+  );
+});

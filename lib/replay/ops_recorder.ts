@@ -375,6 +375,12 @@ export class OpsRecorder {
   /** Give a CPU's pending IOMMU work of one direction to a row. */
   #take(w: Work, row: number, unmap: boolean, device: string): void {
     if (w.events === 0) return;
+    if (device !== "" && this.#p2p !== null && !this.#p2p.translates(device)) {
+      // The topology (a what-if: identity, no IOMMU) does not translate this device's DMA:
+      // the IOMMU work the trace printed for it would not happen.
+      resetWork(w);
+      return;
+    }
     const o = this.#ops;
     o.setNum(PTE, row, o.getNum(PTE, row) + w.pte);
     if (o.getStr(IOVA, row) === "") o.setStr(IOVA, row, hex(w.iova));

@@ -74,6 +74,8 @@ export interface ReplaySummary extends ParseSummary {
   readonly iommuFaults: { faults: number };
   /** Whether a topology was given (else DMA limits are unknown and their checks skipped). */
   readonly topology: { readonly given: boolean };
+  /** The what-if applied to the topology, or null. */
+  readonly whatIf: { readonly name: string; readonly applied: readonly string[] } | null;
 }
 
 /** Options of {@linkcode replayTrace}. */
@@ -97,6 +99,11 @@ export interface ReplayOptions {
    * @default {DEFAULT_COST_PROFILE}
    */
   cost?: CostProfile;
+  /**
+   * The what-if the topology was changed by (`applyWhatIf`), for the summary.
+   * @default {null}
+   */
+  whatIf?: { name: string; applied: readonly string[] } | null;
   /**
    * The patch revision whose mapping strategy models the dma-buf maps (kernel-spec §9).
    * @default {"v8-2025"}
@@ -263,6 +270,7 @@ export async function replayTrace(
     p2p: { byPath: p2p === null ? {} : { ...p2p.byPath } },
     iommuFaults: { ...faults.stats },
     topology: { given: topo !== undefined },
+    whatIf: options.whatIf ?? null,
   };
   options.tables?.(anomaliesChunk(all, revision));
   return { summary, anomalies: all };

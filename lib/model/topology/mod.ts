@@ -65,7 +65,11 @@ export { NO_IOMMU, type TopologyResult, validateTopology } from "./validate_topo
 export {
   withAcsRedirect,
   withDeviceMoved,
+  withDmaMask,
   withHostBridgeAllowlisted,
+  withIommuDomain,
   withKernelAcs,
+  withPgsizeBitmap,
 } from "./what_if.ts";
+export { applyWhatIf, type WhatIfResult } from "./apply_what_if.ts";
 export { importTopologyDump, type TopologyImport } from "./import_topology_dump.ts";

@@ -10,7 +10,7 @@
 import type { TopologyResult } from "./validate_topology.ts";
 import { validateTopology } from "./validate_topology.ts";
 import { topologyToJson } from "./topology_to_json.ts";
-import type { AcsBit, PciDevice, Topology } from "./topology.ts";
+import type { AcsBit, DomainType, PciDevice, Topology } from "./topology.ts";
 
 function rebuild(t: Topology, devices: PciDevice[], hostBridges = t.hostBridges): TopologyResult {
   return validateTopology(topologyToJson({ ...t, devices, hostBridges }));
@@ -125,4 +125,59 @@ export function withHostBridgeAllowlisted(
   const hostBridges = [...t.hostBridges];
   hostBridges[i] = { ...hostBridges[i]!, allowlisted: allowed };
   return rebuild(t, [...t.devices], hostBridges);
+}
+
+/**
+ * The IOMMU's domain type for one device, or the default for all (`iommu.strict=1` is `dma`,
+ * lazy `dma-fq`, `iommu=pt` `identity`); with no IOMMU in the topology one is added.
+ *
+ * @param t The topology.
+ * @param type The domain type.
+ * @param bdf One device (its group's override), or null for the default domain.
+ * @returns The changed topology.
+ */
+export function withIommuDomain(
+  t: Topology,
+  type: DomainType,
+  bdf: string | null,
+): TopologyResult {
+  if (bdf === null) {
+    return validateTopology(
+      topologyToJson({ ...t, iommu: { ...t.iommu, present: true, defaultDomain: type } }),
+    );
+  }
+  const i = t.devices.findIndex((d) => d.bdf.toLowerCase() === bdf.toLowerCase());
+  if (i < 0) return unknownDevice(bdf);
+  const devices = [...t.devices];
+  devices[i] = { ...devices[i]!, iommuDomain: type };
+  return validateTopology(
+    topologyToJson({ ...t, devices, iommu: { ...t.iommu, present: true } }),
+  );
+}
+
+/**
+ * A device's DMA mask (`dma_set_mask`).
+ *
+ * @param t The topology.
+ * @param bdf The device.
+ * @param bits Mask width (1..64).
+ * @returns The changed topology.
+ */
+export function withDmaMask(t: Topology, bdf: string, bits: number): TopologyResult {
+  const i = t.devices.findIndex((d) => d.bdf.toLowerCase() === bdf.toLowerCase());
+  if (i < 0) return unknownDevice(bdf);
+  const devices = [...t.devices];
+  devices[i] = { ...devices[i]!, dma: { ...devices[i]!.dma, maskBits: bits } };
+  return rebuild(t, devices);
+}
+
+/**
+ * The IOMMU's page sizes (`pgsize_bitmap`).
+ *
+ * @param t The topology.
+ * @param bitmap The page sizes, a bit per size.
+ * @returns The changed topology.
+ */
+export function withPgsizeBitmap(t: Topology, bitmap: bigint): TopologyResult {
+  return validateTopology(topologyToJson({ ...t, iommu: { ...t.iommu, pgsizeBitmap: bitmap } }));
 }
