@@ -191,6 +191,12 @@ async function cmdReplay(args: string[]): Promise<number> {
   for (const [code, n] of Object.entries(s.anomalies.byCode)) {
     console.log(`  ${code.padEnd(34)} ${String(n).padStart(8)}`);
   }
+  if (s.topology.inferred !== undefined) {
+    console.log("no topology given; from the trace:");
+    for (const n of s.topology.inferred.notes) console.log(`  ${n}`);
+    console.log("a topology file (dmareplay topology import) would add:");
+    for (const n of s.topology.inferred.missing) console.log(`  ${n}`);
+  }
   for (const a of r.anomalies.slice(0, 10)) {
     console.log(`  ${path}:${a.line === 0 ? "end" : a.line}: ${a.code}: ${a.message}`);
   }

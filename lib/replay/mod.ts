@@ -54,3 +54,4 @@ export {
   RevisionReplay,
   type RevisionReplayStats,
 } from "./revision_replay.ts";
+export { type InferredTopology, TopologyInference } from "./topology_inference.ts";

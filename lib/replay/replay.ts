@@ -24,6 +24,7 @@ import { feedDmaDebug } from "./dma_debug_events.ts";
 import { IommuFaults } from "./iommu_faults.ts";
 import { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
 import { P2pCheck } from "./p2p_check.ts";
+import { type InferredTopology, TopologyInference } from "./topology_inference.ts";
 import { revisionByName, type RevisionName } from "../revisions/mod.ts";
 import { RevisionReplay, type RevisionReplayStats } from "./revision_replay.ts";
 import { type CostProfile, DEFAULT_COST_PROFILE } from "../cost/mod.ts";
@@ -72,8 +73,11 @@ export interface ReplaySummary extends ParseSummary {
   readonly p2p: { readonly byPath: Record<string, number> };
   /** Faults seen. */
   readonly iommuFaults: { faults: number };
-  /** Whether a topology was given (else DMA limits are unknown and their checks skipped). */
-  readonly topology: { readonly given: boolean };
+  /**
+   * Whether a topology was given (else DMA limits are unknown and their checks skipped), and
+   * without one what the trace says of the machine.
+   */
+  readonly topology: { readonly given: boolean; readonly inferred?: InferredTopology };
   /** The what-if applied to the topology, or null. */
   readonly whatIf: { readonly name: string; readonly applied: readonly string[] } | null;
 }
@@ -199,6 +203,7 @@ export async function replayTrace(
     core,
   );
   const parse = parseTrace(stream, parseOptions);
+  const inference = topo === undefined ? new TopologyInference() : null;
   let calls = 0;
   let unknownCountMarkers = 0;
   let measured = false;
@@ -216,6 +221,7 @@ export async function replayTrace(
     p2p?.feed(b);
     tracker.feed(b);
     ops.feed(b);
+    inference?.feed(b);
   }
   dmaDebug.end();
   tracker.end();
@@ -269,7 +275,7 @@ export async function replayTrace(
     iova: iova.summary(),
     p2p: { byPath: p2p === null ? {} : { ...p2p.byPath } },
     iommuFaults: { ...faults.stats },
-    topology: { given: topo !== undefined },
+    topology: inference === null ? { given: true } : { given: false, inferred: inference.result() },
     whatIf: options.whatIf ?? null,
   };
   options.tables?.(anomaliesChunk(all, revision));

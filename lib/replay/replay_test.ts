@@ -24,3 +24,46 @@ Deno.test("replay: a 128 KiB sg segment is too long only for a topology that sta
   assert.deepEqual(await run({ maxSegmentSize: 65536 }), ["DMA_SG_SEGMENT_TOO_LONG"]);
   assert.deepEqual(await run({ maxSegmentSize: 0xffffffff }), []);
 });
+
+Deno.test("replay without a topology: iommu:* and dma:* alone still give the fault after unmap", async () => {
+  const text = [
+    l(
+      "1.000001",
+      "map: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 paddr=0x0000000002d15000 size=4096",
+    ),
+    l(
+      "1.000002",
+      "dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 phys_addr=2d15000 attrs=",
+    ),
+    l("1.000003", "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 attrs="),
+    l(
+      "1.000004",
+      "unmap: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 size=4096 unmapped_size=4096",
+    ),
+    l("1.000006", "io_page_fault: IOMMU:nvme 0000:00:02.0 iova=0x00000000fffff000 flags=0x0020"),
+  ].join("\n") + "\n";
+  const r = await replayTrace(new Blob([text]).stream());
+  assert.deepEqual(r.anomalies.map((a) => [a.code, a.line]), [["IOMMU_FAULT_AFTER_UNMAP", 5]]);
+  const inf = r.summary.topology.inferred!;
+  assert.equal(r.summary.topology.given, false);
+  assert.deepEqual([inf.devices, inf.iommu, inf.invalidation], [["0000:00:02.0"], true, "unknown"]);
+  assert.ok(inf.missing.some((m) => m.includes("P2P paths")));
+  assert.ok(inf.notes.some((n) => n.includes("1 io_page_fault")));
+});
+
+Deno.test("topology inference: strict vs lazy from IOVA reuse in the shared captures", async () => {
+  const want: Record<string, [boolean, string]> = {
+    "a_strict-6.12": [true, "strict"],
+    "b_lazy-6.12": [true, "lazy"],
+    "b_lazy_cmon-6.12": [true, "strict"], // caching mode forces strict (captures/README.md)
+    "c_pt-6.12": [false, "unknown"], // passthrough: no translation
+  };
+  for (const [name, [iommu, inv]] of Object.entries(want)) {
+    const url = new URL(`../../../shared/captures/${name}.trace.gz`, import.meta.url);
+    const f = await Deno.open(url).catch(() => null);
+    if (f === null) continue;
+    const r = await replayTrace(f.readable);
+    const i = r.summary.topology.inferred!;
+    assert.deepEqual([i.iommu, i.invalidation], [iommu, inv], name);
+  }
+});
