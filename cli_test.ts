@@ -179,7 +179,14 @@ Deno.test("dmareplay replay of a shared capture with its topology finds no anoma
   const s = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
   assert.equal(s.anomalies.total, 0, JSON.stringify(s.anomalies));
   assert.equal(s.topology.given, true);
-  assert.deepEqual(s.iova.prediction, { checked: 5217, matched: 5216, firstMismatchLine: 89714 });
+  // The one miss: an interrupt freed an IOVA between the task's allocation and its map (§4.4).
+  assert.deepEqual(s.iova.prediction, {
+    checked: 5217,
+    matched: 5216,
+    firstMismatchLine: 89714,
+    explained: { lazyFlushTiming: 0, interruptOrder: 1, warmUp: 0 },
+    unexplained: 0,
+  });
   assert.equal(s.iova.leakedPages, 0);
 });
 
@@ -245,7 +252,7 @@ Deno.test("dmareplay replay --revision and what-ifs (file and flags) change the 
   assert.deepEqual(await pathOf(["--whatif-acs", "0000:02:01.0=on"]), [
     "THRU_HOST_BRIDGE",
     "v8-2025",
-    "",
+    "P2P_HOST_BRIDGE_WHEN_BUS_PATH", // both below the switch: the redirect costs the bus path
     ["0000:02:01.0 ACS redirect on"],
   ]);
   await Deno.writeTextFile(

@@ -31,9 +31,20 @@ export const PROBE_MEANINGS: Readonly<Record<string, ProbeMeaning>> = {
   "vfio_pci_core_feature_dma_buf": {
     entryArgs: ["vdev", "flags", "arg", "argsz"],
     returns: "fd",
-    // pci_name(vdev->pdev) and the uAPI struct's region_index and first range: the buffer's
-    // BAR memory, which the revisions need (README "Revisions").
-    fetchArgs: ["bdf", "region_index", "offset", "length"],
+    // pci_name(vdev->pdev) and the uAPI struct's region_index and first ranges (offset/length,
+    // offset1/length1, ...): the buffer's BAR memory, which the revisions need (README).
+    fetchArgs: [
+      "bdf",
+      "region_index",
+      "offset",
+      "length",
+      "offset1",
+      "length1",
+      "offset2",
+      "length2",
+      "offset3",
+      "length3",
+    ],
     description: "VFIO_DEVICE_FEATURE_DMA_BUF uAPI export (fd or -errno)",
   },
   "dma_buf_dynamic_attach": {

@@ -10,7 +10,7 @@
  */
 
 import type { DMA_DIRECTIONS } from "../ingest/mod.ts";
-
+import { DMA_MAPPING_ERROR } from "../model/dma/mod.ts";
 /** The dma-debug anomaly codes a trace can show. */
 export type DmaDebugCode =
   | "DMA_UNMAP_NOT_MAPPED"
@@ -170,6 +170,8 @@ export class DmaDebug {
     extra: { nents?: number; cpuAddr?: bigint; segs?: readonly (readonly [bigint, bigint])[] } = {},
   ): void {
     this.seen(line);
+    // debug_dma_map_phys: a failed map (DMA_MAPPING_ERROR) is no mapping.
+    if (type !== "sg" && addr === DMA_MAPPING_ERROR) return;
     const segs = extra.segs ?? (type === "sg" ? [] : [[addr, size] as const]);
     const at = this.#dev(device);
     const list = at.get(addr) ?? [];

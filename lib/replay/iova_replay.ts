@@ -34,7 +34,24 @@ interface Alloc {
   resolved: boolean;
   /** Line of the dma:* event that owns it (0 until known). */
   ownerLine: number;
+  /** An interrupt freed IOVA on this CPU since the task's previous event (§4.4 ordering). */
+  afterIrqFree: boolean;
 }
+
+/** A kernel IOVA the model would not have given (strict domains, after warm-up). */
+export interface IovaMismatch {
+  /** The dma:* map event's line (the first iommu:map's when none came). */
+  readonly line: number;
+  /** The mapping device. */
+  readonly device: string;
+  /** What the kernel gave. */
+  readonly actualPfn: number;
+  /** What the model would have given (-1 unknown). */
+  readonly predictedPfn: number;
+}
+
+/** Allocations of a domain whose mismatches count as warm-up (pre-trace state unknown). */
+const WARMUP_ALLOCS = 32;
 type Op = { kind: "alloc"; a: Alloc } | {
   kind: "unmap";
   line: number;
@@ -65,6 +82,17 @@ export interface IovaReplaySummary {
     readonly checked: number;
     readonly matched: number;
     readonly firstMismatchLine: number;
+    /** Mismatches with a known cause (not anomalies). */
+    readonly explained: {
+      /** DMA-FQ domains: the trace does not show when the flush ran. */
+      readonly lazyFlushTiming: number;
+      /** An interrupt freed an IOVA between the task's allocation and its map event (§4.4). */
+      readonly interruptOrder: number;
+      /** The first allocations of a domain, before the pre-trace state is learnt. */
+      readonly warmUp: number;
+    };
+    /** Mismatches without one: the `IOMMU_IOVA_MISMATCH` anomalies. */
+    readonly unexplained: number;
   };
   /** Devices (IOVA domains) replayed. */
   readonly devices: number;
@@ -88,7 +116,7 @@ export interface IovaReplaySummary {
  * const r = new IovaReplay();
  * for await (const b of parseTrace(new Blob([text]).stream())) r.feed(b);
  * r.end();
- * assert.deepEqual(r.summary().prediction, { checked: 2, matched: 2, firstMismatchLine: -1 });
+ * assert.deepEqual([r.summary().prediction.checked, r.summary().prediction.matched], [2, 2]);
  * ```
  */
 export class IovaReplay {
@@ -102,6 +130,13 @@ export class IovaReplay {
   readonly #devOfPfn = new Map<number, string>();
   /** Where the allocations resolved in the last batch came from, by their dma:* line. */
   readonly #sources = new Map<number, "rcache" | "rbtree">();
+  /** CPUs where an interrupt unmapped since the task's last map. */
+  readonly #irqFreed = new Set<number>();
+  readonly #irqFlags = new Map<number, boolean>();
+  /** Mismatches no known cause explains: `IOMMU_IOVA_MISMATCH`. */
+  readonly mismatches: IovaMismatch[] = [];
+  /** Mismatches explained: lazy flush timing, interrupt ordering, warm-up. */
+  readonly explained = { lazyFlushTiming: 0, interruptOrder: 0, warmUp: 0 };
   #peak = 0;
   #live = 0;
 
@@ -164,7 +199,9 @@ export class IovaReplay {
             dev: "",
             resolved: false,
             ownerLine: 0,
+            afterIrqFree: this.#irqFreed.has(cpu),
           };
+          this.#irqFreed.delete(cpu);
           this.#queue.push({ kind: "alloc", a });
           this.#pending.set(cpu, a);
         } else p.pages += bytes;
@@ -183,6 +220,7 @@ export class IovaReplay {
         const t = b.tableRow[r]!;
         const pfn = Number(u64At(unmaps.cols.iova as Uint32Array, t) >> 12n);
         const pages = Math.ceil((unmaps.cols.size as Float64Array)[t]! / 4096);
+        if (this.#inIrq(b, r)) this.#irqFreed.add(cpu);
         this.#queue.push({ kind: "unmap", line, cpu, ts, pfn, pages, dev: "" });
         this.#drain();
       }
@@ -205,6 +243,18 @@ export class IovaReplay {
     if (i > 0) this.#queue.splice(0, i);
   }
 
+  #inIrq(b: EventBatch, r: number): boolean {
+    const id = b.irqFlags[r]!;
+    if (id < 0) return false;
+    let v = this.#irqFlags.get(id);
+    if (v === undefined) {
+      const ch = b.strings.get(id)[2];
+      v = ch === "h" || ch === "H" || ch === "s" || ch === "z" || ch === "Z";
+      this.#irqFlags.set(id, v);
+    }
+    return v;
+  }
+
   #alloc(a: Alloc): void {
     const d = this.#domain(a.dev);
     if (d.fq !== null) {
@@ -212,7 +262,23 @@ export class IovaReplay {
       if (d.fq.isQueued(a.pfn)) d.fq.flushThrough(a.pfn, a.ts, a.cpu);
     }
     const matched = d.predictor.stats.matched;
+    const checked = d.predictor.stats.checked;
+    const sampled = d.predictor.stats.mismatches.length;
     d.predictor.onAllocReturn(a.line, a.cpu, a.ts, a.pfn, a.pages);
+    if (d.predictor.stats.checked > checked && d.predictor.stats.matched === matched) {
+      if (d.fq !== null) ++this.explained.lazyFlushTiming;
+      else if (a.afterIrqFree) ++this.explained.interruptOrder;
+      else if (d.predictor.stats.checked <= WARMUP_ALLOCS) ++this.explained.warmUp;
+      else {
+        const s = d.predictor.stats.mismatches;
+        this.mismatches.push({
+          line: a.ownerLine || a.line,
+          device: a.dev,
+          actualPfn: a.pfn,
+          predictedPfn: s.length > sampled ? s[s.length - 1]!.predicted : -1,
+        });
+      }
+    }
     if (d.predictor.stats.matched > matched) {
       const src = d.predictor.rcaches.lastSource;
       if (src === "rcache") this.#sources.set(a.ownerLine, "rcache");
@@ -311,7 +377,13 @@ export class IovaReplay {
     return {
       peakPages: this.#peak,
       leakedPages: this.#live,
-      prediction: { checked, matched, firstMismatchLine: first },
+      prediction: {
+        checked,
+        matched,
+        firstMismatchLine: first,
+        explained: { ...this.explained },
+        unexplained: this.mismatches.length,
+      },
       devices: this.#domains.size,
     };
   }

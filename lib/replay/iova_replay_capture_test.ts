@@ -87,7 +87,13 @@ Deno.test("IovaReplay: an unmap in an interrupt between the maps and the dma:* e
   for await (const b of parseTrace(new Blob([text]).stream())) r.feed(b);
   r.end();
   const s = r.summary();
-  assert.deepEqual(s.prediction, { checked: 3, matched: 3, firstMismatchLine: -1 });
+  assert.deepEqual(s.prediction, {
+    checked: 3,
+    matched: 3,
+    firstMismatchLine: -1,
+    explained: { lazyFlushTiming: 0, interruptOrder: 0, warmUp: 0 },
+    unexplained: 0,
+  });
   assert.deepEqual([s.peakPages, s.leakedPages], [2, 2]);
   assert.deepEqual(
     r.leaks().map((x) => [x.iova, x.pages, x.line]).sort((a, b) => a[2]! > b[2]! ? 1 : -1),

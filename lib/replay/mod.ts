@@ -23,10 +23,15 @@ export {
   type ReplaySummary,
   replayTrace,
 } from "./replay.ts";
-export { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
+export { type IovaMismatch, IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
 export { type P2pAnomaly, P2pCheck } from "./p2p_check.ts";
 export { feedDmaDebug } from "./dma_debug_events.ts";
-export { OpsRecorder, type OpsRecorderOptions, type OpsStats } from "./ops_recorder.ts";
+export {
+  OpsRecorder,
+  type OpsRecorderOptions,
+  type OpsStats,
+  type UnownedIommuWork,
+} from "./ops_recorder.ts";
 export {
   ANOMALIES_SCHEMA,
   ATTACHMENTS_SCHEMA,
@@ -55,3 +60,4 @@ export {
   type RevisionReplayStats,
 } from "./revision_replay.ts";
 export { type InferredTopology, TopologyInference } from "./topology_inference.ts";
+export { ANOMALY_CODES } from "./anomaly_codes.ts";

@@ -13,103 +13,69 @@
  * @module
  */
 
-import { type CallTable, EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
+import { EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
 import { iommuLeafCount } from "../model/iommu/mod.ts";
 import type { DmaBufCore, DmaBufOpEvent } from "../model/dmabuf/mod.ts";
-import { type CostProfile, DEFAULT_COST_PROFILE, modeledNs } from "../cost/mod.ts";
+import { type CostProfile, DEFAULT_COST_PROFILE } from "../cost/mod.ts";
 import type { IovaReplay } from "./iova_replay.ts";
 import type { P2pCheck } from "./p2p_check.ts";
 import type { RevisionReplay } from "./revision_replay.ts";
-import { ATTACHMENTS_SCHEMA, OPS_SCHEMA, TIMELINE_SCHEMA } from "./replay_tables.ts";
-import { TableBuilder, type TableChunk } from "./table_builder.ts";
-import { type Family, FAMILY_OF_EVENT, FAMILY_OF_FUNC, familyOp } from "./_op_families.ts";
+import type { TableChunk } from "./table_builder.ts";
+import { type Family, FAMILY_OF_EVENT, FAMILY_OF_FUNC } from "./_op_families.ts";
+import {
+  applyWork,
+  BYTES,
+  CPU,
+  DEVICE,
+  DMA_ADDR,
+  hex,
+  LINE,
+  newWork,
+  OBSERVED,
+  type OpenRow,
+  type OpsStats,
+  OpsTable,
+  PATH,
+  RANGES,
+  resetWork,
+  SG,
+  SRC,
+  TS,
+  type Work,
+} from "./_ops_table.ts";
+import { DmaBufOps } from "./_dma_buf_ops.ts";
+import { contextOf, type CpuState, newCpuState } from "./_cpu_state.ts";
+import { TimelineSampler } from "./_timeline_sampler.ts";
+import { type CallContext, callRow, onCall } from "./_call_matcher.ts";
 
-// Column indices of OPS_SCHEMA (ops_recorder_test checks them against the names).
-const TS = 0;
-const CPU = 1;
-const TASK = 2;
-const LINE = 3;
-const OP = 4;
-const DEVICE = 5;
-const DMABUF = 6;
-const ATT = 7;
-const PATH = 8;
-const BYTES = 9;
-const RANGES = 10;
-const SG = 11;
-const DMA_ADDR = 12;
-const IOVA = 13;
-const SRC = 14;
-const PTE = 15;
-const IOTLB = 16;
-const MODELED = 17;
-const OBSERVED = 18;
-const REV = 19;
+export type { OpsStats };
 
-/** IOMMU work printed on one CPU and not yet given to an operation. */
-interface Work {
-  /** Line and time (s) of the first event. */
-  line: number;
-  tsS: number;
-  events: number;
-  pte: number;
-  bytes: number;
-  iova: bigint;
-  next: bigint;
+/** IOMMU work no operation owns, while no unmanaged domain explains it (anomaly candidate). */
+export interface UnownedIommuWork {
+  /** Line of its first event. */
+  readonly line: number;
+  /** The CPU. */
+  readonly cpu: number;
+  /** First IOVA. */
+  readonly iova: bigint;
+  /** Bytes. */
+  readonly bytes: number;
+  /** A map (else an unmap). */
+  readonly map: boolean;
 }
 
-/** A row that may still take IOMMU work or a duration. */
-interface OpenRow {
-  row: number;
-  total: number;
-  family: Family;
-  line: number;
-  callEntry: number;
-}
-
-/** A completed DMA-API call, with the IOMMU work printed inside it. */
-interface PendingCall {
-  family: Family;
-  durNs: number;
-  entry: number;
-  exit: number;
-  tsS: number;
-  work: Work;
-  allocSource: string;
-}
-
-const isUnmap = (f: Family) => f === "unmap_single" || f === "unmap_sg" || f === "free";
-
-interface CpuState {
-  cpu: number;
-  map: Work;
-  unmap: Work;
-  /** The last DMA-API row on this CPU. */
-  last: OpenRow | null;
-  /** An unmap row waiting for its iommu:unmap. */
-  openUnmap: OpenRow | null;
-  /** A nested alloc_iova() call was seen since the last alloc_iova_fast(). */
-  sawTree: boolean;
-  /** Where the last alloc_iova_fast() call took its IOVA (function_graph), or "". */
-  allocSource: string;
-  /** A completed call no tracepoint has claimed yet. */
-  call: PendingCall | null;
-}
-
-/** summary.json's `ops`. */
-export interface OpsStats {
-  /** Rows. */
-  total: number;
-  /** Rows by path (`BUS_ADDR`, `THRU_HOST_BRIDGE`, `DIRECT`, `NOT_SUPPORTED`). */
-  byPath: Record<string, number>;
-  /** Sum of modeled_ns. */
-  modeledNs: number;
-  /** Rows with an observed duration. */
-  observed: number;
-  /** Sum of their observed_ns. */
-  observedNs: number;
-  /** Sum of their modeled_ns (to compare with observedNs). */
-  modeledNsOfObserved: number;
+/** IOMMU work no operation owns, while no unmanaged domain explains it (anomaly candidate). */
+export interface UnownedIommuWork {
+  /** Line of its first event. */
+  readonly line: number;
+  /** The CPU. */
+  readonly cpu: number;
+  /** First IOVA. */
+  readonly iova: bigint;
+  /** Bytes. */
+  readonly bytes: number;
+  /** A map (else an unmap). */
+  readonly map: boolean;
 }
 
 /** Options of {@linkcode OpsRecorder}. */
@@ -158,37 +124,6 @@ export interface OpsRecorderOptions {
   chunkRows?: number;
 }
 
-const newWork = (): Work => ({
-  line: NaN,
-  tsS: NaN,
-  events: 0,
-  pte: 0,
-  bytes: 0,
-  iova: -1n,
-  next: -1n,
-});
-function mergeWork(into: Work, w: Work): void {
-  if (w.events === 0) return;
-  if (into.events === 0) {
-    Object.assign(into, w);
-    return;
-  }
-  into.events += w.events;
-  into.pte += w.pte;
-  into.bytes += w.bytes;
-}
-
-function resetWork(w: Work): void {
-  w.line = NaN;
-  w.tsS = NaN;
-  w.events = 0;
-  w.pte = 0;
-  w.bytes = 0;
-  w.iova = -1n;
-  w.next = -1n;
-}
-const hex = (v: bigint) => (v < 0n ? "" : `0x${v.toString(16)}`);
-
 /**
  * Builds `ops` and `timeline` from parsed batches.
  *
@@ -216,42 +151,27 @@ const hex = (v: bigint) => (v < 0n ? "" : `0x${v.toString(16)}`);
  * ```
  */
 export class OpsRecorder {
-  readonly #ops: TableBuilder;
-  readonly #timeline: TableBuilder;
-  readonly #cost: CostProfile;
-  readonly #revision: string;
+  readonly #t: OpsTable;
+  readonly #timeline: TimelineSampler;
+  readonly #dmabuf: DmaBufOps;
+  readonly #sink: (c: TableChunk) => void;
   readonly #p2p: P2pCheck | null;
   readonly #iova: IovaReplay | null;
-  readonly #rev: RevisionReplay | null;
-  readonly #attachPath = new Map<number, string>();
   readonly #bitmap: bigint;
-  readonly #stepNs: number;
   readonly #cpus = new Map<number, CpuState>();
   readonly #contexts = new Map<number, number>();
-  /** dma-buf operations reported by the core during the batch, applied in line order. */
-  readonly #dmabufOps: DmaBufOpEvent[] = [];
-  readonly #dmabufRows = new Map<number, OpenRow>();
-  #core: DmaBufCore | null = null;
+  readonly #unowned: UnownedIommuWork[] = [];
   #b: EventBatch | null = null;
-  #baseNs = 0;
-  #nextGridNs = NaN;
+  readonly #calls: CallContext;
   #iovaPages = 0;
   #liveMappings = 0;
-  #attachments = 0;
-  #dmabufMappings = 0;
-  readonly #perAttach = new Map<number, { maps: number; unmaps: number; moves: number }>();
-  readonly #sink: (c: TableChunk) => void;
-  /** IOMMU work that no DMA-API operation owns. */
+  /**
+   * IOMMU work without dma:* events has an owner in this trace: an attach to an unmanaged
+   * domain (vfio, iommufd), probes of vfio type1 or iommufd, or of the two-step DMA API.
+   */
+  #unmanagedDomain = false;
+  /** IOMMU work that no DMA-API or dma-buf operation owns. */
   orphanIommuOps = 0;
-  /** summary.json's `ops`: rows, rows by path, modeled and observed totals. */
-  readonly stats: OpsStats = {
-    total: 0,
-    byPath: {},
-    modeledNs: 0,
-    observed: 0,
-    observedNs: 0,
-    modeledNsOfObserved: 0,
-  };
 
   /**
    * A recorder handing its chunks to `options.sink`.
@@ -260,48 +180,64 @@ export class OpsRecorder {
    */
   constructor(options: OpsRecorderOptions) {
     const rows = options.chunkRows ?? 16384;
+    const revision = options.revision ?? "v8-2025";
     this.#sink = options.sink;
-    this.#ops = new TableBuilder(OPS_SCHEMA, (c) => this.#count(c), rows);
-    this.#timeline = new TableBuilder(TIMELINE_SCHEMA, options.sink, rows);
-    this.#cost = options.cost ?? DEFAULT_COST_PROFILE;
-    this.#revision = options.revision ?? "v8-2025";
+    this.#t = new OpsTable(options.sink, options.cost ?? DEFAULT_COST_PROFILE, revision, rows);
+    this.#calls = {
+      t: this.#t,
+      cpu: (cpu) => this.#cpu(cpu),
+      take: (w, row, unmap, device) => this.#take(w, row, unmap, device),
+    };
+    this.#timeline = new TimelineSampler(
+      options.sink,
+      options.timelineStepNs ?? 1_000_000,
+      revision,
+      rows,
+    );
+    this.#dmabuf = new DmaBufOps(this.#t, options.revisions ?? null, revision, (pid) => {
+      for (const s of this.#cpus.values()) {
+        if (s.map.pid === pid) this.#orphan(s.map, false, s.cpu);
+        if (s.unmap.pid === pid) this.#orphan(s.unmap, true, s.cpu);
+      }
+    });
     this.#p2p = options.p2p ?? null;
     this.#iova = options.iova ?? null;
-    this.#rev = options.revisions ?? null;
     this.#bitmap = options.pgsizeBitmap ?? 0x40201000n;
-    this.#stepNs = options.timelineStepNs ?? 1_000_000;
+  }
+
+  /** summary.json's `ops`: rows, rows by path, modeled and observed totals. */
+  get stats(): OpsStats {
+    return this.#t.stats;
+  }
+
+  /** Anomalies of the ops: `P2P_RANGE_OUT_OF_BAR`, `IOMMU_MAP_WITHOUT_DMA_OWNER` (at the end). */
+  get anomalies(): readonly {
+    code: string;
+    line: number;
+    related: readonly number[];
+    device: string;
+    message: string;
+  }[] {
+    const unowned = this.#unmanagedDomain ? [] : this.#unowned.map((u) => ({
+      code: "IOMMU_MAP_WITHOUT_DMA_OWNER",
+      line: u.line,
+      related: [],
+      device: "",
+      message: `iommu ${u.map ? "map" : "unmap"} of 0x${
+        u.iova.toString(16)
+      } (${u.bytes} bytes) on CPU ${u.cpu}: no DMA-API or dma-buf operation, and no unmanaged domain (vfio, iommufd) in the trace`,
+    }));
+    return [...this.#dmabuf.anomalies, ...unowned];
   }
 
   /**
-   * Take dma-buf operations from a core (pass this as its `onOp`).
+   * Take dma-buf operations from a core (pass this as its \`onOp\`).
    *
    * @param core The core (for attachment devices and buffer states).
-   * @returns The `onOp` callback.
+   * @returns The \`onOp\` callback.
    */
   dmaBufListener(core: () => DmaBufCore): (e: DmaBufOpEvent) => void {
-    return (e) => {
-      this.#core ??= core();
-      this.#dmabufOps.push(e);
-    };
-  }
-
-  #count(c: TableChunk): void {
-    const st = this.stats;
-    const path = c.data[PATH] as string[];
-    const mod = c.data[MODELED] as Float64Array;
-    const obs = c.data[OBSERVED] as Float64Array;
-    st.total += c.n;
-    for (let i = 0; i < c.n; ++i) {
-      const p = path[i]!;
-      if (p !== "") st.byPath[p] = (st.byPath[p] ?? 0) + 1;
-      if (!Number.isNaN(mod[i]!)) st.modeledNs += mod[i]!;
-      if (!Number.isNaN(obs[i]!)) {
-        ++st.observed;
-        st.observedNs += obs[i]!;
-        if (!Number.isNaN(mod[i]!)) st.modeledNsOfObserved += mod[i]!;
-      }
-    }
-    this.#sink(c);
+    return this.#dmabuf.listener(core);
   }
 
   /**
@@ -312,16 +248,7 @@ export class OpsRecorder {
     const key = cpu * 4 + (r < 0 ? 0 : this.#context(this.#b!.irqFlags[r]!));
     let s = this.#cpus.get(key);
     if (s === undefined) {
-      s = {
-        cpu,
-        map: newWork(),
-        unmap: newWork(),
-        last: null,
-        openUnmap: null,
-        sawTree: false,
-        allocSource: "",
-        call: null,
-      };
+      s = newCpuState(cpu);
       this.#cpus.set(key, s);
     }
     return s;
@@ -331,45 +258,10 @@ export class OpsRecorder {
     if (flagsId < 0) return 0;
     let c = this.#contexts.get(flagsId);
     if (c === undefined) {
-      const ch = this.#b!.strings.get(flagsId)[2];
-      c = ch === "h" || ch === "H" ? 2 : ch === "s" ? 1 : ch === "z" || ch === "Z" ? 3 : 0;
+      c = contextOf(this.#b!.strings.get(flagsId));
       this.#contexts.set(flagsId, c);
     }
     return c;
-  }
-
-  #row(r: number, op: string): number {
-    const b = this.#b!;
-    const o = this.#ops;
-    const row = o.addRow();
-    o.setNum(TS, row, r < 0 ? NaN : (this.#baseNs + b.tsNs[r]!) / 1e9);
-    o.setNum(CPU, row, r < 0 ? -1 : b.cpu[r]!);
-    o.setStr(TASK, row, r < 0 ? "" : `${b.strings.get(b.comm[r]!)}-${b.pid[r]}`);
-    o.setNum(LINE, row, r < 0 ? NaN : b.lineNo1[r]!);
-    o.setStr(OP, row, op);
-    o.setNum(ATT, row, -1);
-    o.setStr(REV, row, this.#revision);
-    return row;
-  }
-
-  /** Fill `modeled_ns` from the row's features. */
-  #cost1(row: number): void {
-    const o = this.#ops;
-    o.setNum(
-      MODELED,
-      row,
-      modeledNs(this.#cost, {
-        op: o.getStr(OP, row),
-        iovaSource: o.getStr(SRC, row),
-        pteWrites: o.getNum(PTE, row),
-        iotlbInvalidations: o.getNum(IOTLB, row),
-        sgEntries: o.getNum(SG, row),
-      }),
-    );
-  }
-
-  #open(o: OpenRow | null): boolean {
-    return o !== null && this.#ops.isOpen(o.row, o.total);
   }
 
   /** Give a CPU's pending IOMMU work of one direction to a row. */
@@ -381,30 +273,25 @@ export class OpsRecorder {
       resetWork(w);
       return;
     }
-    const o = this.#ops;
-    o.setNum(PTE, row, o.getNum(PTE, row) + w.pte);
-    if (o.getStr(IOVA, row) === "") o.setStr(IOVA, row, hex(w.iova));
-    if (unmap) {
-      const lazy = this.#iova?.isLazy(device) ?? false;
-      if (!lazy) o.setNum(IOTLB, row, o.getNum(IOTLB, row) + w.events);
-      if (o.getStr(SRC, row) === "") {
-        o.setStr(SRC, row, lazy ? "fq" : w.bytes <= 32 * 4096 ? "rcache" : "rbtree");
-      }
-    }
-    resetWork(w);
+    applyWork(this.#t, w, row, unmap, unmap && (this.#iova?.isLazy(device) ?? false));
   }
 
-  /** IOMMU work no operation claimed: its own row. */
+  /** IOMMU work no DMA-API operation claimed: its task's dma-buf operation's, or its own row. */
   #orphan(w: Work, unmap: boolean, cpu: number): void {
     if (w.events === 0) return;
+    if (this.#dmabuf.claim(w, unmap, (x, row, dev) => this.#take(x, row, unmap, dev))) return;
     ++this.orphanIommuOps;
-    const row = this.#row(-1, unmap ? "iommu_unmap" : "iommu_map");
-    this.#ops.setNum(CPU, row, cpu);
-    this.#ops.setNum(LINE, row, w.line);
-    this.#ops.setNum(TS, row, w.tsS);
-    this.#ops.setNum(BYTES, row, w.bytes);
+    if (this.#unowned.length < 10_000) {
+      this.#unowned.push({ line: w.line, cpu, iova: w.iova, bytes: w.bytes, map: !unmap });
+    }
+    const o = this.#t.b;
+    const row = this.#t.row(null, -1, unmap ? "iommu_unmap" : "iommu_map");
+    o.setNum(CPU, row, cpu);
+    o.setNum(LINE, row, w.line);
+    o.setNum(TS, row, w.tsS);
+    o.setNum(BYTES, row, w.bytes);
     this.#take(w, row, unmap, "");
-    this.#cost1(row);
+    this.#t.cost(row);
   }
 
   /**
@@ -414,57 +301,40 @@ export class OpsRecorder {
    */
   feed(b: EventBatch): void {
     this.#b = b;
-    this.#baseNs = Number(b.tsBaseNs);
     const calls = b.calls;
     let ci = 0;
-    let di = 0;
-    const dq = this.#dmabufOps;
     for (let r = 0; r < b.n; ++r) {
       const line = b.lineNo1[r]!;
-      while (ci < calls.n && calls.exitLineNo1[ci]! < line) this.#onCall(calls, ci++);
-      while (di < dq.length && dq[di]!.line <= line) this.#onDmaBuf(dq[di++]!, r);
-      this.#grid(r);
+      while (ci < calls.n && calls.exitLineNo1[ci]! < line) onCall(this.#calls, b, calls, ci++);
+      this.#dmabuf.applyUpTo(line, b, r);
+      this.#timeline.sample(b, r, {
+        iovaPages: this.#iovaPages,
+        liveMappings: this.#liveMappings,
+        dmabufAttachments: this.#dmabuf.attachments,
+        dmabufMappings: this.#dmabuf.mappings,
+        dmabufRevoked: () => this.#dmabuf.revoked(),
+      });
       const name = b.eventNames.get(b.eventId[r]!);
       if (name === "map" || name === "unmap") this.#onIommu(b, r, name === "unmap");
       else {
         const fam = FAMILY_OF_EVENT.get(name);
         if (fam !== undefined) this.#onDma(b, r, name, fam);
-        else if (
-          b.kind[r] === EVENT_KIND.PROBE_RETURN && Number.isFinite(b.probes.durNs[b.tableRow[r]!]!)
-        ) {
-          this.#onProbeReturn(b, r);
-        }
+        else if (b.kind[r] === EVENT_KIND.PROBE_RETURN) {
+          const p = b.tableRow[r]!;
+          if (Number.isFinite(b.probes.durNs[p]!)) this.#onProbeReturn(b, r);
+        } else if (b.kind[r] === EVENT_KIND.PROBE_ENTRY) this.#onProbeEntry(b, r);
+        else if (name === "attach_device_to_domain") this.#unmanagedDomain = true;
       }
     }
-    while (ci < calls.n) this.#onCall(calls, ci++);
-    while (di < dq.length) this.#onDmaBuf(dq[di++]!, -1);
-    dq.length = 0;
+    while (ci < calls.n) onCall(this.#calls, b, calls, ci++);
+    this.#dmabuf.applyUpTo(Infinity, b, -1);
   }
 
-  #grid(r: number): void {
-    const b = this.#b!;
-    const t = Number(b.tsBaseNs) + b.tsNs[r]!;
-    if (Number.isNaN(this.#nextGridNs)) {
-      this.#nextGridNs = Math.floor(t / this.#stepNs) * this.#stepNs;
+  #onProbeEntry(b: EventBatch, r: number): void {
+    const f = b.strings.get(b.probes.func[b.tableRow[r]!]!);
+    if (f.startsWith("vfio_iommu_type1") || f.startsWith("iommufd") || f.startsWith("dma_iova_")) {
+      this.#unmanagedDomain = true;
     }
-    if (t < this.#nextGridNs) return;
-    const g = Math.floor(t / this.#stepNs) * this.#stepNs;
-    const tl = this.#timeline;
-    const row = tl.addRow();
-    let revoked = 0;
-    for (const buf of this.#core?.buffers ?? []) if (buf.state === "REVOKED") ++revoked;
-    const cols = [
-      g / 1e9,
-      b.lineNo1[r]!,
-      this.#iovaPages,
-      this.#liveMappings,
-      this.#attachments,
-      this.#dmabufMappings,
-      revoked,
-    ];
-    for (let i = 0; i < cols.length; ++i) tl.setNum(i, row, cols[i]!);
-    tl.setStr(7, row, this.#revision);
-    this.#nextGridNs = g + this.#stepNs;
   }
 
   #onIommu(b: EventBatch, r: number, unmap: boolean): void {
@@ -477,20 +347,22 @@ export class OpsRecorder {
     const pages = Math.ceil(bytes / 4096);
     this.#iovaPages = Math.max(0, this.#iovaPages + (unmap ? -pages : pages));
     const s = this.#cpu(b.cpu[r]!, r);
-    if (unmap && this.#open(s.openUnmap)) {
+    if (unmap && this.#t.isOpen(s.openUnmap)) {
       const o = s.openUnmap!;
       const w = { ...newWork(), events: 1, pte, bytes, iova };
-      this.#take(w, o.row, true, this.#ops.getStr(DEVICE, o.row));
-      this.#cost1(o.row);
+      this.#take(w, o.row, true, this.#t.b.getStr(DEVICE, o.row));
+      this.#t.cost(o.row);
       s.openUnmap = null;
       return;
     }
     const w = unmap ? s.unmap : s.map;
     if (w.events > 0 && (unmap || iova !== w.next)) this.#orphan(w, unmap, b.cpu[r]!);
+    if (!unmap) this.#dmabuf.checkRange(b.pid[r]!, paddr, bytes, b.lineNo1[r]!);
     if (w.events === 0) {
       w.iova = iova;
+      w.pid = b.pid[r]!;
       w.line = b.lineNo1[r]!;
-      w.tsS = (this.#baseNs + b.tsNs[r]!) / 1e9;
+      w.tsS = (Number(b.tsBaseNs) + b.tsNs[r]!) / 1e9;
     }
     ++w.events;
     w.pte += pte;
@@ -504,8 +376,8 @@ export class OpsRecorder {
     const c = t.cols;
     const device = b.strings.get((c.device as Int32Array)[tr]!);
     const s = this.#cpu(b.cpu[r]!, r);
-    const o = this.#ops;
-    const row = this.#row(r, name);
+    const o = this.#t.b;
+    const row = this.#t.row(b, r, name);
     o.setStr(DEVICE, row, device);
     const arr = (col: string) => {
       const st = (c[col + "_start"] as Int32Array | undefined)?.[tr] ?? 0;
@@ -536,6 +408,9 @@ export class OpsRecorder {
       }
     }
     const mapping = fam === "map_single" || fam === "map_sg" || fam === "alloc";
+    if (mapping && phys >= 0n && fam === "map_single") {
+      this.#dmabuf.checkRange(b.pid[r]!, phys, o.getNum(BYTES, row), b.lineNo1[r]!);
+    }
     if (mapping || fam === "unmap_single" || fam === "unmap_sg" || fam === "free") {
       const path = phys < 0n ? "" : this.#p2p?.pathOf(device, phys) ?? "DIRECT";
       o.setStr(PATH, row, path === "NONE" ? "DIRECT" : path);
@@ -545,7 +420,7 @@ export class OpsRecorder {
     if (call !== null) s.call = null;
     const open: OpenRow = {
       row,
-      total: this.#ops.total,
+      total: this.#t.b.total,
       family: fam,
       line: b.lineNo1[r]!,
       callEntry: -1,
@@ -568,71 +443,7 @@ export class OpsRecorder {
       open.callEntry = call.entry;
     }
     s.last = open;
-    this.#cost1(row);
-  }
-
-  #onCall(calls: CallTable, i: number): void {
-    const b = this.#b!;
-    const func = b.strings.get(calls.func[i]!);
-    const fam = FAMILY_OF_FUNC.get(func);
-    if (fam === undefined) {
-      // alloc_iova_fast() with a nested alloc_iova() missed the rcache (iova.c).
-      if (func === "alloc_iova") this.#cpu(calls.cpu[i]!).sawTree = true;
-      else if (func === "alloc_iova_fast") {
-        const s = this.#cpu(calls.cpu[i]!);
-        s.allocSource = s.sawTree ? "rbtree" : "rcache";
-        s.sawTree = false;
-      }
-      return;
-    }
-    const s = this.#cpu(calls.cpu[i]!);
-    const entry = calls.entryLineNo1[i]!;
-    const exit = calls.exitLineNo1[i]!;
-    const durNs = calls.durNs[i]!;
-    const tsS = (this.#baseNs + calls.tsNs[i]!) / 1e9;
-    const last = s.last;
-    if (last !== null && this.#open(last) && last.family === fam) {
-      const inside = last.line >= entry && last.line <= exit;
-      const encloses = last.callEntry >= 0 && entry <= last.callEntry;
-      const tracedBefore = last.callEntry < 0 &&
-        (fam === "unmap_single" || fam === "unmap_sg" || fam === "free");
-      if (inside || encloses || tracedBefore) {
-        this.#ops.setNum(OBSERVED, last.row, durNs);
-        last.callEntry = entry;
-        return;
-      }
-    }
-    const unmap = isUnmap(fam);
-    const work = { ...(unmap ? s.unmap : s.map) };
-    resetWork(unmap ? s.unmap : s.map);
-    const allocSource = unmap ? "" : s.allocSource;
-    if (!unmap) s.allocSource = "";
-    const p = s.call;
-    if (p !== null && entry <= p.entry && p.family === fam) {
-      // The outer call of the same operation (dma_map_page_attrs around iommu_dma_map_page).
-      mergeWork(p.work, work);
-      s.call = { ...p, durNs, entry, exit, tsS, allocSource: p.allocSource || allocSource };
-      return;
-    }
-    if (p !== null) this.#callRow(s, calls.cpu[i]!);
-    s.call = { family: fam, durNs, entry, exit, tsS, work, allocSource };
-  }
-
-  /** A call no tracepoint claimed becomes its own row. */
-  #callRow(s: CpuState, cpu: number): void {
-    const c = s.call!;
-    s.call = null;
-    const o = this.#ops;
-    const row = this.#row(-1, familyOp(c.family));
-    o.setNum(TS, row, c.tsS);
-    o.setNum(CPU, row, cpu);
-    o.setNum(LINE, row, c.entry);
-    o.setNum(OBSERVED, row, c.durNs);
-    const unmap = isUnmap(c.family);
-    this.#take(c.work, row, unmap, "");
-    if (c.allocSource !== "") o.setStr(SRC, row, c.allocSource);
-    s.last = { row, total: o.total, family: c.family, line: c.entry, callEntry: c.entry };
-    this.#cost1(row);
+    this.#t.cost(row);
   }
 
   #onProbeReturn(b: EventBatch, r: number): void {
@@ -642,146 +453,31 @@ export class OpsRecorder {
     const fam = FAMILY_OF_FUNC.get(func);
     if (fam !== undefined) {
       const s = this.#cpu(b.cpu[r]!, r);
-      if (this.#open(s.last) && s.last!.family === fam && s.last!.callEntry < 0) {
-        this.#ops.setNum(OBSERVED, s.last!.row, durNs);
+      if (this.#t.isOpen(s.last) && s.last!.family === fam && s.last!.callEntry < 0) {
+        this.#t.b.setNum(OBSERVED, s.last!.row, durNs);
         s.last!.callEntry = s.last!.line;
       }
       return;
     }
-    // dma-buf functions: the latest row of that operation on the task.
-    const op = DMABUF_OP_OF_FUNC.get(func);
-    if (op === undefined) return;
-    const o = this.#dmabufRows.get(b.pid[r]!);
-    if (o !== undefined && this.#open(o) && this.#ops.getStr(OP, o.row) === op) {
-      this.#ops.setNum(OBSERVED, o.row, durNs);
-      this.#dmabufRows.delete(b.pid[r]!);
-    }
-  }
-
-  #onDmaBuf(e: DmaBufOpEvent, r: number): void {
-    const core = this.#core!;
-    const o = this.#ops;
-    const row = this.#row(r, e.op);
-    o.setNum(LINE, row, e.line);
-    const a = e.attach >= 0 ? core.attachment(e.attach) : undefined;
-    const buf = core.buffer(e.buf);
-    o.setStr(DEVICE, row, a?.device ?? buf?.exporter.name ?? "");
-    o.setStr(DMABUF, row, String(e.buf));
-    o.setNum(ATT, row, e.attach);
-    if (buf !== undefined && e.op !== "dma_buf_attach") o.setNum(BYTES, row, Number(buf.sizeBytes));
-    const per = (id: number) => {
-      let x = this.#perAttach.get(id);
-      if (x === undefined) this.#perAttach.set(id, x = { maps: 0, unmaps: 0, moves: 0 });
-      return x;
-    };
-    if (e.op === "dma_buf_map_attachment") ++per(e.attach).maps;
-    else if (e.op === "dma_buf_unmap_attachment") ++per(e.attach).unmaps;
-    else if (e.op === "dma_buf_move_notify") {
-      for (const id of buf?.attachments ?? []) ++per(id).moves;
-    }
-    if (e.op === "dma_buf_attach") ++this.#attachments;
-    else if (e.op === "dma_buf_detach") this.#attachments = Math.max(0, this.#attachments - 1);
-    else if (e.op === "dma_buf_map_attachment") ++this.#dmabufMappings;
-    else if (e.op === "dma_buf_unmap_attachment") {
-      this.#dmabufMappings = Math.max(0, this.#dmabufMappings - 1);
-    }
-    if (this.#rev !== null) this.#revision1(e, row, r < 0 ? -1 : this.#b!.cpu[r]!);
-    if (r >= 0) {
-      this.#dmabufRows.set(this.#b!.pid[r]!, {
-        row,
-        total: o.total,
-        family: "sync",
-        line: e.line,
-        callEntry: -1,
-      });
-    }
-    this.#cost1(row);
-  }
-
-  /** The revision's mapping of a dma-buf map, its teardown at the unmap. */
-  #revision1(e: DmaBufOpEvent, row: number, cpu: number): void {
-    const o = this.#ops;
-    const rev = this.#rev!;
-    if (e.op === "dma_buf_map_attachment") {
-      const r = rev.map(this.#core!, e, cpu);
-      if (r === null) return;
-      const m = r.mapping;
-      const path = m.errno !== 0
-        ? (r.mapType === "NOT_SUPPORTED" ? "NOT_SUPPORTED" : "")
-        : m.path === "PFN" || m.path === ""
-        ? (r.mapType === "NONE" || r.mapType === "UNKNOWN" ? "DIRECT" : r.mapType)
-        : m.path;
-      o.setStr(PATH, row, path);
-      o.setNum(RANGES, row, r.ranges);
-      o.setNum(SG, row, m.sgEntries);
-      if (m.entries.length > 0) o.setStr(DMA_ADDR, row, hex(m.entries[0]!.dmaAddr));
-      o.setStr(IOVA, row, hex(m.iova));
-      o.setStr(SRC, row, m.iovaSource);
-      o.setNum(PTE, row, m.pteWrites);
-      this.#attachPath.set(e.attach, path);
-    } else if (e.op === "dma_buf_unmap_attachment") {
-      const u = rev.unmap(e, cpu);
-      if (u === null) return;
-      o.setNum(PTE, row, u.pteWrites);
-      o.setNum(IOTLB, row, u.iotlbInvalidations);
-      o.setStr(SRC, row, u.iovaSource);
-    } else if (e.op === "dma_buf_release") rev.release(e.buf);
+    this.#dmabuf.onProbeReturn(func, b.pid[r]!, durNs);
   }
 
   /** End of the trace: pending calls and unclaimed IOMMU work become rows; last chunks out. */
   end(): void {
     if (this.#b !== null) {
       for (const s of this.#cpus.values()) {
-        if (s.call !== null) this.#callRow(s, s.cpu);
+        if (s.call !== null) callRow(this.#calls, s);
         this.#orphan(s.map, false, s.cpu);
         this.#orphan(s.unmap, true, s.cpu);
       }
     }
-    this.#ops.flush();
+    this.#t.b.flush();
     this.#timeline.flush();
-    this.#attachmentsTable();
-  }
-
-  /** `attachments`: one row per attachment the core saw. */
-  #attachmentsTable(): void {
-    const core = this.#core;
-    if (core === null) return;
-    const t = new TableBuilder(ATTACHMENTS_SCHEMA, this.#sink);
-    for (const a of core.attachments) {
-      const row = t.addRow();
-      const buf = core.buffer(a.buf);
-      const per = this.#perAttach.get(a.id);
-      t.setNum(0, row, a.id);
-      t.setStr(1, row, String(a.buf));
-      t.setStr(2, row, buf?.exporter.name ?? "");
-      t.setStr(3, row, a.device);
-      t.setStr(4, row, a.importer);
-      t.setNum(5, row, a.peer2peer ? 1 : 0);
-      t.setNum(6, row, a.attachLine);
-      t.setNum(7, row, a.detachLine < 0 ? NaN : a.detachLine);
-      t.setNum(8, row, per?.maps ?? 0);
-      t.setNum(9, row, per?.unmaps ?? 0);
-      t.setNum(10, row, per?.moves ?? 0);
-      t.setStr(11, row, this.#attachPath.get(a.id) ?? "");
-      t.setStr(12, row, this.#revision);
-    }
-    t.flush();
+    this.#dmabuf.attachmentsTable(this.#sink);
   }
 
   /** Rows of `ops` so far. */
   get opsRows(): number {
-    return this.#ops.total;
+    return this.#t.b.total;
   }
 }
-
-const DMABUF_OP_OF_FUNC: ReadonlyMap<string, string> = new Map([
-  ["dma_buf_export", "dma_buf_export"],
-  ["dma_buf_attach", "dma_buf_attach"],
-  ["dma_buf_dynamic_attach", "dma_buf_attach"],
-  ["dma_buf_map_attachment", "dma_buf_map_attachment"],
-  ["dma_buf_map_attachment_unlocked", "dma_buf_map_attachment"],
-  ["dma_buf_unmap_attachment", "dma_buf_unmap_attachment"],
-  ["dma_buf_unmap_attachment_unlocked", "dma_buf_unmap_attachment"],
-  ["dma_buf_detach", "dma_buf_detach"],
-  ["dma_buf_move_notify", "dma_buf_move_notify"],
-]);

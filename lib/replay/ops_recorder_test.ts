@@ -33,9 +33,9 @@ async function tables(lines: string[], options: Omit<ReplayOptions, "tables"> = 
 }
 
 Deno.test("ops: the column indices the recorder writes are OPS_SCHEMA's", async () => {
-  const text = await Deno.readTextFile(new URL("./ops_recorder.ts", import.meta.url));
+  const text = await Deno.readTextFile(new URL("./_ops_table.ts", import.meta.url));
   const names = OPS_SCHEMA.columns.map((c) => c.name);
-  const consts = [...text.matchAll(/^const ([A-Z_]+) = (\d+);$/gm)];
+  const consts = [...text.matchAll(/^export const ([A-Z_]+) = (\d+);$/gm)];
   const expect: Record<string, string> = {
     TS: "ts_s",
     CPU: "cpu",

@@ -21,6 +21,7 @@
 import { type EventBatch, u64At } from "../ingest/mod.ts";
 import { p2pDmaAddrVerdict } from "../model/dma/mod.ts";
 import {
+  calcMapTypeAndDist,
   type P2pdmaMapType,
   P2pdmaMapTypes,
   type P2pdmaProvider,
@@ -32,7 +33,11 @@ import {
 /** A P2P anomaly. */
 export interface P2pAnomaly {
   /** The code. */
-  readonly code: "P2P_DMA_ADDR_MISMATCH" | "P2P_WRONG_PATH" | "P2P_NOT_SUPPORTED_PATH";
+  readonly code:
+    | "P2P_DMA_ADDR_MISMATCH"
+    | "P2P_WRONG_PATH"
+    | "P2P_NOT_SUPPORTED_PATH"
+    | "P2P_HOST_BRIDGE_WHEN_BUS_PATH";
   /** Line of the map. */
   readonly line: number;
   /** None. */
@@ -62,6 +67,7 @@ export class P2pCheck {
   readonly #providers = new P2pdmaProviders();
   readonly #types: P2pdmaMapTypes;
   readonly #bars: { start: bigint; end: bigint; provider: P2pdmaProvider }[] = [];
+  readonly #hostBridgeNoted = new Set<string>();
 
   /**
    * Checks over a topology: every function's memory BARs become providers (`pcim_p2pdma_init`).
@@ -128,6 +134,38 @@ export class P2pCheck {
     return this.#types.pciP2pdmaMapType(provider, c).mapType;
   }
 
+  /**
+   * A P2P mapping that goes through the host bridge although both devices sit below one
+   * bridge (ACS redirect sends the traffic up): `P2P_HOST_BRIDGE_WHEN_BUS_PATH`, once per
+   * provider BAR and client.
+   *
+   * @param provider The provider.
+   * @param client The importing device.
+   * @param line The map's line.
+   */
+  noteHostBridgePath(provider: P2pdmaProvider, client: string, line: number): void {
+    const key = `${provider.owner}:${provider.barIndex}>${client}`;
+    if (this.#hostBridgeNoted.has(key)) return;
+    this.#hostBridgeNoted.add(key);
+    const p = this.#tree.device(provider.owner);
+    const c = this.#tree.device(client);
+    if (p === undefined || c === undefined) return;
+    const r = calcMapTypeAndDist(this.#tree, p, c);
+    if (r.mapType !== "THRU_HOST_BRIDGE" || r.sharedBridge === null) return;
+    this.anomalies.push({
+      code: "P2P_HOST_BRIDGE_WHEN_BUS_PATH",
+      line,
+      related: [],
+      device: client,
+      message:
+        `${client} maps ${provider.owner} BAR ${provider.barIndex} through the host bridge, though both sit below ${r.sharedBridge}: ACS redirect at ${
+          r.acsRedirect.join(", ")
+        } sends the traffic up (what-if: ${
+          r.acsRedirect.map((b) => `--whatif-acs ${b}=off`).join(" ")
+        })`,
+    });
+  }
+
   #barOf(phys: bigint) {
     return this.#bars.find((b) => phys >= b.start && phys < b.end);
   }
@@ -158,6 +196,7 @@ export class P2pCheck {
     const t = this.pathOf(device, phys);
     if (t === null) return; // RAM, or a device the topology does not know: not P2P
     const bar = this.#barOf(phys)!;
+    if (t === "THRU_HOST_BRIDGE") this.noteHostBridgePath(bar.provider, device, line);
     ++this.byPath[t];
     const what = `${device} mapping 0x${
       phys.toString(16)

@@ -232,6 +232,7 @@ export async function replayTrace(
     ...faults.anomalies,
     ...(p2p?.anomalies ?? []),
     ...(rev?.anomalies ?? []),
+    ...ops.anomalies,
     ...iova.leaks().map((l) => ({
       code: "IOMMU_IOVA_LEAK_AT_END",
       line: 0,
@@ -240,6 +241,17 @@ export async function replayTrace(
       message: `${l.device}: IOVA 0x${
         l.iova.toString(16)
       } (${l.pages} pages) still allocated at the end`,
+    })),
+    ...iova.mismatches.map((m) => ({
+      code: "IOMMU_IOVA_MISMATCH",
+      line: m.line,
+      related: [],
+      device: m.device,
+      message: `${m.device}: the kernel gave IOVA 0x${
+        (m.actualPfn * 4096).toString(16)
+      }, the allocator model ${
+        m.predictedPfn > 0 ? `0x${(m.predictedPfn * 4096).toString(16)}` : "another one"
+      } (strict domain, after warm-up)`,
     })),
     ...tracker.core.anomalies.map((a) => ({
       code: a.code,

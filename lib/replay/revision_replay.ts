@@ -127,6 +127,9 @@ export class RevisionReplay {
       nowNs: Number.isFinite(e.nowNs) ? e.nowNs : 0,
     };
     const m = this.strategy.map(exported, ctx);
+    if (ctx.mapType === "THRU_HOST_BRIDGE") {
+      this.#p2p.noteHostBridgePath(provider, att.device, e.line);
+    }
     ++this.stats.modeledMaps;
     const what =
       `${this.strategy.name}: ${att.device} mapping dma-buf ${e.buf} (${src.device} BAR ${src.barIndex})`;
@@ -162,6 +165,24 @@ export class RevisionReplay {
       );
     }
     return out;
+  }
+
+  /**
+   * The CPU physical ranges a buffer exports, when the trace says.
+   *
+   * @param core The dma-buf core.
+   * @param buf The buffer.
+   * @returns The ranges, or null.
+   */
+  rangesOf(core: DmaBufCore, buf: number): PhysVec[] | null {
+    const src = core.buffer(buf)?.barSource ?? null;
+    if (src === null) return null;
+    const provider = this.#p2p.providerOf(src.device, src.barIndex);
+    if (provider === null) return null;
+    return src.ranges.map((r) => ({
+      paddr: provider.cpuStart + r.offsetBytes,
+      len: r.lengthBytes,
+    }));
   }
 
   /**

@@ -205,12 +205,14 @@ export class DmaBufTracker {
       const bar = num("region_index");
       const len = num("length");
       if (bdf !== "" && bar >= 0n && len > 0n) {
-        const offset = num("offset");
-        this.#barSource.set(pid, {
-          device: bdf,
-          barIndex: Number(bar),
-          ranges: [{ offsetBytes: offset < 0n ? 0n : offset, lengthBytes: len }],
-        });
+        const ranges = [];
+        for (const k of ["", "1", "2", "3"]) {
+          const l = num(`length${k}`);
+          if (l <= 0n) break;
+          const off = num(`offset${k}`);
+          ranges.push({ offsetBytes: off < 0n ? 0n : off, lengthBytes: l });
+        }
+        this.#barSource.set(pid, { device: bdf, barIndex: Number(bar), ranges });
       } else this.#barSource.delete(pid);
     }
     if (fn.startsWith("vfio_")) return this.#vfio.probe(fn, isReturn, pid, num, line, ts);

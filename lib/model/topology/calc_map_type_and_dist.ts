@@ -44,6 +44,11 @@ export interface MapTypeAndDist {
   readonly commonUpstream: string | null;
   /** Functions on the path whose ACS Control redirects P2P traffic (BDFs). */
   readonly acsRedirect: readonly string[];
+  /**
+   * The bridge both devices sit below, even when ACS redirect sends their traffic past it to
+   * the root complex (then a bus-address path exists but is not used); null when none.
+   */
+  readonly sharedBridge: string | null;
   /** One sentence: why this path. */
   readonly reason: string;
 }
@@ -228,6 +233,7 @@ export function calcMapTypeAndDist(
         distance,
         commonUpstream: common.bdf,
         acsRedirect: acs,
+        sharedBridge: common.bdf,
         reason: common === provider && common === client
           ? "provider and client are the same function: its own BAR is reached by bus address"
           : `both below ${common.bdf} with no ACS redirect on the path: TLPs are routed there, by bus address`,
@@ -243,6 +249,7 @@ export function calcMapTypeAndDist(
       distance,
       commonUpstream: null,
       acsRedirect: acs,
+      sharedBridge: common?.bdf ?? null,
       reason: `${why}; AMD Zen (family >= 0x17) allows every host-bridge path`,
     };
   }
@@ -252,6 +259,7 @@ export function calcMapTypeAndDist(
     distance,
     commonUpstream: null,
     acsRedirect: acs,
+    sharedBridge: common?.bdf ?? null,
     reason: `${why}; ${allowed.why}`,
   };
 }

@@ -1,0 +1,55 @@
+// What the ops recorder keeps per CPU and context: the IOMMU work printed and not yet given
+// to an operation, the rows that may still take work or a duration, a completed call no
+// tracepoint has claimed, and what the call tree said of the last IOVA allocation.
+
+import type { Family } from "./_op_families.ts";
+import { newWork, type OpenRow, type Work } from "./_ops_table.ts";
+
+/** A completed DMA-API call, with the IOMMU work printed inside it. */
+export interface PendingCall {
+  family: Family;
+  durNs: number;
+  entry: number;
+  exit: number;
+  tsS: number;
+  work: Work;
+  allocSource: string;
+}
+
+export const isUnmap = (f: Family): boolean =>
+  f === "unmap_single" || f === "unmap_sg" || f === "free";
+
+export interface CpuState {
+  cpu: number;
+  map: Work;
+  unmap: Work;
+  /** The last DMA-API row on this CPU. */
+  last: OpenRow | null;
+  /** An unmap row waiting for its iommu:unmap. */
+  openUnmap: OpenRow | null;
+  /** A nested alloc_iova() call was seen since the last alloc_iova_fast(). */
+  sawTree: boolean;
+  /** Where the last alloc_iova_fast() call took its IOVA (function_graph), or "". */
+  allocSource: string;
+  /** A completed call no tracepoint has claimed yet. */
+  call: PendingCall | null;
+}
+
+export function newCpuState(cpu: number): CpuState {
+  return {
+    cpu,
+    map: newWork(),
+    unmap: newWork(),
+    last: null,
+    openUnmap: null,
+    sawTree: false,
+    allocSource: "",
+    call: null,
+  };
+}
+
+/** The context an irq-flags field (`d.h1.`) says: 0 task, 1 softirq, 2 hardirq, 3 NMI. */
+export function contextOf(flags: string): number {
+  const ch = flags[2];
+  return ch === "h" || ch === "H" ? 2 : ch === "s" ? 1 : ch === "z" || ch === "Z" ? 3 : 0;
+}

@@ -1,0 +1,195 @@
+// The ops table as the recorders write it: column indices, the row helper, the cost fill, the
+// summary counts, and the IOMMU work a CPU printed that is waiting for its operation.
+
+import type { EventBatch } from "../ingest/mod.ts";
+import { type CostProfile, modeledNs } from "../cost/mod.ts";
+import { OPS_SCHEMA } from "./replay_tables.ts";
+import { TableBuilder, type TableChunk } from "./table_builder.ts";
+import type { Family } from "./_op_families.ts";
+
+// Column indices of OPS_SCHEMA (ops_recorder_test checks them against the names).
+export const TS = 0;
+export const CPU = 1;
+export const TASK = 2;
+export const LINE = 3;
+export const OP = 4;
+export const DEVICE = 5;
+export const DMABUF = 6;
+export const ATT = 7;
+export const PATH = 8;
+export const BYTES = 9;
+export const RANGES = 10;
+export const SG = 11;
+export const DMA_ADDR = 12;
+export const IOVA = 13;
+export const SRC = 14;
+export const PTE = 15;
+export const IOTLB = 16;
+export const MODELED = 17;
+export const OBSERVED = 18;
+export const REV = 19;
+
+export const hex = (v: bigint): string => (v < 0n ? "" : `0x${v.toString(16)}`);
+
+/** IOMMU work printed on one CPU and not yet given to an operation. */
+export interface Work {
+  /** Line, time (s) and task of the first event. */
+  line: number;
+  tsS: number;
+  pid: number;
+  events: number;
+  pte: number;
+  bytes: number;
+  iova: bigint;
+  next: bigint;
+}
+
+export function newWork(): Work {
+  return { line: NaN, tsS: NaN, pid: -1, events: 0, pte: 0, bytes: 0, iova: -1n, next: -1n };
+}
+
+export function mergeWork(into: Work, w: Work): void {
+  if (w.events === 0) return;
+  if (into.events === 0) {
+    Object.assign(into, w);
+    return;
+  }
+  into.events += w.events;
+  into.pte += w.pte;
+  into.bytes += w.bytes;
+}
+
+export function resetWork(w: Work): void {
+  w.line = NaN;
+  w.tsS = NaN;
+  w.pid = -1;
+  w.events = 0;
+  w.pte = 0;
+  w.bytes = 0;
+  w.iova = -1n;
+  w.next = -1n;
+}
+
+/** A row that may still take IOMMU work or a duration. */
+export interface OpenRow {
+  row: number;
+  total: number;
+  family: Family;
+  line: number;
+  callEntry: number;
+}
+
+/** summary.json's `ops`. */
+export interface OpsStats {
+  /** Rows. */
+  total: number;
+  /** Rows by path (`BUS_ADDR`, `THRU_HOST_BRIDGE`, `DIRECT`, `NOT_SUPPORTED`). */
+  byPath: Record<string, number>;
+  /** Sum of modeled_ns. */
+  modeledNs: number;
+  /** Rows with an observed duration. */
+  observed: number;
+  /** Sum of their observed_ns. */
+  observedNs: number;
+  /** Sum of their modeled_ns (to compare with observedNs). */
+  modeledNsOfObserved: number;
+}
+
+/** The ops builder with its row, cost and count helpers. */
+export class OpsTable {
+  readonly b: TableBuilder;
+  readonly stats: OpsStats = {
+    total: 0,
+    byPath: {},
+    modeledNs: 0,
+    observed: 0,
+    observedNs: 0,
+    modeledNsOfObserved: 0,
+  };
+  readonly #cost: CostProfile;
+  readonly #revision: string;
+  readonly #sink: (c: TableChunk) => void;
+
+  constructor(sink: (c: TableChunk) => void, cost: CostProfile, revision: string, rows: number) {
+    this.#sink = sink;
+    this.#cost = cost;
+    this.#revision = revision;
+    this.b = new TableBuilder(OPS_SCHEMA, (c) => this.#count(c), rows);
+  }
+
+  #count(c: TableChunk): void {
+    const st = this.stats;
+    const path = c.data[PATH] as string[];
+    const mod = c.data[MODELED] as Float64Array;
+    const obs = c.data[OBSERVED] as Float64Array;
+    st.total += c.n;
+    for (let i = 0; i < c.n; ++i) {
+      const p = path[i]!;
+      if (p !== "") st.byPath[p] = (st.byPath[p] ?? 0) + 1;
+      if (!Number.isNaN(mod[i]!)) st.modeledNs += mod[i]!;
+      if (!Number.isNaN(obs[i]!)) {
+        ++st.observed;
+        st.observedNs += obs[i]!;
+        if (!Number.isNaN(mod[i]!)) st.modeledNsOfObserved += mod[i]!;
+      }
+    }
+    this.#sink(c);
+  }
+
+  /** A new row for batch row `r` (-1: no event of its own). */
+  row(b: EventBatch | null, r: number, op: string): number {
+    const o = this.b;
+    const row = o.addRow();
+    if (b !== null && r >= 0) {
+      o.setNum(TS, row, (Number(b.tsBaseNs) + b.tsNs[r]!) / 1e9);
+      o.setNum(CPU, row, b.cpu[r]!);
+      o.setStr(TASK, row, `${b.strings.get(b.comm[r]!)}-${b.pid[r]}`);
+      o.setNum(LINE, row, b.lineNo1[r]!);
+    } else o.setNum(CPU, row, -1);
+    o.setStr(OP, row, op);
+    o.setNum(ATT, row, -1);
+    o.setStr(REV, row, this.#revision);
+    return row;
+  }
+
+  /** Fill `modeled_ns` from the row's features. */
+  cost(row: number): void {
+    const o = this.b;
+    o.setNum(
+      MODELED,
+      row,
+      modeledNs(this.#cost, {
+        op: o.getStr(OP, row),
+        iovaSource: o.getStr(SRC, row),
+        pteWrites: o.getNum(PTE, row),
+        iotlbInvalidations: o.getNum(IOTLB, row),
+        sgEntries: o.getNum(SG, row),
+      }),
+    );
+  }
+
+  isOpen(o: OpenRow | null): o is OpenRow {
+    return o !== null && this.b.isOpen(o.row, o.total);
+  }
+
+  open(row: number, family: Family, line: number): OpenRow {
+    return { row, total: this.b.total, family, line, callEntry: -1 };
+  }
+}
+
+/**
+ * Give IOMMU work to a row: its PTEs, its first IOVA, and for an unmap the invalidations
+ * (strict) or the flush queue (lazy) and where the IOVA went.
+ */
+export function applyWork(t: OpsTable, w: Work, row: number, unmap: boolean, lazy: boolean): void {
+  const o = t.b;
+  o.setNum(PTE, row, o.getNum(PTE, row) + w.pte);
+  if (o.getStr(IOVA, row) === "") o.setStr(IOVA, row, hex(w.iova));
+  if (unmap) {
+    if (!lazy) o.setNum(IOTLB, row, o.getNum(IOTLB, row) + w.events);
+    if (o.getStr(SRC, row) === "") {
+      o.setStr(SRC, row, lazy ? "fq" : w.bytes <= 32 * 4096 ? "rcache" : "rbtree");
+    }
+  }
+  resetWork(w);
+}
