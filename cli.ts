@@ -141,13 +141,7 @@ async function cmdReplay(args: string[]): Promise<number> {
   }
   const path = positionals[0]!;
   const probeMap = await loadProbeMap(values.probes);
-  let topology: Topology | undefined;
-  try {
-    topology = values.topology === undefined ? undefined : await loadTopology(values.topology);
-  } catch (e) {
-    if (e instanceof InputError) throw new UsageError(e.message);
-    throw e;
-  }
+  let topology = await optionalTopology(values.topology);
   let replayWhatIf: { name: string; applied: readonly string[] } | null = null;
   const whatIf = await whatIfOf(values);
   if (whatIf !== null) {
@@ -248,13 +242,7 @@ async function cmdCalibrate(args: string[]): Promise<number> {
   if (values.out === undefined) throw new UsageError("calibrate needs --out PROFILE.json");
   const path = positionals[0]!;
   const probeMap = await loadProbeMap(values.probes);
-  let topology: Topology | undefined;
-  try {
-    topology = values.topology === undefined ? undefined : await loadTopology(values.topology);
-  } catch (e) {
-    if (e instanceof InputError) throw new UsageError(e.message);
-    throw e;
-  }
+  const topology = await optionalTopology(values.topology);
   const base = await loadCostProfile(values.cost);
   const stream = await openInput(path);
   const onProgress = await progressFor(path, values.quiet);
@@ -315,6 +303,17 @@ Options:
                 (BUS_ADDR: phys + bus offset; THRU_HOST_BRIDGE: phys, or an IOVA with an IOMMU)
   -h, --help    this help
 `;
+
+/** `--topology T.json` of replay and calibrate: the topology, or undefined without the flag. */
+async function optionalTopology(path: string | undefined): Promise<Topology | undefined> {
+  if (path === undefined) return undefined;
+  try {
+    return await loadTopology(path);
+  } catch (e) {
+    if (e instanceof InputError) throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 async function loadTopology(path: string): Promise<Topology> {
   const r = validateTopology(await readJson(path));

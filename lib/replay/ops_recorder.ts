@@ -64,20 +64,6 @@ export interface UnownedIommuWork {
   readonly map: boolean;
 }
 
-/** IOMMU work no operation owns, while no unmanaged domain explains it (anomaly candidate). */
-export interface UnownedIommuWork {
-  /** Line of its first event. */
-  readonly line: number;
-  /** The CPU. */
-  readonly cpu: number;
-  /** First IOVA. */
-  readonly iova: bigint;
-  /** Bytes. */
-  readonly bytes: number;
-  /** A map (else an unmap). */
-  readonly map: boolean;
-}
-
 /** Options of {@linkcode OpsRecorder}. */
 export interface OpsRecorderOptions {
   /** Takes each chunk of `ops` and `timeline` rows. */

@@ -8,6 +8,7 @@
  */
 
 import type { MappingStrategy, RevisionMapping } from "./mapping_strategy.ts";
+import { NO_MAPPING } from "./_measure.ts";
 
 /**
  * The PFN strategy: one `get_pfn` per largest naturally aligned run.
@@ -46,19 +47,7 @@ export const RFC_2025_PFN: MappingStrategy = {
         off += len;
       }
     }
-    return {
-      errno: 0,
-      entries,
-      path: "PFN",
-      iova: -1n,
-      iovaAllocs: 0,
-      iovaSource: "",
-      pteWrites: 0,
-      sgEntries: 0,
-      structPageBytes: 0,
-      modelAnomalies: [],
-      handle: null,
-    };
+    return { ...NO_MAPPING, errno: 0, entries, path: "PFN" };
   },
   unmap() {
     return { pteWrites: 0, iotlbInvalidations: 0, iovaSource: "" };
