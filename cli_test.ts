@@ -149,8 +149,8 @@ Deno.test("dmareplay replay writes summary.json and anomalies.csv; --out is requ
   assert.equal(s.revision, "v8-2025");
   assert.equal(s.topology.given, false);
   const csv = (await Deno.readTextFile(`${out}/anomalies.csv`)).trim().split("\n");
-  assert.equal(csv[0], "line,code,device,related,message,revision");
-  assert.match(csv[1]!, /^2,DMA_UNMAP_DIR_MISMATCH,0000:00:02\.0,1,.*,v8-2025$/);
+  assert.equal(csv[0], "line,code,device,related,message,revision,severity");
+  assert.match(csv[1]!, /^2,DMA_UNMAP_DIR_MISMATCH,0000:00:02\.0,1,.*,v8-2025,anomaly$/);
   const ops = (await Deno.readTextFile(`${out}/ops.csv`)).trim().split("\n");
   assert.match(ops[0]!, /^ts_s,cpu,task,line,op,device,/);
   assert.deepEqual(ops.slice(1).map((r) => r.split(",")[4]), ["dma_map_page", "dma_unmap_page"]);

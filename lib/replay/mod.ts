@@ -61,3 +61,5 @@ export {
 } from "./revision_replay.ts";
 export { type InferredTopology, TopologyInference } from "./topology_inference.ts";
 export { ANOMALY_CODES } from "./anomaly_codes.ts";
+export { PAIR_DEPENDENT_CODES, TraceGaps } from "./trace_gaps.ts";
+export { orderBatch } from "./order_batch.ts";

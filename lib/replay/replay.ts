@@ -24,6 +24,8 @@ import { feedDmaDebug } from "./dma_debug_events.ts";
 import { IommuFaults } from "./iommu_faults.ts";
 import { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
 import { P2pCheck } from "./p2p_check.ts";
+import { TraceGaps } from "./trace_gaps.ts";
+import { orderBatch } from "./order_batch.ts";
 import { type InferredTopology, TopologyInference } from "./topology_inference.ts";
 import { revisionByName, type RevisionName } from "../revisions/mod.ts";
 import { RevisionReplay, type RevisionReplayStats } from "./revision_replay.ts";
@@ -49,12 +51,17 @@ export interface ReplayAnomaly {
 
 /** `summary.json` (DESIGN.md's contract; `parse --json` keys plus the replay's). */
 export interface ReplaySummary extends ParseSummary {
-  /** Anomalies by code, and the first ones. */
+  /** Anomalies by code, and the first ones; those lost events may explain, downgraded apart. */
   readonly anomalies: {
     readonly total: number;
     readonly byCode: Record<string, number>;
     readonly first: readonly { line: number; code: string; message: string }[];
+    readonly downgraded: { readonly total: number; readonly byCode: Record<string, number> };
   };
+  /** Rows merged back into timestamp order across CPUs (trace_pipe input). */
+  readonly ordering: { readonly rowsReordered: number };
+  /** Lost-event markers (`CPU:N [LOST M EVENTS]`, `buffer started`) by CPU. */
+  readonly gaps: { readonly markers: number; readonly byCpu: Record<number, number> };
   /** Modeled operations (the `ops` table): rows, by path, cost totals. */
   readonly ops: OpsStats & { readonly costProfile: string };
   /** The patch revision replayed. */
@@ -126,6 +133,8 @@ export interface ReplayResult {
   readonly summary: ReplaySummary;
   /** Every anomaly, in trace order (end-of-trace ones last). */
   readonly anomalies: readonly ReplayAnomaly[];
+  /** Anomalies lost events may explain (kernel-spec §1.3), downgraded to warnings. */
+  readonly warnings: readonly ReplayAnomaly[];
 }
 
 /**
@@ -204,10 +213,13 @@ export async function replayTrace(
   );
   const parse = parseTrace(stream, parseOptions);
   const inference = topo === undefined ? new TopologyInference() : null;
+  const gaps = new TraceGaps();
   let calls = 0;
   let unknownCountMarkers = 0;
   let measured = false;
+  let reordered = 0;
   for await (const b of parse) {
+    reordered += orderBatch(b);
     calls += b.calls.n;
     for (const g of b.gaps) if (g.kind === "lost" && g.lostEvents < 0) ++unknownCountMarkers;
     if (!measured) {
@@ -222,12 +234,13 @@ export async function replayTrace(
     tracker.feed(b);
     ops.feed(b);
     inference?.feed(b);
+    gaps.feed(b);
   }
   dmaDebug.end();
   tracker.end();
   iova.end();
   ops.end();
-  const all: ReplayAnomaly[] = [
+  const found: ReplayAnomaly[] = [
     ...dmaDebug.anomalies,
     ...faults.anomalies,
     ...(p2p?.anomalies ?? []),
@@ -263,18 +276,19 @@ export async function replayTrace(
   ];
   // Trace order; end-of-trace findings (line 0) last.
   const key = (a: ReplayAnomaly) => (a.line === 0 ? Number.MAX_SAFE_INTEGER : a.line);
-  all.sort((a, b) => key(a) - key(b));
-  const byCode: Record<string, number> = {};
-  for (const a of all) byCode[a.code] = (byCode[a.code] ?? 0) + 1;
-  const sortedByCode: Record<string, number> = {};
-  for (const k of Object.keys(byCode).sort()) sortedByCode[k] = byCode[k]!;
+  found.sort((a, b) => key(a) - key(b));
+  const all = found.filter((a) => !gaps.explains(a));
+  const warnings = found.filter((a) => gaps.explains(a));
   const summary: ReplaySummary = {
     ...summaryOf(parse, calls, unknownCountMarkers),
     anomalies: {
       total: all.length,
-      byCode: sortedByCode,
+      byCode: countByCode(all),
       first: all.slice(0, 20).map((a) => ({ line: a.line, code: a.code, message: a.message })),
+      downgraded: { total: warnings.length, byCode: countByCode(warnings) },
     },
+    gaps: { markers: gaps.lines.length, byCpu: { ...gaps.byCpu } },
+    ordering: { rowsReordered: reordered },
     ops: { ...ops.stats, byPath: { ...ops.stats.byPath }, costProfile: cost.name },
     revision,
     revisionReplay: {
@@ -290,8 +304,16 @@ export async function replayTrace(
     topology: inference === null ? { given: true } : { given: false, inferred: inference.result() },
     whatIf: options.whatIf ?? null,
   };
-  options.tables?.(anomaliesChunk(all, revision));
-  return { summary, anomalies: all };
+  options.tables?.(anomaliesChunk([...all, ...warnings], revision, all.length));
+  return { summary, anomalies: all, warnings };
+}
+
+function countByCode(list: readonly ReplayAnomaly[]): Record<string, number> {
+  const byCode: Record<string, number> = {};
+  for (const a of list) byCode[a.code] = (byCode[a.code] ?? 0) + 1;
+  const sorted: Record<string, number> = {};
+  for (const k of Object.keys(byCode).sort()) sorted[k] = byCode[k]!;
+  return sorted;
 }
 
 /**
@@ -299,9 +321,14 @@ export async function replayTrace(
  *
  * @param anomalies The anomalies.
  * @param revision The revision column.
+ * @param errors How many of them (the first) are anomalies; the rest are warnings.
  * @returns One chunk with every anomaly.
  */
-export function anomaliesChunk(anomalies: readonly ReplayAnomaly[], revision: string): TableChunk {
+export function anomaliesChunk(
+  anomalies: readonly ReplayAnomaly[],
+  revision: string,
+  errors = anomalies.length,
+): TableChunk {
   return {
     schema: ANOMALIES_SCHEMA,
     n: anomalies.length,
@@ -312,6 +339,7 @@ export function anomaliesChunk(anomalies: readonly ReplayAnomaly[], revision: st
       anomalies.map((a) => a.related.join(" ")),
       anomalies.map((a) => a.message),
       anomalies.map(() => revision),
+      anomalies.map((_, i) => (i < errors ? "anomaly" : "warning")),
     ],
   };
 }

@@ -101,5 +101,6 @@ export const ANOMALIES_SCHEMA: TableSchema = {
     col("related", "str", "other lines involved, space-separated"),
     col("message", "str", "one-line explanation"),
     col("revision", "str", "patch revision replayed"),
+    col("severity", "str", "anomaly, or warning when lost events may explain it"),
   ],
 };
