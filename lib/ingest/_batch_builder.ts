@@ -96,6 +96,7 @@ function resetSchemaTable(t: SchemaTable): void {
     }
     t.fieldPresent[i]?.fill(0, 0, n);
   });
+  t.incomplete.fill(0, 0, n);
   t.rows.fill(-1, 0, n);
   t.n = 0;
 }
@@ -174,7 +175,16 @@ function newSchemaTable(schema: EventSchema, cap: number): SchemaTable {
     if (mask !== undefined) present[fd.name] = mask;
     fieldPresent.push(mask);
   }
-  return { schema, n: 0, rows: i32(cap), cols, present, fieldCols, fieldPresent };
+  return {
+    schema,
+    n: 0,
+    rows: i32(cap),
+    cols,
+    present,
+    fieldCols,
+    fieldPresent,
+    incomplete: new Uint8Array(cap),
+  };
 }
 
 /** Make room for one more row in a schema table; returns the row index. */
@@ -190,6 +200,8 @@ export function addSchemaRow(t: SchemaTable, commonRow: number): number {
       (nu as Typed).set(old as never);
     }
     for (const k in t.present) fresh.present[k]!.set(t.present[k]!);
+    fresh.incomplete.set(t.incomplete);
+    t.incomplete = fresh.incomplete;
     t.rows = fresh.rows;
     t.cols = fresh.cols;
     t.present = fresh.present;

@@ -18,7 +18,7 @@ import {
   toSpace,
 } from "./_scan.ts";
 import type { DiagnosticLog } from "./diagnostics.ts";
-import { ARG_KIND, type EventBatch, type SchemaTable } from "./event_batch.ts";
+import { ARG_KIND, type EventBatch, INT_ABSENT, type SchemaTable } from "./event_batch.ts";
 import type { EventSchema, FieldDef } from "./schemas.ts";
 import { parseAutoU64, parseHexU64 } from "./u64.ts";
 import { parseArray, parseAttrs, parseDir } from "./_print_helpers.ts";
@@ -265,6 +265,26 @@ function keepArg(
   }
 }
 
+/** A required field whose word was there but whose value did not parse (bad_field_value). */
+function valueAbsent(t: SchemaTable, fd: FieldDef, fi: number, r: number): boolean {
+  const col = t.fieldCols[fi]![0]!;
+  switch (fd.kind) {
+    case "hex":
+      return t.fieldPresent[fi]![r] === 0;
+    case "dec":
+      return Number.isNaN(col[r]!);
+    case "int":
+      return col[r] === INT_ABSENT;
+    case "u64s":
+    case "str":
+    case "sym":
+    case "dir":
+      return col[r] === -1;
+    default:
+      return false;
+  }
+}
+
 function reportBadValue(
   ctx: LineContext,
   schema: EventSchema,
@@ -441,17 +461,21 @@ export function parseTracepoint(
     }
     p = skipSpaces(s, w, end);
   }
+  let reported = false;
   for (let k = 0; k < ix.required.length; ++k) {
     const fi = ix.required[k]!;
     if ((seen & (1 << fi)) === 0) {
-      ctx.log.report(
-        "missing_field",
-        ctx.lineNo1,
-        0,
-        msg.missingField(schema.name, fields[fi]!.name),
-      );
-      break;
-    }
+      t.incomplete[r] = 1;
+      if (!reported) {
+        ctx.log.report(
+          "missing_field",
+          ctx.lineNo1,
+          0,
+          msg.missingField(schema.name, fields[fi]!.name),
+        );
+      }
+      reported = true;
+    } else if (valueAbsent(t, fields[fi]!, fi, r)) t.incomplete[r] = 1; // printed, did not parse
   }
   return r;
 }

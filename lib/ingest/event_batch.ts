@@ -56,6 +56,11 @@ export interface SchemaTable {
   cols: Record<string, Column>;
   /** Which `hex` rows hold a value (1) or were absent (0), by column name. */
   present: Record<string, Uint8Array>;
+  /**
+   * Rows (1) that lack a field their format always prints (a `missing_field` diagnostic, a
+   * truncated line): counted, but the checks skip them rather than guess the value.
+   */
+  incomplete: Uint8Array;
   /** The same columns grouped by field, in `schema.fields` order (for the parser). */
   fieldCols: Column[][];
   /** The same presence masks by field (undefined for non-`hex` fields). */

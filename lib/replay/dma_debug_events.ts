@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DMA_DIRECTIONS, type EventBatch, u64At } from "../ingest/mod.ts";
+import { DMA_DIRECTIONS, EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
 import type { DmaDebug, DmaDir } from "./dma_debug.ts";
 
 const dirName = (v: number): DmaDir => DMA_DIRECTIONS[v] ?? "NONE";
@@ -19,11 +19,13 @@ const dirName = (v: number): DmaDir => DMA_DIRECTIONS[v] ?? "NONE";
 export function feedDmaDebug(d: DmaDebug, b: EventBatch): void {
   if (b.n > 0) d.seen(b.lineNo1[b.n - 1]!); // leaks are reported at the trace's end
   for (let r = 0; r < b.n; ++r) {
+    if (b.kind[r] !== EVENT_KIND.TRACEPOINT) continue;
     const name = b.eventNames.get(b.eventId[r]!);
     if (!name.startsWith("dma_")) continue;
     const t = b.tables.get(name);
     if (t === undefined) continue;
     const row = b.tableRow[r]!;
+    if (t.incomplete[row]) continue; // a truncated line: diagnosed, not guessed
     const c = t.cols;
     const line = b.lineNo1[r]!;
     const device = b.strings.get((c.device as Int32Array)[row]!);

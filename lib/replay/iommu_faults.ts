@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type EventBatch, u64At } from "../ingest/mod.ts";
+import { EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
 
 /** One fault after unmap. */
 export interface IommuFaultAnomaly {
@@ -203,9 +203,11 @@ export class IommuFaults {
     const faults = b.tables.get("io_page_fault");
     if (!maps && !unmaps && !faults) return;
     for (let r = 0; r < b.n; ++r) {
+      if (b.kind[r] !== EVENT_KIND.TRACEPOINT) continue;
       const name = b.eventNames.get(b.eventId[r]!);
       const row = b.tableRow[r]!;
       const line = b.lineNo1[r]!;
+      if (b.tables.get(name)?.incomplete[row]) continue; // a truncated line: diagnosed, not guessed
       if (name === "map" && maps) {
         const size = BigInt((maps.cols.size as Float64Array)[row]!);
         this.map(u64At(maps.cols.iova as Uint32Array, row), size, line);

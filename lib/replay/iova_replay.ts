@@ -15,7 +15,7 @@
  * @module
  */
 
-import { DMA_MAP_EVENTS, type EventBatch, u64At } from "../ingest/mod.ts";
+import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
 import {
   FlushQueue,
   IovaPredictor,
@@ -179,10 +179,12 @@ export class IovaReplay {
     const maps = b.tables.get("map");
     const unmaps = b.tables.get("unmap");
     for (let r = 0; r < b.n; ++r) {
+      if (b.kind[r] !== EVENT_KIND.TRACEPOINT) continue;
       const name = b.eventNames.get(b.eventId[r]!);
       const cpu = b.cpu[r]!;
       const line = b.lineNo1[r]!;
       const ts = b.tsNs[r]!;
+      if (b.tables.get(name)?.incomplete[b.tableRow[r]!]) continue; // diagnosed, not guessed
       if (name === "map" && maps) {
         const t = b.tableRow[r]!;
         const pfn = Number(u64At(maps.cols.iova as Uint32Array, t) >> 12n);

@@ -300,15 +300,22 @@ export class OpsRecorder {
         dmabufMappings: this.#dmabuf.mappings,
         dmabufRevoked: () => this.#dmabuf.revoked(),
       });
+      const kind = b.kind[r]!;
+      if (kind === EVENT_KIND.PROBE_RETURN) {
+        if (Number.isFinite(b.probes.durNs[b.tableRow[r]!]!)) this.#onProbeReturn(b, r);
+        continue;
+      }
+      if (kind === EVENT_KIND.PROBE_ENTRY) {
+        this.#onProbeEntry(b, r);
+        continue;
+      }
+      if (kind !== EVENT_KIND.TRACEPOINT) continue;
       const name = b.eventNames.get(b.eventId[r]!);
+      if (b.tables.get(name)?.incomplete[b.tableRow[r]!]) continue; // diagnosed, not guessed
       if (name === "map" || name === "unmap") this.#onIommu(b, r, name === "unmap");
       else {
         const fam = FAMILY_OF_EVENT.get(name);
         if (fam !== undefined) this.#onDma(b, r, name, fam);
-        else if (b.kind[r] === EVENT_KIND.PROBE_RETURN) {
-          const p = b.tableRow[r]!;
-          if (Number.isFinite(b.probes.durNs[p]!)) this.#onProbeReturn(b, r);
-        } else if (b.kind[r] === EVENT_KIND.PROBE_ENTRY) this.#onProbeEntry(b, r);
         else if (name === "attach_device_to_domain") this.#unmanagedDomain = true;
       }
     }

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { type EventBatch, u64At } from "../ingest/mod.ts";
+import { EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
 import { p2pDmaAddrVerdict } from "../model/dma/mod.ts";
 import {
   calcMapTypeAndDist,
@@ -220,10 +220,12 @@ export class P2pCheck {
    */
   feed(b: EventBatch): void {
     for (let r = 0; r < b.n; ++r) {
+      if (b.kind[r] !== EVENT_KIND.TRACEPOINT) continue;
       const name = b.eventNames.get(b.eventId[r]!);
       if (!SINGLE_MAPS.has(name)) continue;
       const t = b.tables.get(name)!;
       const row = b.tableRow[r]!;
+      if (t.incomplete[row]) continue; // diagnosed, not guessed
       this.map(
         b.strings.get((t.cols.device as Int32Array)[row]!),
         u64At(t.cols.phys_addr as Uint32Array, row),

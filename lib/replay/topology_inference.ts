@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type EventBatch, u64At } from "../ingest/mod.ts";
+import { EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
 
 /** summary.json's `topology.inferred`. */
 export interface InferredTopology {
@@ -44,10 +44,12 @@ export class TopologyInference {
    */
   feed(b: EventBatch): void {
     for (let r = 0; r < b.n; ++r) {
+      if (b.kind[r] !== EVENT_KIND.TRACEPOINT) continue;
       const name = b.eventNames.get(b.eventId[r]!);
       const t = b.tables.get(name);
       if (t === undefined) continue;
       const row = b.tableRow[r]!;
+      if (t.incomplete[row]) continue; // diagnosed, not guessed
       const dev = t.cols.device as Int32Array | undefined;
       if (dev !== undefined && dev[row]! >= 0) this.#devices.add(b.strings.get(dev[row]!));
       if (name === "map") {

@@ -21,6 +21,7 @@
 import {
   ARG_KIND,
   DEFAULT_PROBE_MAP,
+  EVENT_KIND,
   type EventBatch,
   printedArgName,
   type ProbeMap,
@@ -139,16 +140,15 @@ export class DmaBufTracker {
    * @param b A batch (valid until the parser moves on).
    */
   feed(b: EventBatch): void {
-    const probes = b.probes;
-    let pi = 0;
     for (let r = 0; r < b.n; ++r) {
       const ts = b.tsNs[r]!;
       if (Number.isFinite(ts)) this.#lastTs = ts;
-      while (pi < probes.n && probes.rows[pi]! < r) ++pi;
-      if (pi < probes.n && probes.rows[pi] === r) {
-        this.#probe(b, pi, r);
+      const kind = b.kind[r]!;
+      if (kind === EVENT_KIND.PROBE_ENTRY || kind === EVENT_KIND.PROBE_RETURN) {
+        this.#probe(b, b.tableRow[r]!, r);
         continue;
       }
+      if (kind !== EVENT_KIND.TRACEPOINT) continue;
       const name = b.eventNames.get(b.eventId[r]!);
       if (name.startsWith("dma_buf_")) this.#tracepoint(b, r, name);
     }
@@ -330,6 +330,7 @@ export class DmaBufTracker {
     const t = b.tables.get(name);
     if (t === undefined) return;
     const row = b.tableRow[r]!;
+    if (t.incomplete[row]) return; // a truncated line: diagnosed, not guessed
     const c = t.cols;
     const ino = (c.ino as Float64Array | undefined)?.[row];
     const key = `ino:${ino}`;
