@@ -11,14 +11,12 @@
 import { parseArgs } from "node:util";
 import {
   applyWhatIf,
-  ArrowStreamEncoder,
   calcMapTypeAndDist,
   calibrateTrace,
-  chunkToCsv,
   type CostProfile,
-  csvHeader,
   DEFAULT_COST_PROFILE,
   DEFAULT_PROBE_MAP,
+  type EncodedChunk,
   importTopologyDump,
   P2pdmaMapTypes,
   P2pdmaProviders,
@@ -35,6 +33,7 @@ import {
   validateCostProfile,
   validateProbeMap,
   validateTopology,
+  WorkerTableEncoder,
 } from "./mod.ts";
 
 const USAGE = `dmareplay: replay ftrace captures of PCI P2PDMA / IOMMU / DMA-API / dma-buf work
@@ -175,7 +174,7 @@ async function cmdReplay(args: string[]): Promise<number> {
     ...(topology ? { topology } : {}),
     ...(onProgress ? { onProgress } : {}),
   });
-  files.close();
+  await files.close();
   if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
   await Deno.writeTextFile(`${values.out}/summary.json`, JSON.stringify(r.summary, null, 2) + "\n");
   const s = r.summary;
@@ -468,42 +467,47 @@ async function cmdP2p(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Each table's CSV and Arrow IPC stream files in one directory, written chunk by chunk. */
+/**
+ * Each table's CSV and Arrow IPC stream files in one directory, written chunk by chunk; the
+ * chunks are encoded on a worker (the second core) while the replay goes on.
+ */
 class TableFiles {
   readonly #dir: string;
-  readonly #open = new Map<
-    string,
-    { csv: Deno.FsFile; arrow: Deno.FsFile; enc: ArrowStreamEncoder }
-  >();
-  readonly #text = new TextEncoder();
+  readonly #files = new Map<string, { csv: Deno.FsFile; arrow: Deno.FsFile }>();
+  readonly #enc = new WorkerTableEncoder();
+  #chain: Promise<void> = Promise.resolve();
 
   constructor(dir: string) {
     this.#dir = dir;
   }
 
   write(c: TableChunk): void {
-    let f = this.#open.get(c.schema.name);
+    const encoded = this.#enc.encode(c);
+    this.#chain = this.#chain.then(async () => this.#append(await encoded));
+  }
+
+  #append(e: EncodedChunk): void {
+    let f = this.#files.get(e.table);
     if (f === undefined) {
       const opts = { write: true, create: true, truncate: true };
       f = {
-        csv: Deno.openSync(`${this.#dir}/${c.schema.name}.csv`, opts),
-        arrow: Deno.openSync(`${this.#dir}/${c.schema.name}.arrow`, opts),
-        enc: new ArrowStreamEncoder(c.schema),
+        csv: Deno.openSync(`${this.#dir}/${e.table}.csv`, opts),
+        arrow: Deno.openSync(`${this.#dir}/${e.table}.arrow`, opts),
       };
-      this.#open.set(c.schema.name, f);
-      writeAll(f.csv, this.#text.encode(csvHeader(c.schema)));
+      this.#files.set(e.table, f);
     }
-    writeAll(f.csv, this.#text.encode(chunkToCsv(c)));
-    writeAll(f.arrow, f.enc.encode(c));
+    writeAll(f.csv, e.csv);
+    writeAll(f.arrow, e.arrow);
   }
 
   names(): string[] {
-    return [...this.#open.keys()];
+    return [...this.#files.keys()];
   }
 
-  close(): void {
-    for (const f of this.#open.values()) {
-      writeAll(f.arrow, f.enc.end());
+  async close(): Promise<void> {
+    await this.#chain;
+    for (const e of await this.#enc.end()) this.#append(e);
+    for (const f of this.#files.values()) {
       f.csv.close();
       f.arrow.close();
     }

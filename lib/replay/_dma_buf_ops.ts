@@ -113,6 +113,11 @@ export class DmaBufOps {
     return n;
   }
 
+  /** Operations reported and not yet applied. */
+  get pending(): boolean {
+    return this.#next < this.#queue.length;
+  }
+
   /** Apply the operations reported at lines up to `line` (batch row `r`, -1 for the end). */
   applyUpTo(line: number, b: EventBatch, r: number): void {
     const q = this.#queue;

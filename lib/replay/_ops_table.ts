@@ -109,6 +109,7 @@ export class OpsTable {
   readonly #cost: CostProfile;
   readonly #revision: string;
   readonly #sink: (c: TableChunk) => void;
+  readonly #tasks = new Map<number, string>();
 
   constructor(sink: (c: TableChunk) => void, cost: CostProfile, revision: string, rows: number) {
     this.#sink = sink;
@@ -136,6 +137,18 @@ export class OpsTable {
     this.#sink(c);
   }
 
+  /** `comm-pid`, one string per task (not one per row). */
+  #task(b: EventBatch, r: number): string {
+    const key = b.comm[r]! * 4194304 + b.pid[r]!; // pids < 2^22
+    let t = this.#tasks.get(key);
+    if (t === undefined) {
+      if (this.#tasks.size > 65536) this.#tasks.clear();
+      t = `${b.strings.get(b.comm[r]!)}-${b.pid[r]}`;
+      this.#tasks.set(key, t);
+    }
+    return t;
+  }
+
   /** A new row for batch row `r` (-1: no event of its own). */
   row(b: EventBatch | null, r: number, op: string): number {
     const o = this.b;
@@ -143,7 +156,7 @@ export class OpsTable {
     if (b !== null && r >= 0) {
       o.setNum(TS, row, (Number(b.tsBaseNs) + b.tsNs[r]!) / 1e9);
       o.setNum(CPU, row, b.cpu[r]!);
-      o.setStr(TASK, row, `${b.strings.get(b.comm[r]!)}-${b.pid[r]}`);
+      o.setStr(TASK, row, this.#task(b, r));
       o.setNum(LINE, row, b.lineNo1[r]!);
     } else o.setNum(CPU, row, -1);
     o.setStr(OP, row, op);

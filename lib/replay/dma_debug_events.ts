@@ -17,11 +17,17 @@ const dirName = (v: number): DmaDir => DMA_DIRECTIONS[v] ?? "NONE";
  * @param b A parsed batch.
  */
 export function feedDmaDebug(d: DmaDebug, b: EventBatch): void {
+  let lastSkipped = -1;
   if (b.n > 0) d.seen(b.lineNo1[b.n - 1]!); // leaks are reported at the trace's end
   for (let r = 0; r < b.n; ++r) {
     if (b.kind[r] !== EVENT_KIND.TRACEPOINT) continue;
-    const name = b.eventNames.get(b.eventId[r]!);
-    if (!name.startsWith("dma_")) continue;
+    const id = b.eventId[r]!;
+    if (id === lastSkipped) continue; // runs of iommu:map between the dma:* events
+    const name = b.eventNames.get(id);
+    if (!name.startsWith("dma_")) {
+      lastSkipped = id;
+      continue;
+    }
     const t = b.tables.get(name);
     if (t === undefined) continue;
     const row = b.tableRow[r]!;
@@ -73,9 +79,11 @@ export function feedDmaDebug(d: DmaDebug, b: EventBatch): void {
         break;
       }
       case "dma_unmap_sg": {
-        const phys = arr("phys_addrs");
-        if (phys.length === 0) break;
-        d.unmap("sg", device, phys[0]!, 0n, dir, line, { nents: phys.length });
+        // Only the first address and the count: no array of the entries.
+        const n = (c.phys_addrs_len as Int32Array)[row]!;
+        if (n <= 0) break;
+        const first = u64At(b.pool, (c.phys_addrs_start as Int32Array)[row]!);
+        d.unmap("sg", device, first, 0n, dir, line, { nents: n });
         break;
       }
       case "dma_sync_single_for_cpu":

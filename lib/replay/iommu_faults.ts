@@ -32,72 +32,90 @@ export interface IommuFaultAnomaly {
 /** Unmapped ranges remembered (the oldest are forgotten: memory stays bounded). */
 const UNMAPPED_KEPT = 1 << 16;
 
-interface Range {
-  start: bigint;
-  end: bigint;
-  /** Line of the unmap (unmapped ranges) or of the map (live ones). */
-  line: number;
-  mapLine: number;
-}
-
-const BUCKET_SHIFT = 21n; // 2 MiB: most DMA mappings touch one or two buckets
-const MAX_BUCKETS = 4096; // ranges wider than 8 GiB go to a list every lookup scans
+const BUCKET_SHIFT = 16n; // 64 KiB: a DMA mapping touches a few buckets, a bucket holds few ranges
+const MAX_BUCKETS = 4096; // ranges wider than 256 MiB go to a list every lookup scans
 
 /**
- * IOVA ranges indexed by the 2 MiB buckets they touch: overlap and point lookups cost the
- * ranges sharing a bucket, not all ranges. Ranges may overlap (several domains share IOVA
- * numbers, and the IOMMU events do not say which domain).
+ * The unmapped ranges, columnar: a ring of slots (start, end, unmap line, map line), oldest
+ * overwritten first, and an index from 64 KiB buckets of IOVA space to the slots that touch
+ * them. (No object per range: a long trace would fill the old generation with dead ones.)
  */
-class RangeIndex {
-  readonly #buckets = new Map<number, Set<Range>>();
-  readonly #wide = new Set<Range>();
+class UnmappedRing {
+  readonly start = new BigUint64Array(UNMAPPED_KEPT);
+  readonly end = new BigUint64Array(UNMAPPED_KEPT);
+  readonly line = new Float64Array(UNMAPPED_KEPT);
+  readonly mapLine = new Float64Array(UNMAPPED_KEPT);
+  readonly live = new Uint8Array(UNMAPPED_KEPT);
+  readonly #buckets = new Map<number, number[]>();
+  readonly #wide = new Set<number>();
+  #at = 0;
   size = 0;
 
-  #span(r: { start: bigint; end: bigint }): [number, number] {
-    return [Number(r.start >> BUCKET_SHIFT), Number((r.end - 1n) >> BUCKET_SHIFT)];
-  }
-
-  add(r: Range): void {
-    ++this.size;
-    const [a, b] = this.#span(r);
-    if (b - a >= MAX_BUCKETS) return void this.#wide.add(r);
-    for (let k = a; k <= b; ++k) {
-      let set = this.#buckets.get(k);
-      if (set === undefined) this.#buckets.set(k, set = new Set());
-      set.add(r);
-    }
-  }
-
-  remove(r: Range): void {
-    --this.size;
-    const [a, b] = this.#span(r);
-    if (b - a >= MAX_BUCKETS) return void this.#wide.delete(r);
-    for (let k = a; k <= b; ++k) {
-      const set = this.#buckets.get(k);
-      set?.delete(r);
-      if (set?.size === 0) this.#buckets.delete(k);
-    }
-  }
-
-  /** Ranges overlapping [start, end). */
-  overlapping(start: bigint, end: bigint): Range[] {
-    const out: Range[] = [];
-    if (this.size === 0) return out;
-    for (const r of this.#wide) if (r.start < end && start < r.end) out.push(r);
+  /** Slots that touch [start, end) (call with a fresh array to fill). */
+  overlapping(start: bigint, end: bigint, out: number[]): void {
+    if (this.size === 0) return;
+    for (const k of this.#wide) if (this.start[k]! < end && start < this.end[k]!) out.push(k);
     const a = Number(start >> BUCKET_SHIFT);
     const b = Number((end - 1n) >> BUCKET_SHIFT);
-    if (b - a >= MAX_BUCKETS) return out;
+    if (b - a >= MAX_BUCKETS) return;
     for (let k = a; k <= b; ++k) {
-      const set = this.#buckets.get(k);
-      if (set === undefined) continue;
-      for (const r of set) {
+      const list = this.#buckets.get(k);
+      if (list === undefined) continue;
+      for (let i = 0; i < list.length; ++i) {
+        const slot = list[i]!;
+        const s = this.start[slot]!;
         // A range in several buckets is reported from the first bucket it shares with the query.
-        if (r.start < end && start < r.end && (k === a || Number(r.start >> BUCKET_SHIFT) >= k)) {
-          out.push(r);
+        if (s < end && start < this.end[slot]! && (k === a || Number(s >> BUCKET_SHIFT) >= k)) {
+          out.push(slot);
         }
       }
     }
-    return out;
+  }
+
+  #span(slot: number): [number, number] {
+    return [
+      Number(this.start[slot]! >> BUCKET_SHIFT),
+      Number((this.end[slot]! - 1n) >> BUCKET_SHIFT),
+    ];
+  }
+
+  /** Forget a slot (mapped again, or the oldest). */
+  forget(slot: number): void {
+    if (this.live[slot] === 0) return;
+    this.live[slot] = 0;
+    --this.size;
+    const [a, b] = this.#span(slot);
+    if (b - a >= MAX_BUCKETS) return void this.#wide.delete(slot);
+    for (let k = a; k <= b; ++k) {
+      const list = this.#buckets.get(k);
+      if (list === undefined) continue;
+      const i = list.indexOf(slot);
+      if (i >= 0) {
+        list[i] = list[list.length - 1]!; // pop swaps in the last entry
+        list.pop();
+      }
+      if (list.length === 0) this.#buckets.delete(k);
+    }
+  }
+
+  /** Remember an unmapped span, overwriting the oldest. */
+  add(start: bigint, end: bigint, line: number, mapLine: number): void {
+    const slot = this.#at;
+    this.forget(slot);
+    this.#at = (slot + 1) % UNMAPPED_KEPT;
+    this.start[slot] = start;
+    this.end[slot] = end;
+    this.line[slot] = line;
+    this.mapLine[slot] = mapLine;
+    this.live[slot] = 1;
+    ++this.size;
+    const [a, b] = this.#span(slot);
+    if (b - a >= MAX_BUCKETS) return void this.#wide.add(slot);
+    for (let k = a; k <= b; ++k) {
+      let list = this.#buckets.get(k);
+      if (list === undefined) this.#buckets.set(k, list = []);
+      list.push(slot);
+    }
   }
 }
 
@@ -120,15 +138,10 @@ export class IommuFaults {
   readonly anomalies: IommuFaultAnomaly[] = [];
   /** Faults seen. */
   readonly stats = { faults: 0 };
-  readonly #unmapped = new RangeIndex();
-  /**
-   * Unmapped ranges in a ring, oldest overwritten first. (A Map or Set used as a queue by
-   * deleting its first key goes quadratic in V8: the iterator skips the deleted slots.)
-   */
-  readonly #ring: (Range | undefined)[] = new Array(UNMAPPED_KEPT);
-  #ringAt = 0;
-  /** Map line by IOVA start (for the anomaly's related lines), cleared as it fills. */
-  #mapLines = new Map<bigint, number>();
+  readonly #unmapped = new UnmappedRing();
+  /** Map line by IOVA pfn (for the anomaly's related lines), cleared as it fills. */
+  #mapLines = new Map<number, number>();
+  readonly #hits: number[] = [];
 
   /**
    * `iommu:map`: the range is mapped again, so no longer "unmapped earlier".
@@ -138,17 +151,15 @@ export class IommuFaults {
    * @param line Trace line.
    */
   map(iova: bigint, size: bigint, line: number): void {
-    if (this.#unmapped.size > 0) {
-      for (const u of this.#unmapped.overlapping(iova, iova + size)) this.#forget(u);
+    const u = this.#unmapped;
+    if (u.size > 0) {
+      const hits = this.#hits;
+      hits.length = 0;
+      u.overlapping(iova, iova + size, hits);
+      for (let i = 0; i < hits.length; ++i) u.forget(hits[i]!);
     }
-    if (this.#mapLines.size >= UNMAPPED_KEPT) this.#mapLines = new Map(); // bounded
-    this.#mapLines.set(iova, line);
-  }
-
-  #forget(u: Range): void {
-    if (u.start < 0n) return; // forgotten already
-    this.#unmapped.remove(u);
-    u.start = -1n;
+    if (this.#mapLines.size >= UNMAPPED_KEPT) this.#mapLines.clear(); // bounded
+    this.#mapLines.set(Number(iova >> 12n), line);
   }
 
   /**
@@ -160,12 +171,7 @@ export class IommuFaults {
    * @param line Trace line.
    */
   unmap(iova: bigint, size: bigint, line: number): void {
-    const u = { start: iova, end: iova + size, line, mapLine: this.#mapLines.get(iova) ?? -1 };
-    const old = this.#ring[this.#ringAt];
-    if (old !== undefined) this.#forget(old); // the oldest goes
-    this.#ring[this.#ringAt] = u;
-    this.#ringAt = (this.#ringAt + 1) % UNMAPPED_KEPT;
-    this.#unmapped.add(u);
+    this.#unmapped.add(iova, iova + size, line, this.#mapLines.get(Number(iova >> 12n)) ?? -1);
   }
 
   /**
@@ -177,18 +183,21 @@ export class IommuFaults {
    */
   fault(device: string, iova: bigint, line: number): void {
     ++this.stats.faults;
-    let hit: Range | undefined;
-    for (const r of this.#unmapped.overlapping(iova, iova + 1n)) {
-      if (hit === undefined || r.line > hit.line) hit = r;
-    }
-    if (hit === undefined) return; // a live mapping (a permission fault), or never mapped
+    const u = this.#unmapped;
+    const hits: number[] = [];
+    u.overlapping(iova, iova + 1n, hits);
+    let hit = -1;
+    for (const k of hits) if (hit < 0 || u.line[k]! > u.line[hit]!) hit = k;
+    if (hit < 0) return; // a live mapping (a permission fault), or never mapped
+    const unmapLine = u.line[hit]!;
+    const mapLine = u.mapLine[hit]!;
     this.anomalies.push({
       code: "IOMMU_FAULT_AFTER_UNMAP",
       line,
-      related: hit.mapLine >= 0 ? [hit.line, hit.mapLine] : [hit.line],
+      related: mapLine >= 0 ? [unmapLine, mapLine] : [unmapLine],
       device,
       iova,
-      message: `${device} faulted at IOVA 0x${iova.toString(16)}, unmapped at line ${hit.line}`,
+      message: `${device} faulted at IOVA 0x${iova.toString(16)}, unmapped at line ${unmapLine}`,
     });
   }
 
@@ -207,14 +216,16 @@ export class IommuFaults {
       const name = b.eventNames.get(b.eventId[r]!);
       const row = b.tableRow[r]!;
       const line = b.lineNo1[r]!;
-      if (b.tables.get(name)?.incomplete[row]) continue; // a truncated line: diagnosed, not guessed
       if (name === "map" && maps) {
+        if (maps.incomplete[row]) continue; // a truncated line: diagnosed, not guessed
         const size = BigInt((maps.cols.size as Float64Array)[row]!);
         this.map(u64At(maps.cols.iova as Uint32Array, row), size, line);
       } else if (name === "unmap" && unmaps) {
+        if (unmaps.incomplete[row]) continue;
         const size = BigInt((unmaps.cols.size as Float64Array)[row]!);
         this.unmap(u64At(unmaps.cols.iova as Uint32Array, row), size, line);
       } else if (name === "io_page_fault" && faults) {
+        if (faults.incomplete[row]) continue;
         const dev = b.strings.get((faults.cols.device as Int32Array)[row]!);
         this.fault(dev, u64At(faults.cols.iova as Uint32Array, row), line);
       }

@@ -184,9 +184,9 @@ export class IovaReplay {
       const cpu = b.cpu[r]!;
       const line = b.lineNo1[r]!;
       const ts = b.tsNs[r]!;
-      if (b.tables.get(name)?.incomplete[b.tableRow[r]!]) continue; // diagnosed, not guessed
       if (name === "map" && maps) {
         const t = b.tableRow[r]!;
+        if (maps.incomplete[t]) continue; // a truncated line: diagnosed, not guessed
         const pfn = Number(u64At(maps.cols.iova as Uint32Array, t) >> 12n);
         const bytes = (maps.cols.size as Float64Array)[t]!;
         const p = this.#pending.get(cpu);
@@ -208,6 +208,7 @@ export class IovaReplay {
           this.#pending.set(cpu, a);
         } else p.pages += bytes;
       } else if (DMA_MAP_EVENTS.has(name)) {
+        if (b.tables.get(name)!.incomplete[b.tableRow[r]!]) continue;
         const a = this.#pending.get(cpu);
         if (a === undefined) continue; // passthrough, or a failed map: no IOVA
         this.#pending.delete(cpu);
@@ -220,6 +221,7 @@ export class IovaReplay {
         this.#drain();
       } else if (name === "unmap" && unmaps) {
         const t = b.tableRow[r]!;
+        if (unmaps.incomplete[t]) continue;
         const pfn = Number(u64At(unmaps.cols.iova as Uint32Array, t) >> 12n);
         const pages = Math.ceil((unmaps.cols.size as Float64Array)[t]! / 4096);
         if (this.#inIrq(b, r)) this.#irqFreed.add(cpu);

@@ -63,3 +63,4 @@ export { type InferredTopology, TopologyInference } from "./topology_inference.t
 export { ANOMALY_CODES } from "./anomaly_codes.ts";
 export { PAIR_DEPENDENT_CODES, TraceGaps } from "./trace_gaps.ts";
 export { orderBatch } from "./order_batch.ts";
+export { type EncodedChunk, TableEncoder, WorkerTableEncoder } from "./table_encoder.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
+import { EVENT_KIND, type EventBatch, type SchemaTable, u64At } from "../ingest/mod.ts";
 import { iommuLeafCount } from "../model/iommu/mod.ts";
 import type { DmaBufCore, DmaBufOpEvent } from "../model/dmabuf/mod.ts";
 import { type CostProfile, DEFAULT_COST_PROFILE } from "../cost/mod.ts";
@@ -49,6 +49,20 @@ import { TimelineSampler } from "./_timeline_sampler.ts";
 import { type CallContext, callRow, onCall } from "./_call_matcher.ts";
 
 export type { OpsStats };
+
+const H_NONE = 0;
+const H_MAP = 1;
+const H_UNMAP = 2;
+const H_DMA = 3;
+const H_ATTACH_DOMAIN = 4;
+
+/** The recorder's handler of a tracepoint, by name (a table built once per event id). */
+function handlerOf(name: string): number {
+  if (name === "map") return H_MAP;
+  if (name === "unmap") return H_UNMAP;
+  if (FAMILY_OF_EVENT.has(name)) return H_DMA;
+  return name === "attach_device_to_domain" ? H_ATTACH_DOMAIN : H_NONE;
+}
 
 /** IOMMU work no operation owns, while no unmanaged domain explains it (anomaly candidate). */
 export interface UnownedIommuWork {
@@ -147,6 +161,10 @@ export class OpsRecorder {
   readonly #cpus = new Map<number, CpuState>();
   readonly #contexts = new Map<number, number>();
   readonly #unowned: UnownedIommuWork[] = [];
+  /** What each event id is to the recorder (H_*), by id. */
+  readonly #handler: number[] = [];
+  readonly #firstPage: number;
+  readonly #secondPage: number;
   #b: EventBatch | null = null;
   readonly #calls: CallContext;
   #iovaPages = 0;
@@ -189,6 +207,10 @@ export class OpsRecorder {
     this.#p2p = options.p2p ?? null;
     this.#iova = options.iova ?? null;
     this.#bitmap = options.pgsizeBitmap ?? 0x40201000n;
+    const first = this.#bitmap & -this.#bitmap;
+    const rest = this.#bitmap & ~first;
+    this.#firstPage = Number(first);
+    this.#secondPage = rest === 0n ? Infinity : Number(rest & -rest);
   }
 
   /** summary.json's `ops`: rows, rows by path, modeled and observed totals. */
@@ -292,14 +314,16 @@ export class OpsRecorder {
     for (let r = 0; r < b.n; ++r) {
       const line = b.lineNo1[r]!;
       while (ci < calls.n && calls.exitLineNo1[ci]! < line) onCall(this.#calls, b, calls, ci++);
-      this.#dmabuf.applyUpTo(line, b, r);
-      this.#timeline.sample(b, r, {
-        iovaPages: this.#iovaPages,
-        liveMappings: this.#liveMappings,
-        dmabufAttachments: this.#dmabuf.attachments,
-        dmabufMappings: this.#dmabuf.mappings,
-        dmabufRevoked: () => this.#dmabuf.revoked(),
-      });
+      if (this.#dmabuf.pending) this.#dmabuf.applyUpTo(line, b, r);
+      if (this.#timeline.due(b, r)) {
+        this.#timeline.sample(b, r, {
+          iovaPages: this.#iovaPages,
+          liveMappings: this.#liveMappings,
+          dmabufAttachments: this.#dmabuf.attachments,
+          dmabufMappings: this.#dmabuf.mappings,
+          dmabufRevoked: () => this.#dmabuf.revoked(),
+        });
+      }
       const kind = b.kind[r]!;
       if (kind === EVENT_KIND.PROBE_RETURN) {
         if (Number.isFinite(b.probes.durNs[b.tableRow[r]!]!)) this.#onProbeReturn(b, r);
@@ -310,14 +334,16 @@ export class OpsRecorder {
         continue;
       }
       if (kind !== EVENT_KIND.TRACEPOINT) continue;
-      const name = b.eventNames.get(b.eventId[r]!);
-      if (b.tables.get(name)?.incomplete[b.tableRow[r]!]) continue; // diagnosed, not guessed
-      if (name === "map" || name === "unmap") this.#onIommu(b, r, name === "unmap");
-      else {
-        const fam = FAMILY_OF_EVENT.get(name);
-        if (fam !== undefined) this.#onDma(b, r, name, fam);
-        else if (name === "attach_device_to_domain") this.#unmanagedDomain = true;
-      }
+      const id = b.eventId[r]!;
+      let h = this.#handler[id];
+      if (h === undefined) h = this.#handler[id] = handlerOf(b.eventNames.get(id));
+      if (h === H_NONE) continue;
+      const name = b.eventNames.get(id);
+      const t = b.tables.get(name)!;
+      if (t.incomplete[b.tableRow[r]!]) continue; // diagnosed, not guessed
+      if (h === H_MAP || h === H_UNMAP) this.#onIommu(b, r, t, h === H_UNMAP);
+      else if (h === H_DMA) this.#onDma(b, r, name, FAMILY_OF_EVENT.get(name)!);
+      else this.#unmanagedDomain = true;
     }
     while (ci < calls.n) onCall(this.#calls, b, calls, ci++);
     this.#dmabuf.applyUpTo(Infinity, b, -1);
@@ -330,13 +356,15 @@ export class OpsRecorder {
     }
   }
 
-  #onIommu(b: EventBatch, r: number, unmap: boolean): void {
-    const t = b.tables.get(unmap ? "unmap" : "map")!;
+  #onIommu(b: EventBatch, r: number, t: SchemaTable, unmap: boolean): void {
     const row = b.tableRow[r]!;
     const iova = u64At(t.cols.iova as Uint32Array, row);
     const bytes = (t.cols[unmap ? "unmapped_size" : "size"] as Float64Array)[row]!;
     const paddr = unmap ? iova : u64At(t.cols.paddr as Uint32Array, row);
-    const pte = iommuLeafCount(this.#bitmap, iova, paddr, BigInt(bytes));
+    // Below the second page size every leaf is of the first: no page-size walk.
+    const pte = bytes < this.#secondPage
+      ? Math.ceil(bytes / this.#firstPage)
+      : iommuLeafCount(this.#bitmap, iova, paddr, BigInt(bytes));
     const pages = Math.ceil(bytes / 4096);
     this.#iovaPages = Math.max(0, this.#iovaPages + (unmap ? -pages : pages));
     const s = this.#cpu(b.cpu[r]!, r);

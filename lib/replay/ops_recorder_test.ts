@@ -8,6 +8,8 @@ import {
   type ReplayOptions,
   replayTrace,
   type TableChunk,
+  TableEncoder,
+  WorkerTableEncoder,
 } from "./mod.ts";
 
 const l = (ts: string, w: string, flags = ".....", cpu = "000") =>
@@ -282,4 +284,26 @@ Deno.test("attachments and dma-buf ops from the e_dmabuf capture; tables read ba
     assert.equal(t.numRows, cs.reduce((n, c) => n + c.n, 0), name);
     assert.deepEqual(t.schema.fields.map((f) => f.name), cs[0]!.schema.columns.map((c) => c.name));
   }
+});
+
+Deno.test("WorkerTableEncoder gives the bytes TableEncoder gives, in order", async () => {
+  const { chunks } = await tables([
+    map("1.000001", "0x00000000fffff000", "0x0000000002d15000", 4096),
+    l(
+      "1.000002",
+      "dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 phys_addr=2d15000 attrs=",
+    ),
+  ]);
+  const clone = (c: TableChunk): TableChunk => ({
+    ...c,
+    data: c.data.map((d) => (Array.isArray(d) ? [...d] : d.slice())),
+  });
+  const here = new TableEncoder();
+  const want = [...chunks.map((c) => here.encode(clone(c))), ...here.end()];
+  const w = new WorkerTableEncoder();
+  const got = [...(await Promise.all(chunks.map((c) => w.encode(clone(c))))), ...(await w.end())];
+  assert.deepEqual(
+    got.map((e) => [e.table, [...e.csv], [...e.arrow]]),
+    want.map((e) => [e.table, [...e.csv], [...e.arrow]]),
+  );
 });

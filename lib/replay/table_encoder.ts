@@ -1,0 +1,116 @@
+/**
+ * Table chunks to the bytes of their files (CSV with its header first, Arrow IPC stream), for
+ * every table of a replay, on this thread ({@linkcode TableEncoder}) or on a worker
+ * ({@linkcode WorkerTableEncoder}: the encoding, a fifth of a replay's time, then runs on the
+ * second core while the replay goes on).
+ *
+ * @module
+ */
+
+import { ArrowStreamEncoder, chunkToCsv, csvHeader } from "./table_io.ts";
+import type { TableChunk } from "./table_builder.ts";
+
+/** One chunk's bytes, to append to its table's files. */
+export interface EncodedChunk {
+  /** The table (`ops`, `timeline`, ...). */
+  readonly table: string;
+  /** CSV bytes (the header line first, for the table's first chunk). */
+  readonly csv: Uint8Array;
+  /** Arrow IPC stream bytes. */
+  readonly arrow: Uint8Array;
+}
+
+/**
+ * Encodes the chunks of several tables, each table's in order.
+ *
+ * @example Two chunks of one table, then the end
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TableEncoder } from "./mod.ts";
+ * const schema = { name: "t", columns: [{ name: "x", kind: "i32" as const, doc: "" }] };
+ * const e = new TableEncoder();
+ * const a = e.encode({ schema, n: 1, data: [new Int32Array([7])] });
+ * const b = e.encode({ schema, n: 1, data: [new Int32Array([8])] });
+ * assert.equal(new TextDecoder().decode(a.csv) + new TextDecoder().decode(b.csv), "x\n7\n8\n");
+ * assert.deepEqual(e.end().map((x) => [x.table, x.csv.byteLength, x.arrow.byteLength]), [["t", 0, 8]]);
+ * ```
+ */
+export class TableEncoder {
+  readonly #arrow = new Map<string, ArrowStreamEncoder>();
+  readonly #text = new TextEncoder();
+
+  /**
+   * One chunk's bytes.
+   *
+   * @param c The chunk.
+   * @returns Its CSV and Arrow bytes.
+   */
+  encode(c: TableChunk): EncodedChunk {
+    let a = this.#arrow.get(c.schema.name);
+    let csv = chunkToCsv(c);
+    if (a === undefined) {
+      a = new ArrowStreamEncoder(c.schema);
+      this.#arrow.set(c.schema.name, a);
+      csv = csvHeader(c.schema) + csv;
+    }
+    return { table: c.schema.name, csv: this.#text.encode(csv), arrow: a.encode(c) };
+  }
+
+  /**
+   * The last bytes of every table seen (the Arrow end-of-stream marker).
+   *
+   * @returns One entry per table.
+   */
+  end(): EncodedChunk[] {
+    return [...this.#arrow].map(([table, a]) => ({
+      table,
+      csv: new Uint8Array(0),
+      arrow: a.end(),
+    }));
+  }
+}
+
+/**
+ * A {@linkcode TableEncoder} on a worker: chunks are handed over (their typed arrays
+ * transferred, so the caller must not touch them again) and come back encoded, in order.
+ */
+export class WorkerTableEncoder {
+  readonly #w: Worker;
+  readonly #waiting: ((m: EncodedChunk[]) => void)[] = [];
+
+  /** Start the worker. */
+  constructor() {
+    this.#w = new Worker(new URL("./_table_encoder_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    this.#w.onmessage = (e: MessageEvent<EncodedChunk[]>) => this.#waiting.shift()!(e.data);
+  }
+
+  /**
+   * Encode a chunk on the worker.
+   *
+   * @param c The chunk (its typed arrays move to the worker).
+   * @returns Its bytes.
+   */
+  async encode(c: TableChunk): Promise<EncodedChunk> {
+    const transfer = c.data.filter((d) => !Array.isArray(d)).map((d) =>
+      (d as Float64Array | Int32Array).buffer as ArrayBuffer
+    );
+    const done = new Promise<EncodedChunk[]>((res) => this.#waiting.push(res));
+    this.#w.postMessage({ kind: "chunk", chunk: c }, transfer);
+    return (await done)[0]!;
+  }
+
+  /**
+   * The last bytes of every table; the worker then stops.
+   *
+   * @returns One entry per table.
+   */
+  async end(): Promise<EncodedChunk[]> {
+    const done = new Promise<EncodedChunk[]>((res) => this.#waiting.push(res));
+    this.#w.postMessage({ kind: "end" });
+    const out = await done;
+    this.#w.terminate();
+    return out;
+  }
+}
