@@ -69,4 +69,4 @@ export { decodeIrqFlags, type IrqContext, type IrqFlags } from "./irq_flags.ts";
 export { STAT_SEVERITY, type StatDef, type StatName, STATS, type StatSeverity } from "./stats.ts";
 export { StringTable } from "./string_table.ts";
 export { type ParseSummary, summarizeTrace, summaryOf } from "./summarize_trace.ts";
-export { hex, parseAutoU64, parseDecU64, parseHexU64, u64AsNumber, u64At } from "./u64.ts";
+export { hex, parseAutoU64, parseDecU64, parseHexU64, pfnAt, u64AsNumber, u64At } from "./u64.ts";

@@ -160,6 +160,25 @@ export function u64At(col: Uint32Array, i: number): bigint {
 }
 
 /**
+ * The page frame number (address >> 12) of row `i` of a u64 column, exact for every 64-bit
+ * address (a number below 2^52), without a `bigint`.
+ *
+ * @param col The u64 column.
+ * @param i The row.
+ * @returns The pfn.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pfnAt } from "./mod.ts";
+ * assert.equal(pfnAt(new Uint32Array([0xfffe1234, 0xffffffff]), 0), 0xfffffffffffe1);
+ * ```
+ */
+export function pfnAt(col: Uint32Array, i: number): number {
+  return (col[2 * i + 1] ?? 0) * 0x100000 + ((col[2 * i] ?? 0) >>> 12);
+}
+
+/**
  * Row `i` of a u64 column as a `number` (exact below 2^53; use for sizes and counts).
  *
  * @param col The u64 column.

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
+import { EVENT_KIND, type EventBatch, pfnAt, u64At } from "../ingest/mod.ts";
 
 /** One fault after unmap. */
 export interface IommuFaultAnomaly {
@@ -50,6 +50,14 @@ class UnmappedRing {
   readonly #wide = new Set<number>();
   #at = 0;
   size = 0;
+
+  /** Whether any range may touch buckets [a, b] (cheap: no bigint). */
+  mayTouch(a: number, b: number): boolean {
+    if (this.size === 0) return false;
+    if (this.#wide.size > 0 || b - a >= MAX_BUCKETS) return true;
+    for (let k = a; k <= b; ++k) if (this.#buckets.has(k)) return true;
+    return false;
+  }
 
   /** Slots that touch [start, end) (call with a fresh array to fill). */
   overlapping(start: bigint, end: bigint, out: number[]): void {
@@ -158,8 +166,12 @@ export class IommuFaults {
       u.overlapping(iova, iova + size, hits);
       for (let i = 0; i < hits.length; ++i) u.forget(hits[i]!);
     }
+    this.#noteMapLine(Number(iova >> 12n), line);
+  }
+
+  #noteMapLine(pfn: number, line: number): void {
     if (this.#mapLines.size >= UNMAPPED_KEPT) this.#mapLines.clear(); // bounded
-    this.#mapLines.set(Number(iova >> 12n), line);
+    this.#mapLines.set(pfn, line);
   }
 
   /**
@@ -218,8 +230,14 @@ export class IommuFaults {
       const line = b.lineNo1[r]!;
       if (name === "map" && maps) {
         if (maps.incomplete[row]) continue; // a truncated line: diagnosed, not guessed
-        const size = BigInt((maps.cols.size as Float64Array)[row]!);
-        this.map(u64At(maps.cols.iova as Uint32Array, row), size, line);
+        const col = maps.cols.iova as Uint32Array;
+        const bytes = (maps.cols.size as Float64Array)[row]!;
+        // Most maps touch no remembered unmapped range: decide that without a bigint.
+        const pfn = pfnAt(col, row);
+        const a = Math.floor(pfn / 16);
+        const b = Math.floor((pfn + Math.max(1, Math.ceil(bytes / 4096)) - 1) / 16);
+        if (this.#unmapped.mayTouch(a, b)) this.map(u64At(col, row), BigInt(bytes), line);
+        else this.#noteMapLine(pfn, line);
       } else if (name === "unmap" && unmaps) {
         if (unmaps.incomplete[row]) continue;
         const size = BigInt((unmaps.cols.size as Float64Array)[row]!);

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
+import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, pfnAt } from "../ingest/mod.ts";
 import {
   FlushQueue,
   IovaPredictor,
@@ -187,7 +187,7 @@ export class IovaReplay {
       if (name === "map" && maps) {
         const t = b.tableRow[r]!;
         if (maps.incomplete[t]) continue; // a truncated line: diagnosed, not guessed
-        const pfn = Number(u64At(maps.cols.iova as Uint32Array, t) >> 12n);
+        const pfn = pfnAt(maps.cols.iova as Uint32Array, t);
         const bytes = (maps.cols.size as Float64Array)[t]!;
         const p = this.#pending.get(cpu);
         if (p === undefined) {
@@ -222,7 +222,7 @@ export class IovaReplay {
       } else if (name === "unmap" && unmaps) {
         const t = b.tableRow[r]!;
         if (unmaps.incomplete[t]) continue;
-        const pfn = Number(u64At(unmaps.cols.iova as Uint32Array, t) >> 12n);
+        const pfn = pfnAt(unmaps.cols.iova as Uint32Array, t);
         const pages = Math.ceil((unmaps.cols.size as Float64Array)[t]! / 4096);
         if (this.#inIrq(b, r)) this.#irqFreed.add(cpu);
         this.#queue.push({ kind: "unmap", line, cpu, ts, pfn, pages, dev: "" });

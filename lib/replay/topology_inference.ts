@@ -9,7 +9,7 @@
  * @module
  */
 
-import { EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
+import { EVENT_KIND, type EventBatch, pfnAt } from "../ingest/mod.ts";
 
 /** summary.json's `topology.inferred`. */
 export interface InferredTopology {
@@ -54,7 +54,7 @@ export class TopologyInference {
       if (dev !== undefined && dev[row]! >= 0) this.#devices.add(b.strings.get(dev[row]!));
       if (name === "map") {
         ++this.#maps;
-        const pfn = Number(u64At(t.cols.iova as Uint32Array, row) >> 12n);
+        const pfn = pfnAt(t.cols.iova as Uint32Array, row);
         const at = this.#unmappedAt.get(pfn);
         if (at !== undefined) {
           ++this.#reuses;
@@ -62,7 +62,7 @@ export class TopologyInference {
           this.#unmappedAt.delete(pfn);
         }
       } else if (name === "unmap") {
-        const pfn = Number(u64At(t.cols.iova as Uint32Array, row) >> 12n);
+        const pfn = pfnAt(t.cols.iova as Uint32Array, row);
         this.#unmappedAt.set(pfn, b.tsNs[r]! + Number(b.tsBaseNs));
         // Bounded: the IOVAs of a working set; an old entry is just forgotten.
         if (this.#unmappedAt.size > 1 << 16) this.#unmappedAt.clear();
