@@ -64,6 +64,16 @@ export interface ReplaySummary extends ParseSummary {
   readonly gaps: { readonly markers: number; readonly byCpu: Record<number, number> };
   /** Modeled operations (the `ops` table): rows, by path, cost totals. */
   readonly ops: OpsStats & { readonly costProfile: string };
+  /**
+   * The data path of the P2P mappings, modeled from the cost profile: the latency factor of
+   * each path against switch-local P2P, and the IOTLB miss a translated access may pay.
+   */
+  readonly dataPath: {
+    readonly p2pMappings: Record<string, number>;
+    readonly latencyFactor: Record<string, number>;
+    readonly iotlbMissNs: number;
+    readonly sources: Record<string, string>;
+  };
   /** The patch revision replayed. */
   readonly revision: string;
   /** The revision's replay of the dma-buf maps (buffers whose BAR memory the trace names). */
@@ -290,6 +300,23 @@ export async function replayTrace(
     gaps: { markers: gaps.lines.length, byCpu: { ...gaps.byCpu } },
     ordering: { rowsReordered: reordered },
     ops: { ...ops.stats, byPath: { ...ops.stats.byPath }, costProfile: cost.name },
+    dataPath: {
+      p2pMappings: Object.fromEntries(
+        Object.entries(ops.stats.byPath).filter(([p]) =>
+          p === "BUS_ADDR" || p === "THRU_HOST_BRIDGE"
+        ),
+      ),
+      latencyFactor: {
+        BUS_ADDR: cost.dataPath.switch_p2p_factor.value,
+        THRU_HOST_BRIDGE: cost.dataPath.root_complex_forwarding_factor.value,
+      },
+      iotlbMissNs: cost.dataPath.iotlb_miss_ns.value,
+      sources: {
+        BUS_ADDR: cost.dataPath.switch_p2p_factor.source,
+        THRU_HOST_BRIDGE: cost.dataPath.root_complex_forwarding_factor.source,
+        iotlbMissNs: cost.dataPath.iotlb_miss_ns.source,
+      },
+    },
     revision,
     revisionReplay: {
       ...(rev?.stats ??

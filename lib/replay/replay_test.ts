@@ -118,3 +118,21 @@ Deno.test("replay: trace_pipe rows behind across CPUs are merged back by timesta
   assert.equal(r.summary.ordering.rowsReordered, 2);
   assert.equal(r.summary.dma.preTraceUnmaps, 0);
 });
+
+Deno.test("replay: the data path of P2P mappings from the cost profile, with its sources", async () => {
+  const topo = validateTopology(
+    JSON.parse(
+      await Deno.readTextFile(
+        new URL("../../traces/switch-acs-redirect.topology.json", import.meta.url),
+      ),
+    ),
+  );
+  assert.ok(topo.ok);
+  const text = await Deno.readFile(
+    new URL("../../traces/golden/vfio-p2p-6.18.trace", import.meta.url),
+  );
+  const r = await replayTrace(new Blob([text]).stream(), { topology: topo.topology });
+  assert.deepEqual(r.summary.dataPath.p2pMappings, { THRU_HOST_BRIDGE: 1 });
+  assert.equal(r.summary.dataPath.latencyFactor.THRU_HOST_BRIDGE, 1.3);
+  assert.match(r.summary.dataPath.sources.THRU_HOST_BRIDGE!, /unverified/);
+});
