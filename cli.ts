@@ -42,8 +42,9 @@ Usage: dmareplay <command> [options]
 
 Commands:
   parse    TRACE|- [--probes P.json] [--json]        event counts by name, diagnostics
-  replay   TRACE|- [--topology T.json] [--probes P.json] --out DIR
-                                                     the checks so far: summary.json, anomalies.csv
+  replay   TRACE|- [--topology T.json] [--probes P.json] [--revision R] [--whatif W.json]
+           [--cost C.json] --out DIR                 replay through the model: summary.json and
+                                                     the ops, timeline, attachments, anomalies tables
   calibrate TRACE|- [--topology T] [--probes P] [--cost BASE.json] --out PROFILE.json
                                                      fit a cost profile to the trace's durations
   validate FILE.json                                 check a topology, probe map or cost profile
@@ -73,7 +74,8 @@ Options:
 `;
 
 const REPLAY_USAGE =
-  `Usage: dmareplay replay TRACE|- [--topology T.json] [--probes P.json] [--revision R] --out DIR
+  `Usage: dmareplay replay TRACE|- [--topology T.json] [--probes P.json] [--revision R]
+                        [--whatif W.json] [--whatif-*] [--cost C.json] --out DIR
 
 Replay a capture through the model (dma-debug's DMA_* checks, the IOVA allocator, faults
 after unmap, P2P paths, the dma-buf lifecycle's DMABUF_* invariants) and write into DIR:
@@ -81,10 +83,11 @@ after unmap, P2P paths, the dma-buf lifecycle's DMABUF_* invariants) and write i
   ops.csv, ops.arrow          one row per modeled operation (README lists the columns)
   timeline.csv, .arrow        IOVA in use, live mappings, dma-buf state on a time grid
   attachments.csv, .arrow     one row per dma-buf attachment (when the trace has dma-buf work)
-  anomalies.csv, .arrow       line,code,device,related,message,revision, in trace order
+  anomalies.csv, .arrow       line,code,device,related,message,revision,severity, in trace order
 .arrow files are Arrow IPC streams (DuckDB, Polars, pyarrow, arquero read them).
-A topology is optional: without it the sg segment checks (which need the devices' DMA limits)
-are skipped and summary.json says so (topology.given = false).
+A topology is optional: without it the replay infers what the trace shows of the machine
+(summary.json topology.inferred, also printed) and skips the checks that need one (P2P paths,
+sg segment limits, the revisions' dma-buf mappings).
 
 Options:
   --topology T.json  the machine (dmareplay topology import makes one)
