@@ -4,7 +4,8 @@
  * model of the kernel.
  *
  * Stages: ingest (streaming ftrace text into columnar events); the models of the PCI topology
- * and P2PDMA, the IOMMU, the DMA API and dma-buf; the cost model; the replay.
+ * and P2PDMA, the IOMMU, the DMA API and dma-buf; the revisions and the cost model; the
+ * replay; the analysis tables.
  *
  * @example Summarize a trace
  * ```ts
@@ -26,3 +27,4 @@ export * from "./lib/model/dmabuf/mod.ts";
 export * from "./lib/revisions/mod.ts";
 export * from "./lib/cost/mod.ts";
 export * from "./lib/replay/mod.ts";
+export * from "./lib/analysis/mod.ts";
