@@ -28,3 +28,4 @@ export * from "./lib/revisions/mod.ts";
 export * from "./lib/cost/mod.ts";
 export * from "./lib/replay/mod.ts";
 export * from "./lib/analysis/mod.ts";
+export * from "./lib/charts/mod.ts";
