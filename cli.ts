@@ -24,11 +24,19 @@ import {
   pciP2pdmaBusAddrMap,
   PciTree,
   type ProbeMap,
+  renderHtmlReport,
+  renderMarkdownReport,
+  renderPng,
+  renderSvg,
   replayTrace,
+  reportModel,
+  type ReportRun,
   REVISION_NAMES,
   STATS,
   summarizeTrace,
   type TableChunk,
+  TableEncoder,
+  tablesFromChunks,
   type Topology,
   validateCostProfile,
   validateProbeMap,
@@ -47,6 +55,9 @@ Commands:
                                                      the ops, timeline, attachments, anomalies tables
   calibrate TRACE|- [--topology T] [--probes P] [--cost BASE.json] --out PROFILE.json
                                                      fit a cost profile to the trace's durations
+  report   TRACE|- [--topology T] [--revisions all|a,b] [--whatif W.json...] --out DIR
+                                                     report.html (offline), report.md, charts,
+                                                     tables; revisions and what-ifs compared
   validate FILE.json                                 check a topology, probe map or cost profile
   p2p      T.json PROVIDER_BDF[:BAR] CLIENT_BDF [--json] [--phys ADDR]
                                                      map type, distance, reason, bus offset
@@ -197,6 +208,161 @@ async function cmdReplay(args: string[]): Promise<number> {
     console.log(`  ${path}:${a.line === 0 ? "end" : a.line}: ${a.code}: ${a.message}`);
   }
   console.log(`wrote ${values.out}/summary.json and ${files.names().join(", ")} (.csv, .arrow)`);
+  const hasErrors = STATS.some((d) => d.severity === "error" && (s.stats[d.name] ?? 0) > 0);
+  return hasErrors ? 1 : 0;
+}
+
+const REPORT_USAGE =
+  `Usage: dmareplay report TRACE|- [--topology T.json] [--probes P.json] [--revisions all|a,b]
+                        [--whatif W.json ...] [--cost C.json] --out DIR
+
+Replay a capture once per revision asked (the first is the main one; default: v8-2025 only) and
+once per what-if, and write into DIR: report.html (one self-contained file that opens offline:
+the summary, the charts, the tables, the anomalies with their trace lines), report.md,
+summary.json (the main run's), charts/*.svg and *.png, and the main run's tables (.csv, .arrow).
+Each further run is compared with the main one (operations, paths, costs, anomalies: deltas).
+
+Options:
+  --revisions R      all, or a comma list of v2-2022, v1-2024, v8-2025, rfc-2025-pfn
+  --whatif W.json    a what-if file (repeatable): one more run each, with the main revision
+  --topology, --probes, --cost   as for replay
+  --out DIR          output directory (created)
+  --quiet            no progress on stderr
+  -h, --help         this help
+`;
+
+const DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+async function cmdReport(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      topology: { type: "string" },
+      probes: { type: "string" },
+      revisions: { type: "string", default: "v8-2025" },
+      whatif: { type: "string", multiple: true },
+      cost: { type: "string" },
+      out: { type: "string" },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(REPORT_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("report takes one TRACE (or - for stdin)");
+  if (values.out === undefined) throw new UsageError("report needs --out DIR");
+  const path = positionals[0]!;
+  const revisions = values.revisions === "all"
+    ? ["v8-2025", "v2-2022", "v1-2024", "rfc-2025-pfn"] as const
+    : values.revisions.split(",").map((r) => {
+      const n = REVISION_NAMES.find((x) => x === r);
+      if (n === undefined) {
+        throw new UsageError(`--revisions ${r}: expected all or ${REVISION_NAMES.join(", ")}`);
+      }
+      return n;
+    });
+  const probeMap = await loadProbeMap(values.probes);
+  const topology = await optionalTopology(values.topology);
+  const cost = await loadCostProfile(values.cost);
+  const whatIfs: { name: string; topology: Topology; applied: readonly string[] }[] = [];
+  for (const f of values.whatif ?? []) {
+    if (topology === undefined) throw new UsageError("what-ifs change a topology: give --topology");
+    const w = applyWhatIf(topology, await readJson(f));
+    if (!w.ok) {
+      throw new UsageError(
+        `${f}: not applicable:\n${w.errors.map((e) => `  ${e.pointer}: ${e.message}`).join("\n")}`,
+      );
+    }
+    whatIfs.push({ name: w.name, topology: w.topology, applied: w.applied });
+  }
+  // The trace is read once per run: keep stdin's bytes.
+  const bytes = path === "-"
+    ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
+    : null;
+  const open = async () => bytes !== null ? new Blob([bytes]).stream() : await openInput(path);
+  const runs: ReportRun[] = [];
+  let mainChunks: TableChunk[] = [];
+  const plan = [
+    ...revisions.map((r) => ({ label: r, revision: r, topology, whatIf: null })),
+    ...whatIfs.map((w) => ({
+      label: w.name,
+      revision: revisions[0]!,
+      topology: w.topology,
+      whatIf: { name: w.name, applied: w.applied },
+    })),
+  ];
+  for (const [i, p] of plan.entries()) {
+    const chunks: TableChunk[] = [];
+    const onProgress = await progressFor(path, values.quiet);
+    const r = await replayTrace(await open(), {
+      probeMap,
+      cost,
+      revision: p.revision,
+      whatIf: p.whatIf,
+      tables: (c) => chunks.push(c),
+      ...(p.topology ? { topology: p.topology } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
+    if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+    runs.push({
+      label: p.label,
+      summary: r.summary,
+      tables: tablesFromChunks(chunks),
+      anomalies: r.anomalies,
+    });
+    if (i === 0) mainChunks = chunks;
+  }
+  const out = values.out;
+  await Deno.mkdir(`${out}/charts`, { recursive: true });
+  const enc = new TableEncoder();
+  const files = new Map<string, { csv: Uint8Array[]; arrow: Uint8Array[] }>();
+  for (const e of [...mainChunks.map((c) => enc.encode(c)), ...enc.end()]) {
+    const f = files.get(e.table) ?? { csv: [], arrow: [] };
+    f.csv.push(e.csv);
+    f.arrow.push(e.arrow);
+    files.set(e.table, f);
+  }
+  for (const [t, f] of files) {
+    await Deno.writeFile(
+      `${out}/${t}.csv`,
+      new Uint8Array(await new Blob(f.csv as BlobPart[]).arrayBuffer()),
+    );
+    await Deno.writeFile(
+      `${out}/${t}.arrow`,
+      new Uint8Array(await new Blob(f.arrow as BlobPart[]).arrayBuffer()),
+    );
+  }
+  const name = path === "-" ? "stdin" : path.split("/").pop()!;
+  const model = reportModel(name, runs);
+  const svgs = new Map<string, string>();
+  const fonts = await Deno.stat(DEJAVU).then(() => [DEJAVU], () => []);
+  if (fonts.length === 0) {
+    console.error(`dmareplay: ${DEJAVU} missing (fonts-dejavu-core): no PNG charts`);
+  }
+  for (const c of model.charts) {
+    const svg = await renderSvg(c.spec);
+    svgs.set(c.name, svg);
+    await Deno.writeTextFile(`${out}/charts/${c.name}.svg`, svg);
+    if (fonts.length > 0) {
+      await Deno.writeFile(
+        `${out}/charts/${c.name}.png`,
+        await renderPng(svg, { fontFiles: fonts }),
+      );
+    }
+  }
+  await Deno.writeTextFile(`${out}/report.html`, renderHtmlReport(model, svgs));
+  await Deno.writeTextFile(`${out}/report.md`, renderMarkdownReport(model));
+  await Deno.writeTextFile(`${out}/summary.json`, JSON.stringify(runs[0]!.summary, null, 2) + "\n");
+  const s = runs[0]!.summary;
+  console.log(
+    `${path}: ${s.input.lines} lines, ${s.events.total} events, ${s.anomalies.total} anomalies; ${runs.length} run(s): ${
+      runs.map((r) => r.label).join(", ")
+    }`,
+  );
+  console.log(`wrote ${out}/report.html, report.md, summary.json, ${model.charts.length} charts`);
   const hasErrors = STATS.some((d) => d.severity === "error" && (s.stats[d.name] ?? 0) > 0);
   return hasErrors ? 1 : 0;
 }
@@ -785,6 +951,8 @@ async function main(argv: string[]): Promise<number> {
         return await cmdReplay(rest);
       case "calibrate":
         return await cmdCalibrate(rest);
+      case "report":
+        return await cmdReport(rest);
       case "p2p":
         return await cmdP2p(rest);
       case "topology":

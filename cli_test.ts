@@ -271,3 +271,72 @@ Deno.test("dmareplay replay --revision and what-ifs (file and flags) change the 
     2,
   );
 });
+
+Deno.test("dmareplay report: an offline report.html, report.md, charts and tables; revisions compared", async () => {
+  const out = await Deno.makeTempDir();
+  const r = await run([
+    "report",
+    "traces/golden/vfio-p2p-6.18.trace",
+    "--topology",
+    "traces/switch-acs-off.topology.json",
+    "--revisions",
+    "v8-2025,v2-2022",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const html = await Deno.readTextFile(`${out}/report.html`);
+  // Self-contained: no fetch of anything (the SVG namespace is a name, not a request).
+  assert.doesNotMatch(html, /<(script|img|link|iframe)[^>]+(src|href)=/i);
+  assert.doesNotMatch(
+    html.replaceAll('xmlns="http://www.w3.org/2000/svg"', "").replaceAll(
+      'xmlns:xlink="http://www.w3.org/1999/xlink"',
+      "",
+    ),
+    /https?:\/\//,
+  );
+  assert.match(html, /v8-2025 vs v2-2022: anomalies/);
+  assert.match(html, /P2P_WRONG_PATH/);
+  assert.ok((html.match(/<svg/g) ?? []).length >= 4);
+  const md = await Deno.readTextFile(`${out}/report.md`);
+  assert.match(md, /^# dmareplay report: vfio-p2p-6\.18\.trace/);
+  for (
+    const f of [
+      "summary.json",
+      "ops.csv",
+      "ops.arrow",
+      "charts/cost-by-path.svg",
+      "charts/cost-by-path.png",
+    ]
+  ) {
+    assert.ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
+  }
+  assert.equal(JSON.parse(await Deno.readTextFile(`${out}/summary.json`)).revision, "v8-2025");
+  assert.equal(
+    (await run(["report", "traces/strict-6.12.trace", "--revisions", "v9", "--out", out])).code,
+    2,
+  );
+});
+
+Deno.test("dmareplay report escapes what the trace says: task names with markup run nothing", async () => {
+  const out = await Deno.makeTempDir();
+  const evil = ["<script>alert(1)</script>", '"><img onerror=alert(2) src=x>'];
+  const trace =
+    evil.map((task, i) =>
+      `${task}-${100 + i} [000] .....  1.00000${
+        i + 1
+      }: dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=${i + 1}000 size=4096 phys_addr=${
+        i + 1
+      }000 attrs=`
+    ).join("\n") + "\n";
+  const r = await run(["report", "-", "--out", out], trace);
+  assert.equal(r.code, 0, r.err);
+  const html = await Deno.readTextFile(`${out}/report.html`);
+  assert.ok(
+    html.includes("&lt;script&gt;alert(1)&lt;/script&gt;"),
+    "the task name is shown, escaped",
+  );
+  assert.ok(!html.includes("<script>alert"));
+  assert.ok(!html.includes("<img onerror"));
+  assert.equal((html.match(/<script>/g) ?? []).length, 1); // the table sorter, ours
+});

@@ -29,3 +29,4 @@ export * from "./lib/cost/mod.ts";
 export * from "./lib/replay/mod.ts";
 export * from "./lib/analysis/mod.ts";
 export * from "./lib/charts/mod.ts";
+export * from "./lib/report/mod.ts";

@@ -50,7 +50,7 @@ const ROLLUP = {
 };
 
 /**
- * Ops cost grouped by a key: `path`, `device`, or `size_class`, each split into maps and
+ * Ops cost grouped by a key: `path`, `device`, `size_class` or `task`, each split into maps and
  * unmaps; rows without the key count as `(none)`, so the groups add up to every op.
  *
  * @param ops The ops table.
@@ -77,7 +77,10 @@ const ROLLUP = {
  * ]);
  * ```
  */
-export function costBy(ops: ColumnTable, by: "path" | "device" | "size_class"): ColumnTable {
+export function costBy(
+  ops: ColumnTable,
+  by: "path" | "device" | "size_class" | "task",
+): ColumnTable {
   if (ops.numRows() === 0) return ops;
   const t = ops.derive({
     direction: escape((d: { op: string }) => direction(d.op)),

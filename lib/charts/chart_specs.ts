@@ -235,10 +235,10 @@ export function comparisonSpec(
     data: { values },
     mark: "bar",
     encoding: {
-      y: { field: "what", type: "nominal", title: null },
-      yOffset: { field: "run" },
+      y: { field: "what", type: "nominal", title: null, axis: { labelLimit: 400 } },
+      yOffset: { field: "run", sort: [...labels] },
       x: { field: "modeled_us", type: "quantitative", title: "total cost (µs)" },
-      color: { field: "run", type: "nominal", title: "run" },
+      color: { field: "run", type: "nominal", title: "run", scale: { domain: [...labels] } },
     },
   } as TopLevelSpec);
 }

@@ -1,0 +1,256 @@
+/**
+ * What a report shows, assembled from one or more replays of a trace (revisions, what-ifs) or
+ * of two captures: their summaries, the analysis tables, the charts. Both the HTML and the
+ * Markdown report render this.
+ *
+ * @module
+ */
+
+import {
+  anomaliesByCode,
+  compareRuns,
+  costBy,
+  type ReplayTables,
+  rowsOf,
+} from "../analysis/mod.ts";
+import {
+  type ChartSpec,
+  comparisonSpec,
+  costByPathSpec,
+  cumulativeCostSpec,
+  iovaTimelineSpec,
+  observedVsModeledSpec,
+  revokeTimelineSpec,
+} from "../charts/mod.ts";
+import { observedVsModeled } from "../analysis/mod.ts";
+import type { ReplayAnomaly, ReplaySummary } from "../replay/mod.ts";
+
+/** One replay in the report. */
+export interface ReportRun {
+  /** Its name (`v8-2025`, `lazy what-if`, `before.trace`). */
+  readonly label: string;
+  /** Its summary.json. */
+  readonly summary: ReplaySummary;
+  /** Its tables. */
+  readonly tables: ReplayTables;
+  /** Its anomalies, in trace order. */
+  readonly anomalies: readonly ReplayAnomaly[];
+}
+
+/** A table of the report: a caption, column names, rows of cells. */
+export interface ReportTable {
+  /** Caption. */
+  readonly title: string;
+  /** Column names. */
+  readonly columns: readonly string[];
+  /** Rows (cells as given: numbers are formatted by the renderer). */
+  readonly rows: readonly (readonly (string | number | null)[])[];
+  /** A note under the table (what is modeled, what is measured). */
+  readonly note?: string;
+}
+
+/** A chart of the report. */
+export interface ReportChart {
+  /** Short name (the file name of its SVG/PNG). */
+  readonly name: string;
+  /** The vega-lite spec. */
+  readonly spec: ChartSpec;
+}
+
+/** The report's content. */
+export interface ReportModel {
+  /** Title (the trace). */
+  readonly title: string;
+  /** Key figures: label, value. */
+  readonly facts: readonly (readonly [string, string])[];
+  /** Charts. */
+  readonly charts: readonly ReportChart[];
+  /** Tables. */
+  readonly tables: readonly ReportTable[];
+}
+
+const pick = (rows: Record<string, unknown>[], cols: readonly string[]) =>
+  rows.map((r) => cols.map((c) => (r[c] ?? null) as string | number | null));
+
+const COST_COLS = [
+  "direction",
+  "ops",
+  "modeled_p50_ns",
+  "modeled_p90_ns",
+  "modeled_p99_ns",
+  "modeled_total_ns",
+  "observed_ops",
+  "observed_p50_ns",
+  "pte_writes",
+  "iotlb_invalidations",
+] as const;
+const MODELED_NOTE = "modeled_* columns come from the cost profile (modeled, not measured); " +
+  "observed_* from function_graph and kretprobe durations in the trace";
+
+/**
+ * The report of one or more runs (the first is the main one; each further run is compared
+ * with it).
+ *
+ * @param title The report's title (the trace).
+ * @param runs The runs.
+ * @returns What the renderers show.
+ *
+ * @example One run: its facts name the revision and the anomalies
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { replayTrace, type TableChunk } from "../replay/mod.ts";
+ * import { tablesFromChunks } from "../analysis/mod.ts";
+ * import { reportModel } from "./mod.ts";
+ * const chunks: TableChunk[] = [];
+ * const text = "  dd-1 [000] .....  1.000001: dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=1000 size=4096 phys_addr=1000 attrs=\n";
+ * const r = await replayTrace(new Blob([text]).stream(), { tables: (c) => chunks.push(c) });
+ * const m = reportModel("t.trace", [{ label: "v8-2025", summary: r.summary, tables: tablesFromChunks(chunks), anomalies: r.anomalies }]);
+ * assert.ok(m.facts.some(([k, v]) => k === "anomalies" && v.startsWith("1")));
+ * ```
+ */
+export function reportModel(title: string, runs: readonly ReportRun[]): ReportModel {
+  const main = runs[0]!;
+  const s = main.summary;
+  const facts: [string, string][] = [
+    [
+      "input",
+      `${s.input.lines} lines, ${s.events.total} events, ${s.diagnostics.total} diagnostics`,
+    ],
+    ["revision", s.revision],
+    [
+      "topology",
+      s.topology.given
+        ? "given"
+        : `none (inferred: ${s.topology.inferred?.notes.join("; ") ?? ""})`,
+    ],
+    [
+      "operations",
+      `${s.ops.total} (${Object.entries(s.ops.byPath).map(([p, n]) => `${p} ${n}`).join(", ")})`,
+    ],
+    [
+      "modeled CPU cost",
+      `${(s.ops.modeledNs / 1e6).toFixed(3)} ms (cost profile ${s.ops.costProfile}; modeled)`,
+    ],
+    [
+      "measured",
+      s.ops.observed > 0
+        ? `${s.ops.observed} ops, ${(s.ops.observedNs / 1e6).toFixed(3)} ms observed vs ${
+          (s.ops.modeledNsOfObserved / 1e6).toFixed(3)
+        } ms modeled`
+        : "no durations in the trace",
+    ],
+    [
+      "anomalies",
+      `${s.anomalies.total}` +
+      (s.anomalies.downgraded.total > 0
+        ? ` (+${s.anomalies.downgraded.total} downgraded after lost events)`
+        : ""),
+    ],
+    [
+      "IOVA prediction",
+      `${s.iova.prediction.matched} of ${s.iova.prediction.checked} kernel IOVAs predicted; peak ${s.iova.peakPages} pages, ${s.iova.leakedPages} still mapped at the end`,
+    ],
+  ];
+  if (s.whatIf !== null) {
+    facts.push(["what-if", `${s.whatIf.name}: ${s.whatIf.applied.join("; ")}`]);
+  }
+  const ops = main.tables.ops;
+  const charts: ReportChart[] = [];
+  const tables: ReportTable[] = [];
+  if (ops.numRows() > 0) {
+    const byPath = rowsOf(costBy(ops, "path"));
+    charts.push({ name: "cost-by-path", spec: costByPathSpec(byPath) });
+    charts.push({ name: "cumulative-cost", spec: cumulativeCostSpec(rowsOf(ops)) });
+    tables.push({
+      title: "Cost by path",
+      columns: ["path", ...COST_COLS],
+      rows: pick(byPath, ["path", ...COST_COLS]),
+      note: MODELED_NOTE,
+    });
+    for (
+      const [by, caption] of [
+        ["device", "Cost by device"],
+        ["size_class", "Cost by size class"],
+        ["task", "Cost by task"],
+      ] as const
+    ) {
+      const rows = rowsOf(costBy(ops, by));
+      tables.push({
+        title: caption,
+        columns: [by, ...COST_COLS],
+        rows: pick(rows, [by, ...COST_COLS]),
+        note: MODELED_NOTE,
+      });
+    }
+    const ovm = rowsOf(observedVsModeled(ops));
+    if (ovm.length > 0) {
+      charts.push({ name: "observed-vs-modeled", spec: observedVsModeledSpec(ovm) });
+    }
+    const dmabuf = rowsOf(ops).filter((r) => String(r.op).startsWith("dma_buf_"));
+    if (dmabuf.length > 0) {
+      charts.push({ name: "revoke-timeline", spec: revokeTimelineSpec(dmabuf) });
+    }
+  }
+  if (main.tables.timeline.numRows() > 0) {
+    charts.push({ name: "iova-timeline", spec: iovaTimelineSpec(rowsOf(main.tables.timeline)) });
+  }
+  tables.push({
+    title: "Anomalies by code",
+    columns: ["code", "count", "warnings", "first_line", "meaning"],
+    rows: pick(rowsOf(anomaliesByCode(main.tables.anomalies)), [
+      "code",
+      "count",
+      "warnings",
+      "first_line",
+      "meaning",
+    ]),
+  });
+  tables.push({
+    title: "Anomalies (first 200)",
+    columns: ["line", "code", "device", "related lines", "message"],
+    rows: main.anomalies.slice(0, 200).map((a) => [
+      a.line === 0 ? "end" : a.line,
+      a.code,
+      a.device,
+      a.related.join(" "),
+      a.message,
+    ]),
+  });
+  for (const other of runs.slice(1)) {
+    const c = compareRuns(main.tables, other.tables);
+    const labels = [main.label, other.label] as const;
+    charts.push({ name: `compare-${other.label}`, spec: comparisonSpec(rowsOf(c.ops), labels) });
+    tables.push({
+      title: `${main.label} vs ${other.label}: operations`,
+      columns: [
+        "op",
+        "path",
+        "ops_a",
+        "ops_b",
+        "modeled_ns_a",
+        "modeled_ns_b",
+        "modeled_ns_delta",
+        "pte_writes_delta",
+        "iotlb_invalidations_delta",
+      ],
+      rows: pick(rowsOf(c.ops), [
+        "op",
+        "path",
+        "ops_a",
+        "ops_b",
+        "modeled_ns_a",
+        "modeled_ns_b",
+        "modeled_ns_delta",
+        "pte_writes_delta",
+        "iotlb_invalidations_delta",
+      ]),
+      note: `a = ${main.label}, b = ${other.label}; ${MODELED_NOTE}`,
+    });
+    tables.push({
+      title: `${main.label} vs ${other.label}: anomalies`,
+      columns: ["code", "a", "b", "delta", "meaning"],
+      rows: pick(rowsOf(c.anomalies), ["code", "a", "b", "delta", "meaning"]),
+    });
+  }
+  return { title, facts, charts, tables };
+}
