@@ -58,6 +58,7 @@ Commands:
   report   TRACE|- [--topology T] [--revisions all|a,b] [--whatif W.json...] --out DIR
                                                      report.html (offline), report.md, charts,
                                                      tables; revisions and what-ifs compared
+  compare  A.trace B.trace [--topology T] --out DIR  two captures side by side (B - A)
   validate FILE.json                                 check a topology, probe map or cost profile
   p2p      T.json PROVIDER_BDF[:BAR] CLIENT_BDF [--json] [--phys ADDR]
                                                      map type, distance, reason, bus offset
@@ -316,6 +317,26 @@ async function cmdReport(args: string[]): Promise<number> {
     if (i === 0) mainChunks = chunks;
   }
   const out = values.out;
+  const name = path === "-" ? "stdin" : path.split("/").pop()!;
+  const model = await writeReport(out, name, runs, mainChunks);
+  const s = runs[0]!.summary;
+  console.log(
+    `${path}: ${s.input.lines} lines, ${s.events.total} events, ${s.anomalies.total} anomalies; ${runs.length} run(s): ${
+      runs.map((r) => r.label).join(", ")
+    }`,
+  );
+  console.log(`wrote ${out}/report.html, report.md, summary.json, ${model.charts.length} charts`);
+  const hasErrors = STATS.some((d) => d.severity === "error" && (s.stats[d.name] ?? 0) > 0);
+  return hasErrors ? 1 : 0;
+}
+
+/** report.html, report.md, summary.json, charts and the main run's tables into `out`. */
+async function writeReport(
+  out: string,
+  name: string,
+  runs: ReportRun[],
+  mainChunks: readonly TableChunk[],
+): Promise<ReturnType<typeof reportModel>> {
   await Deno.mkdir(`${out}/charts`, { recursive: true });
   const enc = new TableEncoder();
   const files = new Map<string, { csv: Uint8Array[]; arrow: Uint8Array[] }>();
@@ -335,7 +356,6 @@ async function cmdReport(args: string[]): Promise<number> {
       new Uint8Array(await new Blob(f.arrow as BlobPart[]).arrayBuffer()),
     );
   }
-  const name = path === "-" ? "stdin" : path.split("/").pop()!;
   const model = reportModel(name, runs);
   const svgs = new Map<string, string>();
   const fonts = await Deno.stat(DEJAVU).then(() => [DEJAVU], () => []);
@@ -356,15 +376,80 @@ async function cmdReport(args: string[]): Promise<number> {
   await Deno.writeTextFile(`${out}/report.html`, renderHtmlReport(model, svgs));
   await Deno.writeTextFile(`${out}/report.md`, renderMarkdownReport(model));
   await Deno.writeTextFile(`${out}/summary.json`, JSON.stringify(runs[0]!.summary, null, 2) + "\n");
-  const s = runs[0]!.summary;
+  return model;
+}
+
+const COMPARE_USAGE =
+  `Usage: dmareplay compare A.trace B.trace [--topology T.json] [--probes P.json] [--revision R]
+                         [--cost C.json] --out DIR
+
+Replay two captures (before and after a kernel patch) on one machine and write the report of
+both side by side into DIR: what changed in operations, paths, costs and anomalies (B - A), with
+the files of dmareplay report (report.html, report.md, charts, A's summary.json and tables).
+`;
+
+async function cmdCompare(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      topology: { type: "string" },
+      probes: { type: "string" },
+      revision: { type: "string", default: "v8-2025" },
+      cost: { type: "string" },
+      out: { type: "string" },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(COMPARE_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 2) throw new UsageError("compare takes two traces, A and B");
+  if (values.out === undefined) throw new UsageError("compare needs --out DIR");
+  const revision = REVISION_NAMES.find((n) => n === values.revision);
+  if (revision === undefined) {
+    throw new UsageError(
+      `--revision ${values.revision}: expected one of ${REVISION_NAMES.join(", ")}`,
+    );
+  }
+  const probeMap = await loadProbeMap(values.probes);
+  const topology = await optionalTopology(values.topology);
+  const cost = await loadCostProfile(values.cost);
+  const runs: ReportRun[] = [];
+  const chunksOf: TableChunk[][] = [];
+  for (const path of positionals) {
+    const chunks: TableChunk[] = [];
+    const onProgress = await progressFor(path, values.quiet);
+    const r = await replayTrace(await openInput(path), {
+      probeMap,
+      cost,
+      revision,
+      tables: (c) => chunks.push(c),
+      ...(topology ? { topology } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
+    if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+    const label = path.split("/").pop()!;
+    runs.push({
+      label,
+      summary: r.summary,
+      tables: tablesFromChunks(chunks),
+      anomalies: r.anomalies,
+    });
+    chunksOf.push(chunks);
+  }
+  const [a, b] = runs as [ReportRun, ReportRun];
+  await writeReport(values.out, `${a.label} vs ${b.label}`, runs, chunksOf[0]!);
+  const d = b.summary.anomalies.total - a.summary.anomalies.total;
   console.log(
-    `${path}: ${s.input.lines} lines, ${s.events.total} events, ${s.anomalies.total} anomalies; ${runs.length} run(s): ${
-      runs.map((r) => r.label).join(", ")
-    }`,
+    `${a.label}: ${a.summary.ops.total} ops, ${a.summary.anomalies.total} anomalies; ${b.label}: ${b.summary.ops.total} ops, ${b.summary.anomalies.total} anomalies (${
+      d >= 0 ? "+" : ""
+    }${d})`,
   );
-  console.log(`wrote ${out}/report.html, report.md, summary.json, ${model.charts.length} charts`);
-  const hasErrors = STATS.some((d) => d.severity === "error" && (s.stats[d.name] ?? 0) > 0);
-  return hasErrors ? 1 : 0;
+  console.log(`wrote ${values.out}/report.html, report.md, summary.json, charts`);
+  return 0;
 }
 
 const CALIBRATE_USAGE =
@@ -953,6 +1038,8 @@ async function main(argv: string[]): Promise<number> {
         return await cmdCalibrate(rest);
       case "report":
         return await cmdReport(rest);
+      case "compare":
+        return await cmdCompare(rest);
       case "p2p":
         return await cmdP2p(rest);
       case "topology":

@@ -340,3 +340,20 @@ Deno.test("dmareplay report escapes what the trace says: task names with markup 
   assert.ok(!html.includes("<img onerror"));
   assert.equal((html.match(/<script>/g) ?? []).length, 1); // the table sorter, ours
 });
+
+Deno.test("dmareplay compare: two captures side by side, what changed (B - A)", async () => {
+  const out = await Deno.makeTempDir();
+  const r = await run([
+    "compare",
+    "traces/anomalies/DMABUF_DOUBLE_UNMAP.ok.trace",
+    "traces/anomalies/DMABUF_DOUBLE_UNMAP.trace",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /1 anomalies \(\+1\)/);
+  const md = await Deno.readTextFile(`${out}/report.md`);
+  assert.match(md, /\| DMABUF_DOUBLE_UNMAP \| 0 \| 1 \| 1 \|/);
+  assert.ok((await Deno.stat(`${out}/report.html`)).size > 1000);
+  assert.equal((await run(["compare", "traces/strict-6.12.trace", "--out", out])).code, 2);
+});
