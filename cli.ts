@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import {
   applyWhatIf,
+  arrowToParquet,
   calcMapTypeAndDist,
   calibrateTrace,
   type CostProfile,
@@ -92,11 +93,12 @@ const REPLAY_USAGE =
 Replay a capture through the model (dma-debug's DMA_* checks, the IOVA allocator, faults
 after unmap, P2P paths, the dma-buf lifecycle's DMABUF_* invariants) and write into DIR:
   summary.json                DESIGN.md's contract (parse's keys plus ops, anomalies, iova, ...)
-  ops.csv, ops.arrow          one row per modeled operation (README lists the columns)
+  ops.csv, .arrow, .parquet   one row per modeled operation (README lists the columns)
   timeline.csv, .arrow        IOVA in use, live mappings, dma-buf state on a time grid
   attachments.csv, .arrow     one row per dma-buf attachment (when the trace has dma-buf work)
   anomalies.csv, .arrow       line,code,device,related,message,revision,severity, in trace order
-.arrow files are Arrow IPC streams (DuckDB, Polars, pyarrow, arquero read them).
+.arrow files are Arrow IPC streams (Polars, pyarrow, arquero read them); .parquet the same
+tables as Parquet (zstd) for DuckDB, Spark and the rest.
 A topology is optional: without it the replay infers what the trace shows of the machine
 (summary.json topology.inferred, also printed) and skips the checks that need one (P2P paths,
 sg segment limits, the revisions' dma-buf mappings).
@@ -208,7 +210,9 @@ async function cmdReplay(args: string[]): Promise<number> {
   for (const a of r.anomalies.slice(0, 10)) {
     console.log(`  ${path}:${a.line === 0 ? "end" : a.line}: ${a.code}: ${a.message}`);
   }
-  console.log(`wrote ${values.out}/summary.json and ${files.names().join(", ")} (.csv, .arrow)`);
+  console.log(
+    `wrote ${values.out}/summary.json and ${files.names().join(", ")} (.csv, .arrow, .parquet)`,
+  );
   const hasErrors = STATS.some((d) => d.severity === "error" && (s.stats[d.name] ?? 0) > 0);
   return hasErrors ? 1 : 0;
 }
@@ -351,10 +355,9 @@ async function writeReport(
       `${out}/${t}.csv`,
       new Uint8Array(await new Blob(f.csv as BlobPart[]).arrayBuffer()),
     );
-    await Deno.writeFile(
-      `${out}/${t}.arrow`,
-      new Uint8Array(await new Blob(f.arrow as BlobPart[]).arrayBuffer()),
-    );
+    const arrow = new Uint8Array(await new Blob(f.arrow as BlobPart[]).arrayBuffer());
+    await Deno.writeFile(`${out}/${t}.arrow`, arrow);
+    await Deno.writeFile(`${out}/${t}.parquet`, arrowToParquet(arrow));
   }
   const model = reportModel(name, runs);
   const svgs = new Map<string, string>();
@@ -764,6 +767,10 @@ class TableFiles {
     for (const f of this.#files.values()) {
       f.csv.close();
       f.arrow.close();
+    }
+    for (const t of this.#files.keys()) {
+      const arrow = await Deno.readFile(`${this.#dir}/${t}.arrow`);
+      await Deno.writeFile(`${this.#dir}/${t}.parquet`, arrowToParquet(arrow));
     }
   }
 }

@@ -157,6 +157,8 @@ Deno.test("dmareplay replay writes summary.json and anomalies.csv; --out is requ
   for (const t of ["ops", "timeline", "anomalies"]) {
     const head = (await Deno.readFile(`${out}/${t}.arrow`)).subarray(0, 4);
     assert.deepEqual([...head], [0xff, 0xff, 0xff, 0xff], t); // an Arrow IPC stream message
+    const pq = await Deno.readFile(`${out}/${t}.parquet`);
+    assert.equal(new TextDecoder().decode(pq.subarray(0, 4)), "PAR1", t);
   }
   assert.equal(s.ops.total, 2);
   assert.equal((await run(["replay", "-"], trace)).code, 2);

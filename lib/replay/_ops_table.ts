@@ -33,8 +33,9 @@ export const hex = (v: bigint): string => (v < 0n ? "" : `0x${v.toString(16)}`);
 
 /** IOMMU work printed on one CPU and not yet given to an operation. */
 export interface Work {
-  /** Line, time (s) and task of the first event. */
+  /** Line, time (s) and task of the first event, line of the last. */
   line: number;
+  lastLine: number;
   tsS: number;
   pid: number;
   events: number;
@@ -45,7 +46,17 @@ export interface Work {
 }
 
 export function newWork(): Work {
-  return { line: NaN, tsS: NaN, pid: -1, events: 0, pte: 0, bytes: 0, iova: -1n, next: -1n };
+  return {
+    line: NaN,
+    lastLine: NaN,
+    tsS: NaN,
+    pid: -1,
+    events: 0,
+    pte: 0,
+    bytes: 0,
+    iova: -1n,
+    next: -1n,
+  };
 }
 
 export function mergeWork(into: Work, w: Work): void {
@@ -55,12 +66,14 @@ export function mergeWork(into: Work, w: Work): void {
     return;
   }
   into.events += w.events;
+  into.lastLine = w.lastLine;
   into.pte += w.pte;
   into.bytes += w.bytes;
 }
 
 export function resetWork(w: Work): void {
   w.line = NaN;
+  w.lastLine = NaN;
   w.tsS = NaN;
   w.pid = -1;
   w.events = 0;

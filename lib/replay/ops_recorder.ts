@@ -161,6 +161,8 @@ export class OpsRecorder {
   readonly #cpus = new Map<number, CpuState>();
   readonly #contexts = new Map<number, number>();
   readonly #unowned: UnownedIommuWork[] = [];
+  /** Line of the last event of each CPU. */
+  readonly #lastLine: number[] = [];
   /** What each event id is to the recorder (H_*), by id. */
   readonly #handler: number[] = [];
   readonly #firstPage: number;
@@ -285,11 +287,11 @@ export class OpsRecorder {
   }
 
   /** IOMMU work no DMA-API operation claimed: its task's dma-buf operation's, or its own row. */
-  #orphan(w: Work, unmap: boolean, cpu: number): void {
+  #orphan(w: Work, unmap: boolean, cpu: number, atEnd = false): void {
     if (w.events === 0) return;
     if (this.#dmabuf.claim(w, unmap, (x, row, dev) => this.#take(x, row, unmap, dev))) return;
     ++this.orphanIommuOps;
-    if (this.#unowned.length < 10_000) {
+    if (!atEnd && this.#unowned.length < 10_000) {
       this.#unowned.push({ line: w.line, cpu, iova: w.iova, bytes: w.bytes, map: !unmap });
     }
     const o = this.#t.b;
@@ -313,6 +315,7 @@ export class OpsRecorder {
     let ci = 0;
     for (let r = 0; r < b.n; ++r) {
       const line = b.lineNo1[r]!;
+      this.#lastLine[b.cpu[r]!] = line;
       while (ci < calls.n && calls.exitLineNo1[ci]! < line) onCall(this.#calls, b, calls, ci++);
       if (this.#dmabuf.pending) this.#dmabuf.applyUpTo(line, b, r);
       if (this.#timeline.due(b, r)) {
@@ -386,6 +389,7 @@ export class OpsRecorder {
       w.tsS = (Number(b.tsBaseNs) + b.tsNs[r]!) / 1e9;
     }
     ++w.events;
+    w.lastLine = b.lineNo1[r]!;
     w.pte += pte;
     w.bytes += bytes;
     w.next = iova + BigInt(bytes);
@@ -488,8 +492,11 @@ export class OpsRecorder {
     if (this.#b !== null) {
       for (const s of this.#cpus.values()) {
         if (s.call !== null) callRow(this.#calls, s);
-        this.#orphan(s.map, false, s.cpu);
-        this.#orphan(s.unmap, true, s.cpu);
+        // Work still pending when the trace stops, with nothing after it on its CPU: its
+        // operation's event is past the end of the trace.
+        const last = this.#lastLine[s.cpu] ?? 0;
+        this.#orphan(s.map, false, s.cpu, s.map.lastLine >= last);
+        this.#orphan(s.unmap, true, s.cpu, s.unmap.lastLine >= last);
       }
     }
     this.#t.b.flush();

@@ -136,3 +136,17 @@ Deno.test("replay: the data path of P2P mappings from the cost profile, with its
   assert.equal(r.summary.dataPath.latencyFactor.THRU_HOST_BRIDGE, 1.3);
   assert.match(r.summary.dataPath.sources.THRU_HOST_BRIDGE!, /unverified/);
 });
+
+Deno.test("replay: an iommu:map cut off by the end of the trace (its dma:* event never came) is no anomaly", async () => {
+  const map = l(
+    "1.000001",
+    "map: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 paddr=0x0000000002d15000 size=4096",
+  );
+  const cut = await replayTrace(new Blob([map + "\n"]).stream());
+  assert.deepEqual(cut.anomalies.map((a) => a.code), []);
+  // The same map with the trace going on after it on that CPU: no DMA-API operation owned it.
+  const more = map + "\n" +
+    l("1.000009", "add_device_to_group: IOMMU: groupID=5 device=0000:00:02.0") + "\n";
+  const r = await replayTrace(new Blob([more]).stream());
+  assert.deepEqual(r.anomalies.map((a) => [a.code, a.line]), [["IOMMU_MAP_WITHOUT_DMA_OWNER", 1]]);
+});
