@@ -3,9 +3,11 @@ import { validateTopology } from "../model/topology/mod.ts";
 import { type ReplayOptions, replayTrace, type TableChunk } from "../replay/mod.ts";
 import {
   anomaliesByCode,
+  attachmentLifetimes,
   compareRuns,
   costBy,
   observedVsModeled,
+  revokeTimeline,
   rowsOf,
   sizeClass,
   tablesFromChunks,
@@ -79,4 +81,14 @@ Deno.test("analysis: observed vs modeled on the function_graph sample; anomalies
   assert.equal(sizeClass(2 ** 21), "<=2M");
   // Empty tables stay empty.
   assert.equal(costBy(tablesFromChunks([]).ops, "path").numRows(), 0);
+});
+
+Deno.test("analysis: the revoke timeline and attachment lifetimes of a revoked dma-buf", async () => {
+  const { t } = await run("traces/anomalies/DMABUF_MAPPING_OUTLIVES_REVOKE.ok.trace");
+  const rev = rowsOf(revokeTimeline(t.ops));
+  assert.deepEqual(rev.map((r) => [r.unmaps, Number(r.last_unmap_ms) >= 0]), [[1, true]]);
+  const lives = rowsOf(attachmentLifetimes(t.attachments, t.ops));
+  assert.equal(lives.length, 1);
+  assert.deepEqual([lives[0]!.maps, lives[0]!.unmaps, lives[0]!.move_notifies], [1, 1, 1]);
+  assert.ok(Number(lives[0]!.lifetime_s) > 0);
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import Ajv from "ajv";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { ChartSpec } from "./mod.ts";
 import { replayTrace, type TableChunk } from "../replay/mod.ts";
@@ -89,4 +90,24 @@ Deno.test("charts: PNG through resvg with the DejaVu fonts", async () => {
   const png = await renderPng(await renderSvg(spec), { fontFiles: [FONT] });
   assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   assert.ok(png.byteLength > 5000);
+});
+
+Deno.test("charts: every spec validates against vega-lite's JSON schema", async () => {
+  const schema = JSON.parse(
+    await Deno.readTextFile(new URL("node_modules/vega-lite/build/vega-lite-schema.json", ROOT)),
+  );
+  const AjvClass = Ajv as unknown as new (o: Record<string, unknown>) => {
+    compile(s: unknown): ((d: unknown) => boolean) & { errors?: unknown };
+  };
+  const validate = new AjvClass({
+    allowUnionTypes: true,
+    strict: false,
+    validateFormats: false,
+    logger: false,
+  })
+    .compile(schema);
+  for (const [name, spec] of await allSpecs()) {
+    assert.ok(validate(spec), `${name}: ${JSON.stringify(validate.errors)?.slice(0, 400)}`);
+  }
+  assert.ok(!validate({ mark: "nonsense" }), "the schema does refuse a bad spec");
 });

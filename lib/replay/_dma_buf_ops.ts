@@ -155,7 +155,7 @@ export class DmaBufOps {
       ++per(e.attach).unmaps;
       this.mappings = Math.max(0, this.mappings - 1);
     } else if (e.op === "dma_buf_move_notify") {
-      for (const id of buf?.attachments ?? []) ++per(id).moves;
+      for (const id of e.attached) ++per(id).moves;
     } else if (e.op === "dma_buf_attach") ++this.attachments;
     else if (e.op === "dma_buf_detach") this.attachments = Math.max(0, this.attachments - 1);
     const modeled = this.#rev !== null && this.#revision1(e, row, r < 0 ? -1 : b.cpu[r]!);

@@ -8,9 +8,11 @@
 
 import {
   anomaliesByCode,
+  attachmentLifetimes,
   compareRuns,
   costBy,
   type ReplayTables,
+  revokeTimeline,
   rowsOf,
 } from "../analysis/mod.ts";
 import {
@@ -189,6 +191,30 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
     const dmabuf = rowsOf(ops).filter((r) => String(r.op).startsWith("dma_buf_"));
     if (dmabuf.length > 0) {
       charts.push({ name: "revoke-timeline", spec: revokeTimelineSpec(dmabuf) });
+      const revokes = rowsOf(revokeTimeline(ops));
+      const rc = ["dmabuf", "line", "ts_s", "unmaps", "last_unmap_ms"];
+      if (revokes.length > 0) {
+        tables.push({
+          title: "Revokes (move_notify) and the mappings they tore down",
+          columns: rc,
+          rows: pick(revokes, rc),
+        });
+      }
+      const lives = rowsOf(attachmentLifetimes(main.tables.attachments, ops));
+      const lc = [
+        "attachment",
+        "dmabuf",
+        "exporter",
+        "device",
+        "importer",
+        "peer2peer",
+        "maps",
+        "unmaps",
+        "move_notifies",
+        "path",
+        "lifetime_s",
+      ];
+      tables.push({ title: "dma-buf attachments", columns: lc, rows: pick(lives, lc) });
     }
   }
   if (main.tables.timeline.numRows() > 0) {

@@ -99,7 +99,9 @@ export class DmaBufCore {
   }
 
   #emit(op: DmaBufOpName, buf: number, attach: number, line: number, nowNs: number): void {
-    this.#onOp?.({ op, buf, attach, line, nowNs });
+    if (this.#onOp === undefined) return;
+    const attached = op === "dma_buf_move_notify" ? [...this.#bufs[buf]!.attachments] : [];
+    this.#onOp({ op, buf, attach, line, nowNs, attached });
   }
 
   /**

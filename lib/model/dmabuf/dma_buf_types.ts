@@ -143,6 +143,8 @@ export interface DmaBufOpEvent {
   readonly line: number;
   /** Trace time (NaN when the caller has none). */
   readonly nowNs: number;
+  /** For move_notify: the attachments live at that moment (the state goes on changing). */
+  readonly attached: readonly number[];
 }
 
 /** The operations `DmaBufCoreOptions.onOp` reports. */
