@@ -149,12 +149,7 @@ async function cmdReplay(args: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError("replay takes one TRACE (or - for stdin)");
   if (values.out === undefined) throw new UsageError("replay needs --out DIR");
-  const revision = REVISION_NAMES.find((n) => n === values.revision);
-  if (revision === undefined) {
-    throw new UsageError(
-      `--revision ${values.revision}: expected one of ${REVISION_NAMES.join(", ")}`,
-    );
-  }
+  const revision = revisionOf(values.revision);
   const path = positionals[0]!;
   const probeMap = await loadProbeMap(values.probes);
   let topology = await optionalTopology(values.topology);
@@ -411,12 +406,7 @@ async function cmdCompare(args: string[]): Promise<number> {
   }
   if (positionals.length !== 2) throw new UsageError("compare takes two traces, A and B");
   if (values.out === undefined) throw new UsageError("compare needs --out DIR");
-  const revision = REVISION_NAMES.find((n) => n === values.revision);
-  if (revision === undefined) {
-    throw new UsageError(
-      `--revision ${values.revision}: expected one of ${REVISION_NAMES.join(", ")}`,
-    );
-  }
+  const revision = revisionOf(values.revision);
   const probeMap = await loadProbeMap(values.probes);
   const topology = await optionalTopology(values.topology);
   const cost = await loadCostProfile(values.cost);
@@ -559,6 +549,15 @@ Options:
                 (BUS_ADDR: phys + bus offset; THRU_HOST_BRIDGE: phys, or an IOVA with an IOMMU)
   -h, --help    this help
 `;
+
+/** `--revision R`: a revision's name, or a usage error. */
+function revisionOf(name: string): typeof REVISION_NAMES[number] {
+  const revision = REVISION_NAMES.find((n) => n === name);
+  if (revision === undefined) {
+    throw new UsageError(`--revision ${name}: expected one of ${REVISION_NAMES.join(", ")}`);
+  }
+  return revision;
+}
 
 /** `--topology T.json` of replay and calibrate: the topology, or undefined without the flag. */
 async function optionalTopology(path: string | undefined): Promise<Topology | undefined> {

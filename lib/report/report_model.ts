@@ -86,6 +86,17 @@ const COST_COLS = [
   "pte_writes",
   "iotlb_invalidations",
 ] as const;
+const COMPARE_COLS = [
+  "op",
+  "path",
+  "ops_a",
+  "ops_b",
+  "modeled_ns_a",
+  "modeled_ns_b",
+  "modeled_ns_delta",
+  "pte_writes_delta",
+  "iotlb_invalidations_delta",
+];
 const MODELED_NOTE = "modeled_* columns come from the cost profile (modeled, not measured); " +
   "observed_* from function_graph and kretprobe durations in the trace";
 
@@ -200,20 +211,9 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
           rows: pick(revokes, rc),
         });
       }
-      const lives = rowsOf(attachmentLifetimes(main.tables.attachments, ops));
-      const lc = [
-        "attachment",
-        "dmabuf",
-        "exporter",
-        "device",
-        "importer",
-        "peer2peer",
-        "maps",
-        "unmaps",
-        "move_notifies",
-        "path",
-        "lifetime_s",
-      ];
+      const lifetimes = attachmentLifetimes(main.tables.attachments, ops);
+      const lc = lifetimes.columnNames().filter((c) => !c.endsWith("_ts_s"));
+      const lives = rowsOf(lifetimes);
       tables.push({ title: "dma-buf attachments", columns: lc, rows: pick(lives, lc) });
     }
   }
@@ -248,28 +248,8 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
     charts.push({ name: `compare-${other.label}`, spec: comparisonSpec(rowsOf(c.ops), labels) });
     tables.push({
       title: `${main.label} vs ${other.label}: operations`,
-      columns: [
-        "op",
-        "path",
-        "ops_a",
-        "ops_b",
-        "modeled_ns_a",
-        "modeled_ns_b",
-        "modeled_ns_delta",
-        "pte_writes_delta",
-        "iotlb_invalidations_delta",
-      ],
-      rows: pick(rowsOf(c.ops), [
-        "op",
-        "path",
-        "ops_a",
-        "ops_b",
-        "modeled_ns_a",
-        "modeled_ns_b",
-        "modeled_ns_delta",
-        "pte_writes_delta",
-        "iotlb_invalidations_delta",
-      ]),
+      columns: COMPARE_COLS,
+      rows: pick(rowsOf(c.ops), COMPARE_COLS),
       note: `a = ${main.label}, b = ${other.label}; ${MODELED_NOTE}`,
     });
     tables.push({
