@@ -366,3 +366,23 @@ export function reservePool(b: EventBatch, count: number): number {
   b.poolLen = at + count;
   return at;
 }
+
+/** A required field whose word was there but whose value did not parse (bad_field_value). */
+export function valueAbsent(t: SchemaTable, fd: FieldDef, fi: number, r: number): boolean {
+  const col = t.fieldCols[fi]![0]!;
+  switch (fd.kind) {
+    case "hex":
+      return t.fieldPresent[fi]![r] === 0;
+    case "dec":
+      return Number.isNaN(col[r]!);
+    case "int":
+      return col[r] === INT_ABSENT;
+    case "u64s":
+    case "str":
+    case "sym":
+    case "dir":
+      return col[r] === -1;
+    default:
+      return false;
+  }
+}

@@ -2,7 +2,7 @@
 // stores each field by its schema's kind (kernel-spec §2). Never throws on content.
 
 import * as msg from "./_messages.ts";
-import { addArg, addSchemaRow } from "./_batch_builder.ts";
+import { addArg, addSchemaRow, valueAbsent } from "./_batch_builder.ts";
 import {
   ascii,
   CH_EQ,
@@ -18,7 +18,7 @@ import {
   toSpace,
 } from "./_scan.ts";
 import type { DiagnosticLog } from "./diagnostics.ts";
-import { ARG_KIND, type EventBatch, INT_ABSENT, type SchemaTable } from "./event_batch.ts";
+import { ARG_KIND, type EventBatch, type SchemaTable } from "./event_batch.ts";
 import type { EventSchema, FieldDef } from "./schemas.ts";
 import { parseAutoU64, parseHexU64 } from "./u64.ts";
 import { parseArray, parseAttrs, parseDir } from "./_print_helpers.ts";
@@ -262,26 +262,6 @@ function keepArg(
   } else {
     b.args.kind[i] = ARG_KIND.STR;
     b.args.str[i] = b.strings.internBytes(s, va, ve);
-  }
-}
-
-/** A required field whose word was there but whose value did not parse (bad_field_value). */
-function valueAbsent(t: SchemaTable, fd: FieldDef, fi: number, r: number): boolean {
-  const col = t.fieldCols[fi]![0]!;
-  switch (fd.kind) {
-    case "hex":
-      return t.fieldPresent[fi]![r] === 0;
-    case "dec":
-      return Number.isNaN(col[r]!);
-    case "int":
-      return col[r] === INT_ABSENT;
-    case "u64s":
-    case "str":
-    case "sym":
-    case "dir":
-      return col[r] === -1;
-    default:
-      return false;
   }
 }
 

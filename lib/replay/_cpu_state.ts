@@ -3,6 +3,7 @@
 // tracepoint has claimed, and what the call tree said of the last IOVA allocation.
 
 import type { Family } from "./_op_families.ts";
+import type { EventBatch } from "../ingest/mod.ts";
 import { newWork, type OpenRow, type Work } from "./_ops_table.ts";
 
 /** A completed DMA-API call, with the IOMMU work printed inside it. */
@@ -52,4 +53,39 @@ export function newCpuState(cpu: number): CpuState {
 export function contextOf(flags: string): number {
   const ch = flags[2];
   return ch === "h" || ch === "H" ? 2 : ch === "s" ? 1 : ch === "z" || ch === "Z" ? 3 : 0;
+}
+
+/**
+ * The states by CPU and context: an interrupt's DMA work interleaves with the task's it
+ * interrupted, so each context of a CPU has its own.
+ */
+export class CpuStates {
+  readonly #states = new Map<number, CpuState>();
+  readonly #contexts = new Map<number, number>();
+
+  /** The state of batch row `r`'s CPU and context (b null: the CPU's task context). */
+  get(cpu: number, b: EventBatch | null, r: number): CpuState {
+    const key = cpu * 4 + (b === null ? 0 : this.#context(b, b.irqFlags[r]!));
+    let s = this.#states.get(key);
+    if (s === undefined) {
+      s = newCpuState(cpu);
+      this.#states.set(key, s);
+    }
+    return s;
+  }
+
+  #context(b: EventBatch, flagsId: number): number {
+    if (flagsId < 0) return 0;
+    let c = this.#contexts.get(flagsId);
+    if (c === undefined) {
+      c = contextOf(b.strings.get(flagsId));
+      this.#contexts.set(flagsId, c);
+    }
+    return c;
+  }
+
+  /** Every state. */
+  values(): IterableIterator<CpuState> {
+    return this.#states.values();
+  }
 }

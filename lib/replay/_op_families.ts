@@ -79,3 +79,17 @@ export function familyOp(f: Family): string {
       return "dma_sync_single_for_device";
   }
 }
+
+// The ops recorder's handler of a tracepoint (a table built once per event id).
+export const H_NONE = 0;
+export const H_MAP = 1;
+export const H_UNMAP = 2;
+export const H_DMA = 3;
+export const H_ATTACH_DOMAIN = 4;
+
+export function handlerOf(name: string): number {
+  if (name === "map") return H_MAP;
+  if (name === "unmap") return H_UNMAP;
+  if (FAMILY_OF_EVENT.has(name)) return H_DMA;
+  return name === "attach_device_to_domain" ? H_ATTACH_DOMAIN : H_NONE;
+}

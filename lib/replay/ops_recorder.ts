@@ -21,7 +21,16 @@ import type { IovaReplay } from "./iova_replay.ts";
 import type { P2pCheck } from "./p2p_check.ts";
 import type { RevisionReplay } from "./revision_replay.ts";
 import type { TableChunk } from "./table_builder.ts";
-import { type Family, FAMILY_OF_EVENT, FAMILY_OF_FUNC } from "./_op_families.ts";
+import {
+  type Family,
+  FAMILY_OF_EVENT,
+  FAMILY_OF_FUNC,
+  H_DMA,
+  H_MAP,
+  H_NONE,
+  H_UNMAP,
+  handlerOf,
+} from "./_op_families.ts";
 import {
   applyWork,
   BYTES,
@@ -44,25 +53,11 @@ import {
   type Work,
 } from "./_ops_table.ts";
 import { DmaBufOps } from "./_dma_buf_ops.ts";
-import { contextOf, type CpuState, newCpuState } from "./_cpu_state.ts";
+import { type CpuState, CpuStates } from "./_cpu_state.ts";
 import { TimelineSampler } from "./_timeline_sampler.ts";
 import { type CallContext, callRow, onCall } from "./_call_matcher.ts";
 
 export type { OpsStats };
-
-const H_NONE = 0;
-const H_MAP = 1;
-const H_UNMAP = 2;
-const H_DMA = 3;
-const H_ATTACH_DOMAIN = 4;
-
-/** The recorder's handler of a tracepoint, by name (a table built once per event id). */
-function handlerOf(name: string): number {
-  if (name === "map") return H_MAP;
-  if (name === "unmap") return H_UNMAP;
-  if (FAMILY_OF_EVENT.has(name)) return H_DMA;
-  return name === "attach_device_to_domain" ? H_ATTACH_DOMAIN : H_NONE;
-}
 
 /** IOMMU work no operation owns, while no unmanaged domain explains it (anomaly candidate). */
 export interface UnownedIommuWork {
@@ -158,8 +153,7 @@ export class OpsRecorder {
   readonly #p2p: P2pCheck | null;
   readonly #iova: IovaReplay | null;
   readonly #bitmap: bigint;
-  readonly #cpus = new Map<number, CpuState>();
-  readonly #contexts = new Map<number, number>();
+  readonly #cpus = new CpuStates();
   readonly #unowned: UnownedIommuWork[] = [];
   /** Line of the last event of each CPU. */
   readonly #lastLine: number[] = [];
@@ -250,28 +244,9 @@ export class OpsRecorder {
     return this.#dmabuf.listener(core);
   }
 
-  /**
-   * The state of a CPU's context: task, softirq, hardirq or NMI (from the irq-flags column;
-   * an interrupt's DMA work interleaves with the task's it interrupted).
-   */
+  /** The state of a CPU's context (task, softirq, hardirq, NMI: from the irq-flags column). */
   #cpu(cpu: number, r = -1): CpuState {
-    const key = cpu * 4 + (r < 0 ? 0 : this.#context(this.#b!.irqFlags[r]!));
-    let s = this.#cpus.get(key);
-    if (s === undefined) {
-      s = newCpuState(cpu);
-      this.#cpus.set(key, s);
-    }
-    return s;
-  }
-
-  #context(flagsId: number): number {
-    if (flagsId < 0) return 0;
-    let c = this.#contexts.get(flagsId);
-    if (c === undefined) {
-      c = contextOf(this.#b!.strings.get(flagsId));
-      this.#contexts.set(flagsId, c);
-    }
-    return c;
+    return this.#cpus.get(cpu, r < 0 ? null : this.#b, r);
   }
 
   /** Give a CPU's pending IOMMU work of one direction to a row. */
