@@ -11,7 +11,6 @@
 import { parseArgs } from "node:util";
 import {
   applyWhatIf,
-  arrowToParquet,
   calcMapTypeAndDist,
   calibrateTrace,
   type CostProfile,
@@ -338,11 +337,15 @@ async function writeReport(
 ): Promise<ReturnType<typeof reportModel>> {
   await Deno.mkdir(`${out}/charts`, { recursive: true });
   const enc = new TableEncoder();
-  const files = new Map<string, { csv: Uint8Array[]; arrow: Uint8Array[] }>();
-  for (const e of [...mainChunks.map((c) => enc.encode(c)), ...enc.end()]) {
-    const f = files.get(e.table) ?? { csv: [], arrow: [] };
+  const files = new Map<
+    string,
+    { csv: Uint8Array[]; arrow: Uint8Array[]; parquet: Uint8Array[] }
+  >();
+  for (const e of [...mainChunks.map((c) => enc.encode(c)), ...(await enc.end())]) {
+    const f = files.get(e.table) ?? { csv: [], arrow: [], parquet: [] };
     f.csv.push(e.csv);
     f.arrow.push(e.arrow);
+    f.parquet.push(e.parquet);
     files.set(e.table, f);
   }
   for (const [t, f] of files) {
@@ -350,9 +353,12 @@ async function writeReport(
       `${out}/${t}.csv`,
       new Uint8Array(await new Blob(f.csv as BlobPart[]).arrayBuffer()),
     );
-    const arrow = new Uint8Array(await new Blob(f.arrow as BlobPart[]).arrayBuffer());
-    await Deno.writeFile(`${out}/${t}.arrow`, arrow);
-    await Deno.writeFile(`${out}/${t}.parquet`, arrowToParquet(arrow));
+    for (const [ext, parts] of [["arrow", f.arrow], ["parquet", f.parquet]] as const) {
+      await Deno.writeFile(
+        `${out}/${t}.${ext}`,
+        new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer()),
+      );
+    }
   }
   const model = reportModel(name, runs);
   const svgs = new Map<string, string>();
@@ -729,7 +735,10 @@ async function cmdP2p(args: string[]): Promise<number> {
  */
 class TableFiles {
   readonly #dir: string;
-  readonly #files = new Map<string, { csv: Deno.FsFile; arrow: Deno.FsFile }>();
+  readonly #files = new Map<
+    string,
+    { csv: Deno.FsFile; arrow: Deno.FsFile; parquet: Deno.FsFile }
+  >();
   readonly #enc = new WorkerTableEncoder();
   #chain: Promise<void> = Promise.resolve();
 
@@ -749,11 +758,13 @@ class TableFiles {
       f = {
         csv: Deno.openSync(`${this.#dir}/${e.table}.csv`, opts),
         arrow: Deno.openSync(`${this.#dir}/${e.table}.arrow`, opts),
+        parquet: Deno.openSync(`${this.#dir}/${e.table}.parquet`, opts),
       };
       this.#files.set(e.table, f);
     }
     writeAll(f.csv, e.csv);
     writeAll(f.arrow, e.arrow);
+    writeAll(f.parquet, e.parquet);
   }
 
   names(): string[] {
@@ -766,10 +777,7 @@ class TableFiles {
     for (const f of this.#files.values()) {
       f.csv.close();
       f.arrow.close();
-    }
-    for (const t of this.#files.keys()) {
-      const arrow = await Deno.readFile(`${this.#dir}/${t}.arrow`);
-      await Deno.writeFile(`${this.#dir}/${t}.parquet`, arrowToParquet(arrow));
+      f.parquet.close();
     }
   }
 }

@@ -11,9 +11,10 @@ const self_ = globalThis as unknown as {
     | null;
   postMessage(m: unknown, transfer: ArrayBuffer[]): void;
 };
-self_.onmessage = (e) => {
-  const out = e.data.kind === "chunk" ? [enc.encode(e.data.chunk)] : enc.end();
+self_.onmessage = async (e) => {
+  const out = e.data.kind === "chunk" ? [enc.encode(e.data.chunk)] : await enc.end();
   // The same buffer may back several results (the end-of-stream marker): transfer it once.
+  // (The Parquet bytes are copied, not moved: they may be views of the writer's memory.)
   const transfer = new Set(out.flatMap((x) => [x.csv.buffer, x.arrow.buffer] as ArrayBuffer[]));
   self_.postMessage(out, [...transfer]);
 };

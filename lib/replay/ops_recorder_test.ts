@@ -299,11 +299,19 @@ Deno.test("WorkerTableEncoder gives the bytes TableEncoder gives, in order", asy
     data: c.data.map((d) => (Array.isArray(d) ? [...d] : d.slice())),
   });
   const here = new TableEncoder();
-  const want = [...chunks.map((c) => here.encode(clone(c))), ...here.end()];
+  const want = [...chunks.map((c) => here.encode(clone(c))), ...(await here.end())];
   const w = new WorkerTableEncoder();
   const got = [...(await Promise.all(chunks.map((c) => w.encode(clone(c))))), ...(await w.end())];
   assert.deepEqual(
     got.map((e) => [e.table, [...e.csv], [...e.arrow]]),
     want.map((e) => [e.table, [...e.csv], [...e.arrow]]),
   );
+  // Parquet bytes come as row groups fill: the same file once put together, per table.
+  const files = (es: typeof got) => {
+    const m = new Map<string, number[]>();
+    for (const e of es) m.set(e.table, [...(m.get(e.table) ?? []), ...e.parquet]);
+    return m;
+  };
+  assert.deepEqual(files(got), files(want));
+  for (const [, bytes] of files(got)) assert.deepEqual(bytes.slice(0, 4), [0x50, 0x41, 0x52, 0x31]);
 });

@@ -8,6 +8,7 @@
  */
 
 import { ArrowStreamEncoder, chunkToCsv, csvHeader } from "./table_io.ts";
+import { ParquetStreamWriter } from "./parquet_writer.ts";
 import type { TableChunk } from "./table_builder.ts";
 
 /** One chunk's bytes, to append to its table's files. */
@@ -18,6 +19,19 @@ export interface EncodedChunk {
   readonly csv: Uint8Array;
   /** Arrow IPC stream bytes. */
   readonly arrow: Uint8Array;
+  /** Parquet bytes the writer produced by now (row groups fill at their own pace). */
+  readonly parquet: Uint8Array;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 /**
@@ -32,11 +46,15 @@ export interface EncodedChunk {
  * const a = e.encode({ schema, n: 1, data: [new Int32Array([7])] });
  * const b = e.encode({ schema, n: 1, data: [new Int32Array([8])] });
  * assert.equal(new TextDecoder().decode(a.csv) + new TextDecoder().decode(b.csv), "x\n7\n8\n");
- * assert.deepEqual(e.end().map((x) => [x.table, x.csv.byteLength, x.arrow.byteLength]), [["t", 0, 8]]);
+ * const end = await e.end();
+ * assert.deepEqual(end.map((x) => [x.table, x.csv.byteLength, x.arrow.byteLength]), [["t", 0, 8]]);
+ * const pq = new Uint8Array([...a.parquet, ...b.parquet, ...end[0]!.parquet]);
+ * assert.equal(new TextDecoder().decode(pq.subarray(0, 4)), "PAR1"); // one Parquet file
  * ```
  */
 export class TableEncoder {
   readonly #arrow = new Map<string, ArrowStreamEncoder>();
+  readonly #parquet = new Map<string, ParquetStreamWriter>();
   readonly #text = new TextEncoder();
 
   /**
@@ -47,26 +65,33 @@ export class TableEncoder {
    */
   encode(c: TableChunk): EncodedChunk {
     let a = this.#arrow.get(c.schema.name);
+    let p = this.#parquet.get(c.schema.name);
     let csv = chunkToCsv(c);
-    if (a === undefined) {
+    if (a === undefined || p === undefined) {
       a = new ArrowStreamEncoder(c.schema);
+      p = new ParquetStreamWriter();
       this.#arrow.set(c.schema.name, a);
+      this.#parquet.set(c.schema.name, p);
       csv = csvHeader(c.schema) + csv;
     }
-    return { table: c.schema.name, csv: this.#text.encode(csv), arrow: a.encode(c) };
+    const arrow = a.encode(c);
+    p.push(a.lastStream);
+    return { table: c.schema.name, csv: this.#text.encode(csv), arrow, parquet: concat(p.take()) };
   }
 
   /**
-   * The last bytes of every table seen (the Arrow end-of-stream marker).
+   * The last bytes of every table seen (the Arrow end-of-stream marker, the Parquet file's
+   * last row group and footer).
    *
    * @returns One entry per table.
    */
-  end(): EncodedChunk[] {
-    return [...this.#arrow].map(([table, a]) => ({
-      table,
-      csv: new Uint8Array(0),
-      arrow: a.end(),
-    }));
+  async end(): Promise<EncodedChunk[]> {
+    const out: EncodedChunk[] = [];
+    for (const [table, a] of this.#arrow) {
+      const rest = await this.#parquet.get(table)!.end();
+      out.push({ table, csv: new Uint8Array(0), arrow: a.end(), parquet: concat(rest) });
+    }
+    return out;
   }
 }
 

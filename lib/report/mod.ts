@@ -26,4 +26,3 @@ export {
   type ReportTable,
 } from "./report_model.ts";
 export { escapeHtml, renderHtmlReport, renderMarkdownReport } from "./render_report.ts";
-export { arrowToParquet } from "./to_parquet.ts";
