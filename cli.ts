@@ -10,39 +10,43 @@
 
 import { parseArgs } from "node:util";
 import {
+  DEFAULT_PROBE_MAP,
+  type ParseSummary,
+  type ProbeMap,
+  STATS,
+  summarizeTrace,
+  validateProbeMap,
+} from "./lib/ingest/mod.ts";
+import {
   applyWhatIf,
   calcMapTypeAndDist,
-  calibrateTrace,
-  type CostProfile,
-  DEFAULT_COST_PROFILE,
-  DEFAULT_PROBE_MAP,
-  type EncodedChunk,
   importTopologyDump,
   P2pdmaMapTypes,
   P2pdmaProviders,
-  type ParseSummary,
   pciP2pdmaBusAddrMap,
   PciTree,
-  type ProbeMap,
-  renderHtmlReport,
-  renderMarkdownReport,
-  renderPng,
-  renderSvg,
+  type Topology,
+  validateTopology,
+} from "./lib/model/topology/mod.ts";
+import { type CostProfile, DEFAULT_COST_PROFILE, validateCostProfile } from "./lib/cost/mod.ts";
+import { REVISION_NAMES } from "./lib/revisions/mod.ts";
+import {
+  calibrateTrace,
+  type EncodedChunk,
   replayTrace,
-  reportModel,
-  type ReportRun,
-  REVISION_NAMES,
-  STATS,
-  summarizeTrace,
   type TableChunk,
   TableEncoder,
-  tablesFromChunks,
-  type Topology,
-  validateCostProfile,
-  validateProbeMap,
-  validateTopology,
   WorkerTableEncoder,
-} from "./mod.ts";
+} from "./lib/replay/mod.ts";
+import type { ReportRun } from "./lib/report/mod.ts";
+
+/** The analysis, charts and report rooms (vega, arquero, resvg): loaded by report and compare. */
+const reporting = () =>
+  Promise.all([
+    import("./lib/analysis/mod.ts"),
+    import("./lib/charts/mod.ts"),
+    import("./lib/report/mod.ts"),
+  ]).then(([analysis, charts, report]) => ({ ...analysis, ...charts, ...report }));
 
 const USAGE = `dmareplay: replay ftrace captures of PCI P2PDMA / IOMMU / DMA-API / dma-buf work
 
@@ -233,6 +237,7 @@ Options:
 const DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 async function cmdReport(args: string[]): Promise<number> {
+  const R = await reporting();
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -309,7 +314,7 @@ async function cmdReport(args: string[]): Promise<number> {
     runs.push({
       label: p.label,
       summary: r.summary,
-      tables: tablesFromChunks(chunks),
+      tables: R.tablesFromChunks(chunks),
       anomalies: r.anomalies,
     });
     if (i === 0) mainChunks = chunks;
@@ -334,9 +339,10 @@ async function writeReport(
   name: string,
   runs: ReportRun[],
   mainChunks: readonly TableChunk[],
-): Promise<ReturnType<typeof reportModel>> {
+): Promise<{ charts: readonly unknown[] }> {
+  const R = await reporting();
   await Deno.mkdir(`${out}/charts`, { recursive: true });
-  const enc = new TableEncoder();
+  const enc = await TableEncoder.create();
   const files = new Map<
     string,
     { csv: Uint8Array[]; arrow: Uint8Array[]; parquet: Uint8Array[] }
@@ -360,25 +366,25 @@ async function writeReport(
       );
     }
   }
-  const model = reportModel(name, runs);
+  const model = R.reportModel(name, runs);
   const svgs = new Map<string, string>();
   const fonts = await Deno.stat(DEJAVU).then(() => [DEJAVU], () => []);
   if (fonts.length === 0) {
     console.error(`dmareplay: ${DEJAVU} missing (fonts-dejavu-core): no PNG charts`);
   }
   for (const c of model.charts) {
-    const svg = await renderSvg(c.spec);
+    const svg = await R.renderSvg(c.spec);
     svgs.set(c.name, svg);
     await Deno.writeTextFile(`${out}/charts/${c.name}.svg`, svg);
     if (fonts.length > 0) {
       await Deno.writeFile(
         `${out}/charts/${c.name}.png`,
-        await renderPng(svg, { fontFiles: fonts }),
+        await R.renderPng(svg, { fontFiles: fonts }),
       );
     }
   }
-  await Deno.writeTextFile(`${out}/report.html`, renderHtmlReport(model, svgs));
-  await Deno.writeTextFile(`${out}/report.md`, renderMarkdownReport(model));
+  await Deno.writeTextFile(`${out}/report.html`, R.renderHtmlReport(model, svgs));
+  await Deno.writeTextFile(`${out}/report.md`, R.renderMarkdownReport(model));
   await Deno.writeTextFile(`${out}/summary.json`, JSON.stringify(runs[0]!.summary, null, 2) + "\n");
   return model;
 }
@@ -393,6 +399,7 @@ the files of dmareplay report (report.html, report.md, charts, A's summary.json 
 `;
 
 async function cmdCompare(args: string[]): Promise<number> {
+  const R = await reporting();
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -434,7 +441,7 @@ async function cmdCompare(args: string[]): Promise<number> {
     runs.push({
       label,
       summary: r.summary,
-      tables: tablesFromChunks(chunks),
+      tables: R.tablesFromChunks(chunks),
       anomalies: r.anomalies,
     });
     chunksOf.push(chunks);

@@ -4,7 +4,7 @@
 import { TableEncoder } from "./table_encoder.ts";
 import type { TableChunk } from "./table_builder.ts";
 
-const enc = new TableEncoder();
+const enc = await TableEncoder.create();
 const self_ = globalThis as unknown as {
   onmessage:
     | ((e: MessageEvent<{ kind: "chunk"; chunk: TableChunk } | { kind: "end" }>) => void)

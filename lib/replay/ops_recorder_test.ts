@@ -298,7 +298,7 @@ Deno.test("WorkerTableEncoder gives the bytes TableEncoder gives, in order", asy
     ...c,
     data: c.data.map((d) => (Array.isArray(d) ? [...d] : d.slice())),
   });
-  const here = new TableEncoder();
+  const here = await TableEncoder.create();
   const want = [...chunks.map((c) => here.encode(clone(c))), ...(await here.end())];
   const w = new WorkerTableEncoder();
   const got = [...(await Promise.all(chunks.map((c) => w.encode(clone(c))))), ...(await w.end())];

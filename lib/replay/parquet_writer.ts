@@ -8,7 +8,19 @@
  * @module
  */
 
-import * as pq from "parquet-wasm/node";
+/** parquet-wasm's module (loaded on first use: its WebAssembly is large). */
+export type ParquetModule = typeof import("parquet-wasm/node");
+
+let loaded: Promise<ParquetModule> | null = null;
+
+/**
+ * Load parquet-wasm (once).
+ *
+ * @returns The module.
+ */
+export function loadParquet(): Promise<ParquetModule> {
+  return loaded ??= import("parquet-wasm/node");
+}
 
 /**
  * Convert an Arrow IPC stream to Parquet.
@@ -27,15 +39,17 @@ import * as pq from "parquet-wasm/node";
  * const bytes = new Uint8Array(a.byteLength + z.byteLength);
  * bytes.set(a);
  * bytes.set(z, a.byteLength);
- * const pqBytes = arrowToParquet(bytes);
+ * const pqBytes = await arrowToParquet(bytes);
  * assert.equal(new TextDecoder().decode(pqBytes.subarray(0, 4)), "PAR1");
  * ```
  */
-export function arrowToParquet(arrow: Uint8Array): Uint8Array {
-  return pq.writeParquet(pq.Table.fromIPCStream(arrow), properties());
+export async function arrowToParquet(arrow: Uint8Array): Promise<Uint8Array> {
+  const pq = await loadParquet();
+  return pq.writeParquet(pq.Table.fromIPCStream(arrow), properties(pq));
 }
 
-function properties(): pq.WriterProperties {
+/** ZSTD, row groups of 65 536 rows (the builder's own type, inferred). */
+function properties(pq: ParquetModule) {
   return new pq.WriterPropertiesBuilder().setCompression(pq.Compression.ZSTD)
     .setMaxRowGroupSize(65536).build();
 }
@@ -48,10 +62,10 @@ function properties(): pq.WriterProperties {
  * @example Two chunks, one file
  * ```ts
  * import assert from "node:assert/strict";
- * import { ArrowStreamEncoder, ParquetStreamWriter } from "./mod.ts";
+ * import { ArrowStreamEncoder, loadParquet, ParquetStreamWriter } from "./mod.ts";
  * const schema = { name: "t", columns: [{ name: "x", kind: "i32" as const, doc: "" }] };
  * const e = new ArrowStreamEncoder(schema);
- * const w = new ParquetStreamWriter();
+ * const w = new ParquetStreamWriter(await loadParquet());
  * e.encode({ schema, n: 1, data: [new Int32Array([1])] });
  * w.push(e.lastStream);
  * e.encode({ schema, n: 1, data: [new Int32Array([2])] });
@@ -61,10 +75,20 @@ function properties(): pq.WriterProperties {
  * ```
  */
 export class ParquetStreamWriter {
+  readonly #pq: ParquetModule;
   #ctl: ReadableStreamDefaultController<unknown> | null = null;
   #reading: Promise<void> | null = null;
   #empty: Uint8Array | null = null;
   readonly #out: Uint8Array[] = [];
+
+  /**
+   * A writer of one file.
+   *
+   * @param pq parquet-wasm, from {@linkcode loadParquet}.
+   */
+  constructor(pq: ParquetModule) {
+    this.#pq = pq;
+  }
 
   /**
    * Add a chunk.
@@ -72,6 +96,7 @@ export class ParquetStreamWriter {
    * @param stream The chunk as a complete Arrow IPC stream.
    */
   push(stream: Uint8Array): void {
+    const pq = this.#pq;
     const batches = pq.Table.fromIPCStream(stream).recordBatches();
     if (batches.every((b) => b.numRows === 0)) {
       // An empty batch trips the streaming writer; an empty table is written whole at the end.
@@ -82,7 +107,7 @@ export class ParquetStreamWriter {
       const input = new ReadableStream({ start: (c) => void (this.#ctl = c) });
       for (const b of batches) this.#ctl!.enqueue(b);
       // The writer reads the first batch (the schema) before it resolves.
-      this.#reading = pq.transformParquetStream(input, properties()).then(async (out) => {
+      this.#reading = pq.transformParquetStream(input, properties(pq)).then(async (out) => {
         for await (const part of out as unknown as AsyncIterable<Uint8Array>) this.#out.push(part);
       });
       return;
@@ -105,7 +130,7 @@ export class ParquetStreamWriter {
    * @returns Its last bytes (a file of no rows when only empty chunks came, nothing when none).
    */
   async end(): Promise<Uint8Array[]> {
-    if (this.#ctl === null) return this.#empty === null ? [] : [arrowToParquet(this.#empty)];
+    if (this.#ctl === null) return this.#empty === null ? [] : [await arrowToParquet(this.#empty)];
     this.#ctl.close();
     await this.#reading;
     return this.take();

@@ -8,7 +8,7 @@
  */
 
 import { ArrowStreamEncoder, chunkToCsv, csvHeader } from "./table_io.ts";
-import { ParquetStreamWriter } from "./parquet_writer.ts";
+import { loadParquet, type ParquetModule, ParquetStreamWriter } from "./parquet_writer.ts";
 import type { TableChunk } from "./table_builder.ts";
 
 /** One chunk's bytes, to append to its table's files. */
@@ -42,7 +42,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  * import assert from "node:assert/strict";
  * import { TableEncoder } from "./mod.ts";
  * const schema = { name: "t", columns: [{ name: "x", kind: "i32" as const, doc: "" }] };
- * const e = new TableEncoder();
+ * const e = await TableEncoder.create();
  * const a = e.encode({ schema, n: 1, data: [new Int32Array([7])] });
  * const b = e.encode({ schema, n: 1, data: [new Int32Array([8])] });
  * assert.equal(new TextDecoder().decode(a.csv) + new TextDecoder().decode(b.csv), "x\n7\n8\n");
@@ -56,6 +56,25 @@ export class TableEncoder {
   readonly #arrow = new Map<string, ArrowStreamEncoder>();
   readonly #parquet = new Map<string, ParquetStreamWriter>();
   readonly #text = new TextEncoder();
+  readonly #pq: ParquetModule;
+
+  /**
+   * An encoder (parquet-wasm must be loaded: see {@linkcode TableEncoder.create}).
+   *
+   * @param pq parquet-wasm.
+   */
+  constructor(pq: ParquetModule) {
+    this.#pq = pq;
+  }
+
+  /**
+   * An encoder, parquet-wasm loaded.
+   *
+   * @returns The encoder.
+   */
+  static async create(): Promise<TableEncoder> {
+    return new TableEncoder(await loadParquet());
+  }
 
   /**
    * One chunk's bytes.
@@ -69,7 +88,7 @@ export class TableEncoder {
     let csv = chunkToCsv(c);
     if (a === undefined || p === undefined) {
       a = new ArrowStreamEncoder(c.schema);
-      p = new ParquetStreamWriter();
+      p = new ParquetStreamWriter(this.#pq);
       this.#arrow.set(c.schema.name, a);
       this.#parquet.set(c.schema.name, p);
       csv = csvHeader(c.schema) + csv;
