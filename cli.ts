@@ -186,6 +186,7 @@ async function cmdReplay(args: string[]): Promise<number> {
     timelineStepNs: stepMs * 1e6,
     whatIf: replayWhatIf,
     tables: (c) => files.write(c),
+    tablesReady: () => files.ready(),
     ...(topology ? { topology } : {}),
     ...(onProgress ? { onProgress } : {}),
   });
@@ -748,14 +749,24 @@ class TableFiles {
   >();
   readonly #enc = new WorkerTableEncoder();
   #chain: Promise<void> = Promise.resolve();
+  #inFlight = 0;
 
   constructor(dir: string) {
     this.#dir = dir;
   }
 
   write(c: TableChunk): void {
+    ++this.#inFlight;
     const encoded = this.#enc.encode(c);
-    this.#chain = this.#chain.then(async () => this.#append(await encoded));
+    this.#chain = this.#chain.then(async () => {
+      this.#append(await encoded);
+      --this.#inFlight;
+    });
+  }
+
+  /** Resolves once at most two chunks wait for the worker (memory stays flat). */
+  async ready(): Promise<void> {
+    while (this.#inFlight > 2) await this.#chain;
   }
 
   #append(e: EncodedChunk): void {

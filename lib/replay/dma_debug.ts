@@ -28,6 +28,16 @@ export type DmaDebugCode =
   | "DMA_SG_SEGMENT_CROSSES_BOUNDARY"
   | "DMA_LEAK_AT_END";
 
+/** The hex of an address, for messages (built only when one is raised). */
+const hexOf = (addr: bigint): string => `0x${addr.toString(16)}`;
+
+/** No sg entries, no CPU address: one shared object, not one per call. */
+const NO_EXTRA: {
+  nents?: number;
+  cpuAddr?: bigint;
+  segs?: readonly (readonly [bigint, bigint])[];
+} = Object.freeze({});
+
 /** One dma-debug anomaly. */
 export interface DmaDebugAnomaly {
   /** The code. */
@@ -167,7 +177,8 @@ export class DmaDebug {
     size: bigint,
     dir: DmaDir,
     line: number,
-    extra: { nents?: number; cpuAddr?: bigint; segs?: readonly (readonly [bigint, bigint])[] } = {},
+    extra: { nents?: number; cpuAddr?: bigint; segs?: readonly (readonly [bigint, bigint])[] } =
+      NO_EXTRA,
   ): void {
     this.seen(line);
     // debug_dma_map_phys: a failed map (DMA_MAPPING_ERROR) is no mapping.
@@ -235,7 +246,7 @@ export class DmaDebug {
     size: bigint,
     dir: DmaDir,
     line: number,
-    extra: { nents?: number; cpuAddr?: bigint } = {},
+    extra: { nents?: number; cpuAddr?: bigint } = NO_EXTRA,
   ): void {
     this.seen(line);
     const live = this.#dev(device);
@@ -244,7 +255,6 @@ export class DmaDebug {
     const e =
       list?.find((x) => x.type === type && (type === "sg" || x.size === size) && x.dir === dir) ??
         list?.[0];
-    const hex = `0x${addr.toString(16)}`;
     if (e === undefined) {
       const gone = this.#goneAlready(
         device,
@@ -257,19 +267,19 @@ export class DmaDebug {
       return;
     }
     list!.splice(list!.indexOf(e), 1);
-    if (list!.length > 0) return this.#check(e, type, device, hex, size, dir, line, extra);
+    if (list!.length > 0) return this.#check(e, type, device, addr, size, dir, line, extra);
     live.delete(addr);
     let gone = this.#gone.get(device);
     if (gone === undefined) this.#gone.set(device, gone = new Set());
     gone.add(addr);
-    this.#check(e, type, device, hex, size, dir, line, extra);
+    this.#check(e, type, device, addr, size, dir, line, extra);
   }
 
   #check(
     e: Entry,
     type: DmaDebugType,
     device: string,
-    hex: string,
+    addr: bigint,
     size: bigint,
     dir: DmaDir,
     line: number,
@@ -281,7 +291,9 @@ export class DmaDebug {
         "DMA_UNMAP_TYPE_MISMATCH",
         line,
         device,
-        `${device} frees DMA memory at ${hex} with the wrong function: mapped as ${e.type}, unmapped as ${type}`,
+        `${device} frees DMA memory at ${
+          hexOf(addr)
+        } with the wrong function: mapped as ${e.type}, unmapped as ${type}`,
         rel,
       );
       return;
@@ -291,7 +303,9 @@ export class DmaDebug {
         "DMA_UNMAP_SIZE_MISMATCH",
         line,
         device,
-        `${device} frees DMA memory at ${hex} with a different size: mapped ${e.size}, unmapped ${size}`,
+        `${device} frees DMA memory at ${
+          hexOf(addr)
+        } with a different size: mapped ${e.size}, unmapped ${size}`,
         rel,
       );
     }
@@ -300,7 +314,9 @@ export class DmaDebug {
         "DMA_UNMAP_DIR_MISMATCH",
         line,
         device,
-        `${device} frees DMA memory at ${hex} with a different direction: mapped ${e.dir}, unmapped ${dir}`,
+        `${device} frees DMA memory at ${
+          hexOf(addr)
+        } with a different direction: mapped ${e.dir}, unmapped ${dir}`,
         rel,
       );
     }
@@ -309,7 +325,9 @@ export class DmaDebug {
         "DMA_UNMAP_SG_NENTS_MISMATCH",
         line,
         device,
-        `${device} unmaps an sg list at ${hex} with ${extra.nents} entries, mapped with ${e.nents}`,
+        `${device} unmaps an sg list at ${
+          hexOf(addr)
+        } with ${extra.nents} entries, mapped with ${e.nents}`,
         rel,
       );
     }
@@ -318,7 +336,7 @@ export class DmaDebug {
         "DMA_FREE_CPU_ADDR_MISMATCH",
         line,
         device,
-        `${device} frees coherent memory at ${hex} with CPU address 0x${
+        `${device} frees coherent memory at ${hexOf(addr)} with CPU address 0x${
           extra.cpuAddr.toString(16)
         }, allocated as 0x${e.cpuAddr.toString(16)}`,
         rel,
@@ -359,7 +377,6 @@ export class DmaDebug {
         }
       }
     }
-    const hex = `0x${addr.toString(16)}`;
     if (e === undefined) {
       this.#goneAlready(device, addr, line, "DMA_SYNC_NOT_MAPPED", "syncs");
       return;
@@ -370,7 +387,7 @@ export class DmaDebug {
         "DMA_SYNC_OUT_OF_RANGE",
         line,
         device,
-        `${device} syncs ${size} bytes at ${hex}, past the end of the mapping`,
+        `${device} syncs ${size} bytes at ${hexOf(addr)}, past the end of the mapping`,
         rel,
       );
     }
@@ -379,7 +396,7 @@ export class DmaDebug {
         "DMA_SYNC_DIR_MISMATCH",
         line,
         device,
-        `${device} syncs ${hex} as ${dir}, mapped ${e.dir}`,
+        `${device} syncs ${hexOf(addr)} as ${dir}, mapped ${e.dir}`,
         rel,
       );
     }
@@ -388,7 +405,7 @@ export class DmaDebug {
         "DMA_SYNC_TO_DEVICE_FOR_CPU",
         line,
         device,
-        `${device} syncs device read-only memory at ${hex} for the CPU`,
+        `${device} syncs device read-only memory at ${hexOf(addr)} for the CPU`,
         rel,
       );
     }
@@ -397,7 +414,7 @@ export class DmaDebug {
         "DMA_SYNC_FROM_DEVICE_FOR_DEVICE",
         line,
         device,
-        `${device} syncs device write-only memory at ${hex} for the device`,
+        `${device} syncs device write-only memory at ${hexOf(addr)} for the device`,
         rel,
       );
     }

@@ -116,6 +116,12 @@ export interface ReplayOptions {
    */
   tables?: (chunk: TableChunk) => void;
   /**
+   * Backpressure from the table sink: awaited after each batch, so a sink that encodes
+   * elsewhere (a worker) holds the replay back instead of queueing chunks without bound.
+   * @default {none}
+   */
+  tablesReady?: () => Promise<void> | void;
+  /**
    * The cost profile for `modeled_ns`.
    * @default {DEFAULT_COST_PROFILE}
    */
@@ -245,6 +251,7 @@ export async function replayTrace(
     ops.feed(b);
     inference?.feed(b);
     gaps.feed(b);
+    if (options.tablesReady) await options.tablesReady();
   }
   dmaDebug.end();
   tracker.end();
