@@ -38,7 +38,7 @@ import {
   TableEncoder,
   WorkerTableEncoder,
 } from "./lib/replay/mod.ts";
-import type { ReportRun } from "./lib/report/mod.ts";
+import type { ReplayRun } from "./lib/analysis/mod.ts";
 
 /** The analysis, charts and report rooms (vega, arquero, resvg): loaded by report and compare. */
 const reporting = () =>
@@ -288,8 +288,8 @@ async function cmdReport(args: string[]): Promise<number> {
     ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
     : null;
   const open = async () => bytes !== null ? new Blob([bytes]).stream() : await openInput(path);
-  const runs: ReportRun[] = [];
-  let mainChunks: TableChunk[] = [];
+  const runs: ReplayRun[] = [];
+  let mainChunks: readonly TableChunk[] = [];
   const plan = [
     ...revisions.map((r) => ({ label: r, revision: r, topology, whatIf: null })),
     ...whatIfs.map((w) => ({
@@ -300,25 +300,18 @@ async function cmdReport(args: string[]): Promise<number> {
     })),
   ];
   for (const [i, p] of plan.entries()) {
-    const chunks: TableChunk[] = [];
     const onProgress = await progressFor(path, values.quiet);
-    const r = await replayTrace(await open(), {
+    const run = await R.replayRun(p.label, await open(), {
       probeMap,
       cost,
       revision: p.revision,
       whatIf: p.whatIf,
-      tables: (c) => chunks.push(c),
       ...(p.topology ? { topology: p.topology } : {}),
       ...(onProgress ? { onProgress } : {}),
     });
     if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
-    runs.push({
-      label: p.label,
-      summary: r.summary,
-      tables: R.tablesFromChunks(chunks),
-      anomalies: r.anomalies,
-    });
-    if (i === 0) mainChunks = chunks;
+    runs.push(run);
+    if (i === 0) mainChunks = run.chunks;
   }
   const out = values.out;
   const name = path === "-" ? "stdin" : path.split("/").pop()!;
@@ -338,7 +331,7 @@ async function cmdReport(args: string[]): Promise<number> {
 async function writeReport(
   out: string,
   name: string,
-  runs: ReportRun[],
+  runs: readonly ReplayRun[],
   mainChunks: readonly TableChunk[],
 ): Promise<{ charts: readonly unknown[] }> {
   const R = await reporting();
@@ -424,31 +417,22 @@ async function cmdCompare(args: string[]): Promise<number> {
   const probeMap = await loadProbeMap(values.probes);
   const topology = await optionalTopology(values.topology);
   const cost = await loadCostProfile(values.cost);
-  const runs: ReportRun[] = [];
-  const chunksOf: TableChunk[][] = [];
+  const runs: ReplayRun[] = [];
   for (const path of positionals) {
-    const chunks: TableChunk[] = [];
     const onProgress = await progressFor(path, values.quiet);
-    const r = await replayTrace(await openInput(path), {
-      probeMap,
-      cost,
-      revision,
-      tables: (c) => chunks.push(c),
-      ...(topology ? { topology } : {}),
-      ...(onProgress ? { onProgress } : {}),
-    });
+    runs.push(
+      await R.replayRun(path.split("/").pop()!, await openInput(path), {
+        probeMap,
+        cost,
+        revision,
+        ...(topology ? { topology } : {}),
+        ...(onProgress ? { onProgress } : {}),
+      }),
+    );
     if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
-    const label = path.split("/").pop()!;
-    runs.push({
-      label,
-      summary: r.summary,
-      tables: R.tablesFromChunks(chunks),
-      anomalies: r.anomalies,
-    });
-    chunksOf.push(chunks);
   }
-  const [a, b] = runs as [ReportRun, ReportRun];
-  await writeReport(values.out, `${a.label} vs ${b.label}`, runs, chunksOf[0]!);
+  const [a, b] = runs as [ReplayRun, ReplayRun];
+  await writeReport(values.out, `${a.label} vs ${b.label}`, runs, a.chunks);
   const d = b.summary.anomalies.total - a.summary.anomalies.total;
   console.log(
     `${a.label}: ${a.summary.ops.total} ops, ${a.summary.anomalies.total} anomalies; ${b.label}: ${b.summary.ops.total} ops, ${b.summary.anomalies.total} anomalies (${

@@ -300,3 +300,48 @@ export function observedVsModeledSpec(rows: readonly Row[]): ChartSpec {
     ],
   } as TopLevelSpec);
 }
+
+/**
+ * Several runs of one workload side by side (a what-if sweep, the revisions): each run's total
+ * modeled CPU cost, stacked by path.
+ *
+ * @param rows Rows of `sweepTable(runs)` (`run`, `path`, `modeled_ns`).
+ * @param runs The runs in the order to show them (default: as they come).
+ * @returns The spec.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sweepSpec } from "./mod.ts";
+ * const s = sweepSpec([{ run: "acs off", path: "BUS_ADDR", modeled_ns: 2000 }, { run: "acs on", path: "THRU_HOST_BRIDGE", modeled_ns: 9000 }]);
+ * assert.deepEqual((s.data as { values: { modeled_us: number }[] }).values.map((v) => v.modeled_us), [2, 9]);
+ * ```
+ */
+export function sweepSpec(rows: readonly Row[], runs?: readonly string[]): ChartSpec {
+  const order = runs ?? [...new Set(rows.map((r) => String(r.run)))];
+  return chart({
+    $schema: SCHEMA,
+    title: { text: "CPU cost of the workload per run, by path (modeled)" },
+    width: WIDTH,
+    data: {
+      values: rows.map((r) => ({
+        run: String(r.run),
+        path: String(r.path),
+        "modeled_us": Number(r.modeled_ns) / 1000,
+        ops: Number(r.ops ?? 0),
+      })),
+    },
+    mark: "bar",
+    encoding: {
+      y: { field: "run", type: "nominal", title: null, sort: [...order] },
+      x: { field: "modeled_us", type: "quantitative", title: "total cost (µs)", stack: "zero" },
+      color: { field: "path", type: "nominal", title: "path" },
+      tooltip: [
+        { field: "run", type: "nominal" },
+        { field: "path", type: "nominal" },
+        { field: "ops", type: "quantitative" },
+        { field: "modeled_us", type: "quantitative", format: ".1f" },
+      ],
+    },
+  } as TopLevelSpec);
+}

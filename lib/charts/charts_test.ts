@@ -8,6 +8,7 @@ import {
   costBy,
   observedVsModeled,
   rowsOf,
+  sweepTable,
   tablesFromChunks,
 } from "../analysis/mod.ts";
 import { validateTopology } from "../model/topology/mod.ts";
@@ -20,6 +21,7 @@ import {
   renderPng,
   renderSvg,
   revokeTimelineSpec,
+  sweepSpec,
 } from "./mod.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -52,6 +54,12 @@ async function allSpecs(): Promise<[string, ChartSpec][]> {
     ["revoke timeline", revokeTimelineSpec(rowsOf(revoke.ops))],
     ["revisions", comparisonSpec(rowsOf(compareRuns(v8, v2).ops), ["v8-2025", "v2-2022"])],
     ["observed vs modeled", observedVsModeledSpec(rowsOf(observedVsModeled(fgraph.ops)))],
+    [
+      "sweep",
+      sweepSpec(
+        rowsOf(sweepTable([{ label: "v8-2025", tables: v8 }, { label: "v2-2022", tables: v2 }])),
+      ),
+    ],
   ];
 }
 

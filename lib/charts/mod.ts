@@ -24,5 +24,6 @@ export {
   observedVsModeledSpec,
   revokeTimelineSpec,
   type Row,
+  sweepSpec,
 } from "./chart_specs.ts";
 export { renderPng, type RenderPngOptions, renderSvg } from "./render_chart.ts";

@@ -26,3 +26,13 @@ export {
   type ReportTable,
 } from "./report_model.ts";
 export { escapeHtml, renderHtmlReport, renderMarkdownReport } from "./render_report.ts";
+export {
+  chartView,
+  JUPYTER_DISPLAY,
+  type MimeBundle,
+  type NotebookView,
+  summaryView,
+  tableView,
+  type TableViewOptions,
+  VEGALITE_MIME,
+} from "./notebook.ts";

@@ -1,0 +1,139 @@
+/**
+ * One replay straight to its tables: what a notebook, `dmareplay report` and `compare` do for
+ * each run (a revision, a what-if, a capture).
+ *
+ * @module
+ */
+
+import { type ColumnTable, table } from "arquero";
+import {
+  type ReplayAnomaly,
+  type ReplayOptions,
+  type ReplaySummary,
+  replayTrace,
+  type TableChunk,
+} from "../replay/mod.ts";
+import { type ReplayTables, tablesFromChunks } from "./replay_tables.ts";
+
+/** A replay with its tables. */
+export interface ReplayRun {
+  /** Its name (`v8-2025`, `lazy`, `before.trace`). */
+  readonly label: string;
+  /** Its summary.json. */
+  readonly summary: ReplaySummary;
+  /** Its tables, as arquero tables. */
+  readonly tables: ReplayTables;
+  /** Its anomalies, in trace order. */
+  readonly anomalies: readonly ReplayAnomaly[];
+  /** The chunks the tables were made of (for writing them as CSV, Arrow or Parquet). */
+  readonly chunks: readonly TableChunk[];
+}
+
+/**
+ * Replay a trace and keep its tables.
+ *
+ * @param label The run's name.
+ * @param stream The trace bytes (gzip or text).
+ * @param options The replay's options (topology, revision, what-if, cost, probes).
+ * @returns The run.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { replayRun } from "./mod.ts";
+ * const text = "  dd-1 [000] .....  1.000002: dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=2d15000 size=4096 phys_addr=2d15000 attrs=\n";
+ * const run = await replayRun("one map", new Blob([text]).stream());
+ * assert.equal(run.tables.ops.numRows(), 1);
+ * assert.deepEqual(run.anomalies.map((a) => a.code), ["DMA_LEAK_AT_END"]);
+ * ```
+ */
+export async function replayRun(
+  label: string,
+  stream: ReadableStream<Uint8Array>,
+  options: Omit<ReplayOptions, "tables" | "tablesReady"> = {},
+): Promise<ReplayRun> {
+  const chunks: TableChunk[] = [];
+  const r = await replayTrace(stream, { ...options, tables: (c) => chunks.push(c) });
+  return {
+    label,
+    summary: r.summary,
+    tables: tablesFromChunks(chunks),
+    anomalies: r.anomalies,
+    chunks,
+  };
+}
+
+/**
+ * Several runs of one workload side by side (a what-if sweep, the revisions): per run and path,
+ * the ops, their modeled cost and IOMMU work, and the run's anomaly count.
+ *
+ * @param runs The runs (label and tables).
+ * @returns run, path, ops, modeled_ns, pte_writes, iotlb_invalidations, anomalies (the run's,
+ *   on each of its rows), in the runs' order then by path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { table } from "arquero";
+ * import { rowsOf, sweepTable } from "./mod.ts";
+ * const run = (label: string, path: string, ns: number) => ({
+ *   label,
+ *   tables: {
+ *     ops: table({ path: [path, path], modeled_ns: [ns, ns], pte_writes: [1, 1], iotlb_invalidations: [0, 1] }),
+ *     anomalies: table({ code: ["X"], severity: ["anomaly"] }),
+ *     timeline: table({}), attachments: table({}),
+ *   },
+ * });
+ * const t = rowsOf(sweepTable([run("acs off", "BUS_ADDR", 100), run("acs on", "THRU_HOST_BRIDGE", 900)]));
+ * assert.deepEqual(t.map((r) => [r.run, r.path, r.ops, r.modeled_ns, r.iotlb_invalidations, r.anomalies]), [
+ *   ["acs off", "BUS_ADDR", 2, 200, 1, 1],
+ *   ["acs on", "THRU_HOST_BRIDGE", 2, 1800, 1, 1],
+ * ]);
+ * ```
+ */
+export function sweepTable(
+  runs: readonly { readonly label: string; readonly tables: ReplayTables }[],
+): ColumnTable {
+  const cols: Record<string, (string | number)[]> = {
+    run: [],
+    path: [],
+    ops: [],
+    "modeled_ns": [],
+    "pte_writes": [],
+    "iotlb_invalidations": [],
+    anomalies: [],
+  };
+  for (const { label, tables } of runs) {
+    const a = tables.anomalies;
+    const anomalies = a.numRows() === 0
+      ? 0
+      : (a.array("severity") as string[]).filter((s) => s === "anomaly").length;
+    const ops = tables.ops;
+    const by = new Map<string, { n: number; ns: number; pte: number; inv: number }>();
+    if (ops.numRows() > 0) {
+      const path = ops.array("path") as (string | null)[];
+      const ns = ops.array("modeled_ns") as (number | null)[];
+      const pte = ops.array("pte_writes") as (number | null)[];
+      const inv = ops.array("iotlb_invalidations") as (number | null)[];
+      for (let i = 0; i < path.length; ++i) {
+        const k = path[i] || "(none)";
+        const s = by.get(k) ?? { n: 0, ns: 0, pte: 0, inv: 0 };
+        ++s.n;
+        s.ns += ns[i] ?? 0;
+        s.pte += pte[i] ?? 0;
+        s.inv += inv[i] ?? 0;
+        by.set(k, s);
+      }
+    }
+    for (const [k, s] of [...by].sort(([x], [y]) => x < y ? -1 : x > y ? 1 : 0)) {
+      cols.run!.push(label);
+      cols.path!.push(k);
+      cols.ops!.push(s.n);
+      cols.modeled_ns!.push(s.ns);
+      cols.pte_writes!.push(s.pte);
+      cols.iotlb_invalidations!.push(s.inv);
+      cols.anomalies!.push(anomalies);
+    }
+  }
+  return table(cols);
+}
