@@ -253,15 +253,15 @@ const EXPECT: Record<Name, (cells: readonly CellRun[]) => void> = {
       "ACS on: through the host bridge",
     );
     assert.ok(
-      t.some((s) => /^as given \(ACS redirect off\) +BUS_ADDR +1 /m.test(s)),
+      t.some((s) => /^as given \(ACS redirect off, strict IOMMU\) +BUS_ADDR +1 /m.test(s)),
       "as given: bus address",
     );
     const acs = t.find((s) => s.startsWith("ACS redirect on: anomalies"));
     assert.match(acs ?? "", /^ +19 P2P_HOST_BRIDGE_WHEN_BUS_PATH /m);
-    assert.ok(t.includes("as given (ACS redirect off): anomalies: none"));
+    assert.ok(t.includes("as given (ACS redirect off, strict IOMMU): anomalies: none"));
     const [chart] = charts(cells);
     const spec = chart![VEGALITE_MIME] as { encoding: { y: { sort: string[] } } };
-    assert.equal(spec.encoding.y.sort.length, 5);
+    assert.equal(spec.encoding.y.sort.length, 6);
   },
   "compare_captures"(cells) {
     const t = plainTexts(cells);
