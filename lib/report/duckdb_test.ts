@@ -1,11 +1,12 @@
 // The tables as other tools read them: DuckDB (the @duckdb/node-api package) reads the Parquet
-// files and finds the rows and sums summary.json reports; the Arrow IPC streams read back the
-// same (DuckDB reads Arrow IPC only through its community `arrow` extension, which it downloads:
-// not here, so the streams are read with flechette, arquero's reader).
+// files, and DuckDB-Wasm (@duckdb/duckdb-wasm, which ingests Arrow IPC streams without an
+// extension; native DuckDB needs the community `arrow` extension, downloaded) reads the Arrow
+// streams; both find the rows, sums, paths and anomaly counts summary.json reports.
 
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { tableFromIPC } from "@uwdata/flechette";
+import * as duckdbWasm from "@duckdb/duckdb-wasm/blocking";
+import { createRequire } from "node:module";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -65,9 +66,69 @@ Deno.test("DuckDB reads the Parquet tables: rows, sums and paths as summary.json
     c.closeSync();
     db.closeSync();
   }
-  // The Arrow streams hold the same rows.
-  const arrow = tableFromIPC(await Deno.readFile(`${out}/ops.arrow`));
-  assert.equal(arrow.numRows, s.ops.total);
-  const modeled = arrow.getChild("modeled_ns")!.toArray() as Float64Array;
-  assert.ok(Math.abs(modeled.reduce((a, b) => a + b, 0) - s.ops.modeledNs) < 1e-6);
+});
+
+/** DuckDB-Wasm in this process (its blocking Node build: no worker). */
+async function duckdbWasmConnection() {
+  const dist = createRequire(import.meta.url).resolve("@duckdb/duckdb-wasm/dist/duckdb-eh.wasm")
+    .replace(/duckdb-eh\.wasm$/, "");
+  const db = await duckdbWasm.createDuckDB(
+    {
+      mvp: {
+        mainModule: `${dist}duckdb-mvp.wasm`,
+        mainWorker: `${dist}duckdb-node-mvp.worker.cjs`,
+      },
+      eh: { mainModule: `${dist}duckdb-eh.wasm`, mainWorker: `${dist}duckdb-node-eh.worker.cjs` },
+    },
+    new duckdbWasm.VoidLogger(),
+    duckdbWasm.NODE_RUNTIME,
+  );
+  await db.instantiate();
+  return db.connect();
+}
+
+Deno.test("DuckDB-Wasm reads the Arrow IPC streams: rows, sums, paths and anomalies as summary.json says", async () => {
+  const out = await Deno.makeTempDir();
+  const s = await replay(out, [
+    "traces/captures/a_strict-6.12.trace.gz",
+    "--topology",
+    "traces/captures/a_strict-6.12.topology.json",
+  ]);
+  const g = await Deno.makeTempDir();
+  const sg = await replay(g, [
+    "traces/golden/vfio-p2p-6.18.trace",
+    "--topology",
+    "traces/switch-acs-off.topology.json",
+    "--revision",
+    "v2-2022",
+  ]);
+  const c = await duckdbWasmConnection();
+  try {
+    const q = (sql: string) =>
+      c.query(sql).toArray().map((r) => r.toJSON() as Record<string, unknown>);
+    c.insertArrowFromIPCStream(await Deno.readFile(`${out}/ops.arrow`), { name: "ops" });
+    c.insertArrowFromIPCStream(await Deno.readFile(`${out}/timeline.arrow`), { name: "timeline" });
+    const [ops] = q(
+      "select count(*)::INTEGER as n, sum(modeled_ns)::DOUBLE as modeled, sum(pte_writes)::DOUBLE as pte from ops",
+    );
+    assert.equal(ops!.n, s.ops.total);
+    assert.ok(Math.abs(Number(ops!.modeled) - s.ops.modeledNs) < 1e-6);
+    assert.ok(Number(ops!.pte) > 0);
+    const paths = q(
+      "select path, count(*)::INTEGER as n from ops where path <> '' group by path order by path",
+    );
+    assert.deepEqual(Object.fromEntries(paths.map((r) => [r.path, r.n])), s.ops.byPath);
+    const [tl] = q("select count(*)::INTEGER as n, max(iova_pages)::INTEGER as peak from timeline");
+    assert.ok(Number(tl!.n) > 0);
+    assert.ok(Number(tl!.peak) > 0 && Number(tl!.peak) <= s.iova.peakPages);
+    // A run with anomalies: the anomalies stream's codes, and its dictionary-encoded strings.
+    c.insertArrowFromIPCStream(await Deno.readFile(`${g}/anomalies.arrow`), { name: "anomalies" });
+    const codes = q(
+      "select code, count(*)::INTEGER as n from anomalies where severity = 'anomaly' group by code order by code",
+    );
+    assert.ok(codes.length > 0);
+    assert.deepEqual(Object.fromEntries(codes.map((r) => [r.code, r.n])), sg.anomalies.byCode);
+  } finally {
+    c.close();
+  }
 });
