@@ -39,6 +39,7 @@ import {
   WorkerTableEncoder,
 } from "./lib/replay/mod.ts";
 import type { ReplayRun } from "./lib/analysis/mod.ts";
+import { type Scenario, synthesizeTrace, validateScenario } from "./lib/synth/mod.ts";
 
 /** The analysis, charts and report rooms (vega, arquero, resvg): loaded by report and compare. */
 const reporting = () =>
@@ -63,7 +64,10 @@ Commands:
                                                      report.html (offline), report.md, charts,
                                                      tables; revisions and what-ifs compared
   compare  A.trace B.trace [--topology T] --out DIR  two captures side by side (B - A)
-  validate FILE.json                                 check a topology, probe map or cost profile
+  synth    SCENARIO.json --out FILE|- [--events N | --bytes SIZE] [--seed S]
+                                                     write a realistic trace of a scenario
+  validate FILE.json                                 check a topology, probe map, scenario or
+                                                     cost profile
   p2p      T.json PROVIDER_BDF[:BAR] CLIENT_BDF [--json] [--phys ADDR]
                                                      map type, distance, reason, bus offset
   topology import DUMP                               topology JSON from traces/collect-topology.sh
@@ -530,7 +534,8 @@ async function cmdCalibrate(args: string[]): Promise<number> {
 const VALIDATE_USAGE = `Usage: dmareplay validate FILE.json
 
 Check a JSON input and print each error with its JSON pointer. Recognised: topologies
-(objects with "hostBridges" or "devices"), probe maps (objects with "probes") and cost
+(objects with "hostBridges" or "devices"), probe maps (objects with "probes"), scenarios
+(objects with "workloads"; their "topology" may name a file, relative to the scenario) and cost
 profiles (objects with "cpu" or "dataPath").
 Exit 0 when valid, 1 when not, 2 when the file cannot be read.
 `;
@@ -986,6 +991,107 @@ async function cmdParse(args: string[]): Promise<number> {
   return hasErrors ? 1 : 0;
 }
 
+const SYNTH_USAGE =
+  `Usage: dmareplay synth SCENARIO.json --out FILE|- [--events N | --bytes SIZE] [--seed S]
+
+Write the trace a scenario makes (README "Synthesizer"): its workloads run against the kernel
+model (DMA API, IOMMU domains, IOVA allocator) and what the tracepoints and the capture recipe's
+kprobes would print is written as trace_pipe writes it. The same scenario and seed give the same
+bytes. A FILE ending in .gz is gzipped; "-" writes to stdout.
+
+Options:
+  --out FILE    where (required)
+  --events N    stop starting I/O after N events (default 100000); in-flight I/O completes
+  --bytes SIZE  stop after SIZE bytes instead: 500M, 1G, 10G (powers of 1000), 1GiB (of 1024)
+  --seed S      the random seed (default 1)
+  --quiet       no summary line
+  -h, --help    this help
+`;
+
+/** `10G`, `500M`, `1GiB`, `12345`: bytes. */
+function parseSize(s: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT]?)(i?)[bB]?$/.exec(s);
+  if (m === null) throw new UsageError(`--bytes ${s}: expected a size such as 500M, 1G or 1GiB`);
+  const k = m[3] === "i" ? 1024 : 1000;
+  const exp = " kmgt".indexOf(m[2]!.toLowerCase() || " ");
+  return Math.round(Number(m[1]) * k ** exp);
+}
+
+/** A scenario file, its topology read from the file it names (relative to the scenario). */
+async function loadScenario(path: string): Promise<Scenario> {
+  const json = await readJson(path) as Record<string, unknown>;
+  if (typeof json === "object" && json !== null && typeof json.topology === "string") {
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
+    const t = json.topology.startsWith("/") ? json.topology : dir + json.topology;
+    json.topology = await readJson(t);
+  }
+  const r = validateScenario(json);
+  if (!r.ok) {
+    throw new UsageError(
+      `${path}: not a valid scenario:\n${
+        r.errors.map((e) => `  ${path}#${e.pointer}: ${e.message}`).join("\n")
+      }`,
+    );
+  }
+  return r.scenario;
+}
+
+async function cmdSynth(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      out: { type: "string" },
+      events: { type: "string" },
+      bytes: { type: "string" },
+      seed: { type: "string", default: "1" },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(SYNTH_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("synth takes one SCENARIO.json");
+  if (values.out === undefined) throw new UsageError("synth needs --out FILE (or - for stdout)");
+  if (values.events !== undefined && values.bytes !== undefined) {
+    throw new UsageError("synth takes --events or --bytes, not both");
+  }
+  const seed = Number(values.seed);
+  if (!Number.isSafeInteger(seed)) {
+    throw new UsageError(`--seed ${values.seed}: expected an integer`);
+  }
+  const events = values.events === undefined ? undefined : Number(values.events);
+  if (events !== undefined && !(Number.isSafeInteger(events) && events > 0)) {
+    throw new UsageError(`--events ${values.events}: expected a positive integer`);
+  }
+  const scenario = await loadScenario(positionals[0]!);
+  const { stream, stats } = synthesizeTrace(scenario, {
+    seed,
+    ...(events !== undefined ? { events } : {}),
+    ...(values.bytes !== undefined ? { bytes: parseSize(values.bytes) } : {}),
+  });
+  const out = values.out;
+  const body = out.endsWith(".gz")
+    ? stream.pipeThrough(
+      new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+    )
+    : stream;
+  if (out === "-") await body.pipeTo(Deno.stdout.writable, { preventClose: true });
+  else {await body.pipeTo(
+      (await Deno.open(out, { write: true, create: true, truncate: true })).writable,
+    );}
+  if (!values.quiet) {
+    const line = `${
+      out === "-" ? "stdout" : out
+    }: ${stats.events} events, ${stats.bytes} bytes of text, ${stats.maps} maps (scenario ${scenario.name}, seed ${seed})`;
+    if (out === "-") console.error(line);
+    else console.log(line);
+  }
+  return 0;
+}
+
 async function cmdValidate(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -999,6 +1105,25 @@ async function cmdValidate(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("validate takes one FILE.json");
   const path = positionals[0]!;
   const json = await readJson(path);
+  if (typeof json === "object" && json !== null && "workloads" in json) {
+    try {
+      const sc = await loadScenario(path);
+      console.log(
+        `${path}: valid scenario "${sc.name}" (${sc.workloads.length} workloads, ${sc.cpus} CPUs, ${sc.topology.devices.length} devices)`,
+      );
+      return 0;
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      const lines = e.message.split("\n");
+      // A validation error per line; else the topology file it names could not be read.
+      console.log(
+        lines.length > 1
+          ? lines.slice(1).map((l) => l.trim()).join("\n")
+          : `${path}#/topology: ${e.message}`,
+      );
+      return 1;
+    }
+  }
   if (typeof json === "object" && json !== null && ("hostBridges" in json || "devices" in json)) {
     const r = validateTopology(json);
     if (r.ok) {
@@ -1035,7 +1160,7 @@ async function cmdValidate(args: string[]): Promise<number> {
     return 1;
   }
   console.log(
-    `${path}#: expected a topology (an object with "hostBridges"), a probe map ("probes") or a cost profile ("cpu")`,
+    `${path}#: expected a topology (an object with "hostBridges"), a probe map ("probes"), a scenario ("workloads") or a cost profile ("cpu")`,
   );
   return 1;
 }
@@ -1046,6 +1171,8 @@ async function main(argv: string[]): Promise<number> {
     switch (command) {
       case "parse":
         return await cmdParse(rest);
+      case "synth":
+        return await cmdSynth(rest);
       case "validate":
         return await cmdValidate(rest);
       case "replay":

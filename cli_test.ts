@@ -359,3 +359,86 @@ Deno.test("dmareplay compare: two captures side by side, what changed (B - A)", 
   assert.ok((await Deno.stat(`${out}/report.html`)).size > 1000);
   assert.equal((await run(["compare", "traces/strict-6.12.trace", "--out", out])).code, 2);
 });
+
+Deno.test("dmareplay synth writes a scenario's trace (gzip when .gz) that replays clean; validate checks scenarios", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await run([
+    "synth",
+    "traces/scenarios/nvme-strict.json",
+    "--out",
+    `${dir}/t.trace.gz`,
+    "--events",
+    "20000",
+    "--seed",
+    "4",
+  ]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(
+    r.out,
+    /t\.trace\.gz: 20\d\d\d events, \d+ bytes of text, \d+ maps \(scenario nvme-strict, seed 4\)/,
+  );
+  const gz = await Deno.readFile(`${dir}/t.trace.gz`);
+  assert.deepEqual([gz[0], gz[1]], [0x1f, 0x8b]);
+  const rp = await run([
+    "replay",
+    `${dir}/t.trace.gz`,
+    "--topology",
+    "traces/captures/a_strict-6.12.topology.json",
+    "--out",
+    `${dir}/out`,
+  ]);
+  assert.equal(rp.code, 0, rp.err);
+  assert.match(rp.out, /: 20\d\d\d lines, 20\d\d\d events, 0 diagnostics, 0 anomalies/);
+  // --bytes, to stdout.
+  const s = await run([
+    "synth",
+    "traces/scenarios/nvme-lazy.json",
+    "--out",
+    "-",
+    "--bytes",
+    "200K",
+  ]);
+  assert.equal(s.code, 0, s.err);
+  assert.ok(s.out.length >= 200_000 && s.out.length < 200_000 + (1 << 20) + 50_000);
+  assert.match(s.err, /stdout: \d+ events/);
+  // Usage errors: 2, each saying what was expected.
+  for (
+    const [args, msg] of [
+      [["synth", "traces/scenarios/nvme-lazy.json"], /needs --out/],
+      [
+        ["synth", "traces/scenarios/nvme-lazy.json", "--out", "-", "--bytes", "lots"],
+        /expected a size/,
+      ],
+      [
+        [
+          "synth",
+          "traces/scenarios/nvme-lazy.json",
+          "--out",
+          "-",
+          "--events",
+          "1",
+          "--bytes",
+          "1M",
+        ],
+        /not both/,
+      ],
+      [["synth", "traces/switch-acs-off.topology.json", "--out", "-"], /not a valid scenario/],
+    ] as const
+  ) {
+    const u = await run([...args]);
+    assert.equal(u.code, 2, args.join(" "));
+    assert.match(u.err, msg);
+  }
+  assert.equal((await run(["synth", "--help"])).code, 0);
+  const v = await run(["validate", "traces/scenarios/nvme-strict.json"]);
+  assert.equal(v.code, 0, v.out);
+  assert.match(v.out, /valid scenario "nvme-strict" \(2 workloads, 2 CPUs, 7 devices\)/);
+  await Deno.writeTextFile(
+    `${dir}/bad.json`,
+    JSON.stringify({ name: "x", topology: "../nope.json", workloads: [] }),
+  );
+  const b = await run(["validate", `${dir}/bad.json`]);
+  assert.equal(b.code, 1, b.out + b.err);
+  assert.match(b.out, /bad\.json#\/topology: Cannot read ".*nope\.json"/);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -52,15 +52,25 @@ export interface IovaMismatch {
 
 /** Allocations of a domain whose mismatches count as warm-up (pre-trace state unknown). */
 const WARMUP_ALLOCS = 32;
-type Op = { kind: "alloc"; a: Alloc } | {
+type Op = { kind: "alloc"; a: Alloc } | UnmapOp;
+
+interface UnmapOp {
   kind: "unmap";
   line: number;
   cpu: number;
   ts: number;
   pfn: number;
   pages: number;
+  /** Its device, once known ("" until then). */
   dev: string;
-};
+  /** Whether the device is settled (or the pfn's last allocation is to be taken). */
+  resolved: boolean;
+}
+
+/** DMA-API events traced before the unmap they cause: they name its device. */
+const UNMAP_BEFORE = new Set(["dma_unmap_sg", "dma_free", "dma_free_pages", "dma_free_sgt"]);
+/** DMA-API events traced after it. */
+const UNMAP_AFTER = new Set(["dma_unmap_page", "dma_unmap_phys", "dma_unmap_resource"]);
 
 interface Domain {
   predictor: IovaPredictor;
@@ -133,6 +143,10 @@ export class IovaReplay {
   /** CPUs where an interrupt unmapped since the task's last map. */
   readonly #irqFreed = new Set<number>();
   readonly #irqFlags = new Map<number, boolean>();
+  /** Per CPU: the device a dma_unmap_sg/dma_free just named (its iommu:unmap comes next). */
+  readonly #unmapOwner = new Map<number, string>();
+  /** Per CPU: an iommu:unmap whose device waits for the dma_unmap_page after it. */
+  readonly #unmapWaiting = new Map<number, UnmapOp>();
   /** Mismatches no known cause explains: `IOMMU_IOVA_MISMATCH`. */
   readonly mismatches: IovaMismatch[] = [];
   /** Mismatches explained: lazy flush timing, interrupt ordering, warm-up. */
@@ -207,7 +221,22 @@ export class IovaReplay {
           this.#queue.push({ kind: "alloc", a });
           this.#pending.set(cpu, a);
         } else p.pages += bytes;
+      } else if (UNMAP_BEFORE.has(name) || UNMAP_AFTER.has(name)) {
+        const t = b.tables.get(name);
+        if (t === undefined || t.incomplete[b.tableRow[r]!]) continue;
+        const dev = b.strings.get((t.cols.device as Int32Array)[b.tableRow[r]!]!);
+        const w = this.#unmapWaiting.get(cpu);
+        if (w !== undefined) {
+          this.#unmapWaiting.delete(cpu);
+          w.dev = dev;
+          w.resolved = true;
+          this.#drain();
+        }
+        if (UNMAP_BEFORE.has(name)) this.#unmapOwner.set(cpu, dev);
+        else this.#unmapOwner.delete(cpu);
       } else if (DMA_MAP_EVENTS.has(name)) {
+        this.#unmapOwner.delete(cpu);
+        this.#settleWaiting(cpu);
         if (b.tables.get(name)!.incomplete[b.tableRow[r]!]) continue;
         const a = this.#pending.get(cpu);
         if (a === undefined) continue; // passthrough, or a failed map: no IOVA
@@ -225,7 +254,19 @@ export class IovaReplay {
         const pfn = pfnAt(unmaps.cols.iova as Uint32Array, t);
         const pages = Math.ceil((unmaps.cols.size as Float64Array)[t]! / 4096);
         if (this.#inIrq(b, r)) this.#irqFreed.add(cpu);
-        this.#queue.push({ kind: "unmap", line, cpu, ts, pfn, pages, dev: "" });
+        this.#settleWaiting(cpu);
+        // Domains are per device and hand out the same IOVAs: which device unmaps? The one
+        // the dma_unmap_sg before named; else, when it comes to be replayed, the only domain
+        // holding the pfn; else the one the dma_unmap_page after names.
+        const op: UnmapOp = { kind: "unmap", line, cpu, ts, pfn, pages, dev: "", resolved: true };
+        const owner = this.#unmapOwner.get(cpu);
+        this.#unmapOwner.delete(cpu);
+        if (owner !== undefined) op.dev = owner;
+        else {
+          op.resolved = false;
+          this.#unmapWaiting.set(cpu, op);
+        }
+        this.#queue.push(op);
         this.#drain();
       }
     }
@@ -240,11 +281,26 @@ export class IovaReplay {
         if (!o.a.resolved) break;
         this.#alloc(o.a);
       } else {
-        const dev = this.#devOfPfn.get(o.pfn);
+        let dev: string | undefined = o.dev;
+        if (dev === "") {
+          const holders = [...this.#domains].filter(([, d]) => d.live.has(o.pfn));
+          if (holders.length === 1) dev = holders[0]![0];
+          else if (holders.length > 1 && !o.resolved) break; // the dma_unmap_* after will say
+          else dev = this.#devOfPfn.get(o.pfn);
+        }
         if (dev !== undefined) this.#unmap(dev, o);
       }
     }
     if (i > 0) this.#queue.splice(0, i);
+  }
+
+  /** No dma_unmap_* named the waiting unmap's device: take the pfn's last allocation's. */
+  #settleWaiting(cpu: number): void {
+    const w = this.#unmapWaiting.get(cpu);
+    if (w === undefined) return;
+    this.#unmapWaiting.delete(cpu);
+    w.resolved = true;
+    this.#drain();
   }
 
   #inIrq(b: EventBatch, r: number): boolean {
@@ -339,6 +395,8 @@ export class IovaReplay {
   /** End of trace: allocations whose dma:* event never came are dropped. */
   end(): void {
     for (const a of this.#pending.values()) a.resolved = true;
+    for (const w of this.#unmapWaiting.values()) w.resolved = true;
+    this.#unmapWaiting.clear();
     this.#queue.splice(
       0,
       this.#queue.length,

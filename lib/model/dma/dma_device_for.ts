@@ -7,7 +7,11 @@
  * @module
  */
 
-import { IommuDmaDomain, iovaPredictorOptionsFor } from "../iommu/mod.ts";
+import {
+  IommuDmaDomain,
+  type IommuDmaDomainOptions,
+  iovaPredictorOptionsFor,
+} from "../iommu/mod.ts";
 import type { Topology } from "../topology/mod.ts";
 import { type DmaDevice, newDmaDevice } from "./dma_device.ts";
 
@@ -17,6 +21,7 @@ import { type DmaDevice, newDmaDevice } from "./dma_device.ts";
  * @param t The topology.
  * @param bdf The device (a device the topology does not list gets its defaults).
  * @param onlineCpus CPUs online (per-CPU IOVA caches).
+ * @param domainOptions Observers of the IOMMU domain (`onIovaFree`, for a trace writer).
  * @returns The device.
  *
  * @example A DMA-FQ default domain with the host-bridge window reserved
@@ -35,7 +40,12 @@ import { type DmaDevice, newDmaDevice } from "./dma_device.ts";
  * assert.equal(dev.dmaMask, 0xffffffffn);
  * ```
  */
-export function dmaDeviceFor(t: Topology, bdf: string, onlineCpus = 2): DmaDevice {
+export function dmaDeviceFor(
+  t: Topology,
+  bdf: string,
+  onlineCpus = 2,
+  domainOptions: Pick<IommuDmaDomainOptions, "onIovaFree"> = {},
+): DmaDevice {
   const d = t.devices.find((x) => x.bdf === bdf);
   const type = d?.iommuDomain ?? t.iommu.defaultDomain;
   const p = iovaPredictorOptionsFor(t, bdf, onlineCpus);
@@ -47,6 +57,7 @@ export function dmaDeviceFor(t: Topology, bdf: string, onlineCpus = 2): DmaDevic
       reserved: p.reserved ?? [],
       rcacheVersion: t.iommu.rcacheVersion,
       onlineCpus,
+      ...domainOptions,
     })
     : null;
   return newDmaDevice(bdf, domain, {

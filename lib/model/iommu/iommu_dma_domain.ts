@@ -58,6 +58,12 @@ export interface IommuDmaDomainOptions {
    * @default {"fail"}
    */
   overlap?: OverlapPolicy;
+  /**
+   * Called at each `free_iova_fast` (strict: at the unmap; lazy: when the flush queue frees),
+   * with the pfn, the pages, the freeing CPU and the time (a trace writer emits its probe).
+   * @default {none}
+   */
+  onIovaFree?: (pfn: number, pages: number, cpu: number, nowNs: number) => void;
 }
 
 /** Counters of a domain's invalidations. */
@@ -118,12 +124,21 @@ export class IommuDmaDomain {
       pgsizeBitmap: options.pgsizeBitmap ?? 0x40201000n,
       overlap: options.overlap ?? "fail",
     });
+    this.#onIovaFree = options.onIovaFree ?? null;
     this.flushQueue = this.type === "dma-fq"
       ? new FlushQueue(
-        (pfn, pages, cpu, now) => this.rcaches.freeIovaFast(pfn, pages, cpu, now),
+        (pfn, pages, cpu, now) => this.#free(pfn, pages, cpu, now),
         options.flushQueue ?? {},
       )
       : null;
+  }
+
+  readonly #onIovaFree: IommuDmaDomainOptions["onIovaFree"] | null;
+
+  /** `free_iova_fast`, told to the observer. */
+  #free(pfn: number, pages: number, cpu: number, nowNs: number): void {
+    this.#onIovaFree?.(pfn, pages, cpu, nowNs);
+    this.rcaches.freeIovaFast(pfn, pages, cpu, nowNs);
   }
 
   /** `use_dma_iommu()`: DMA and DMA-FQ domains translate through dma-iommu. */
@@ -149,7 +164,7 @@ export class IommuDmaDomain {
     if (this.flushQueue !== null) this.flushQueue.queueIova(pfn, pages, cpu, nowNs);
     else {
       ++this.invalidation.rangeInvalidations;
-      this.rcaches.freeIovaFast(pfn, pages, cpu, nowNs);
+      this.#free(pfn, pages, cpu, nowNs);
     }
     return unmapped;
   }

@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { JsonError } from "../../ingest/mod.ts";
-import { JsonReader } from "./_json.ts";
+import { type JsonError, JsonReader } from "../../ingest/mod.ts";
 import {
   type AcsBit,
   type Bar,
