@@ -1,6 +1,7 @@
 /**
  * The P2P checks of DESIGN.md "Anomalies" on single DMA mappings (`dma_map_resource`,
- * `dma_map_phys`, `dma_map_page`) whose physical address lies in a memory BAR of the topology:
+ * `dma_map_phys`, `dma_map_page`) and on the first entry of sg mappings, whose physical address
+ * lies in a memory BAR of the topology:
  * the path the kernel's `pci_p2pdma_map_type()` gives the pair (kernel-spec §3) decides what the
  * DMA address must be (kernel-spec §8.5 `DMA_ADDR_MISMATCH`, `WRONG_PATH`,
  * `P2P_NOT_SUPPORTED_MAPPED`):
@@ -214,7 +215,8 @@ export class P2pCheck {
   }
 
   /**
-   * Apply a batch's single-map events.
+   * Apply a batch's single-map events, and the first entry of each `dma_map_sg` (a P2P entry
+   * is a DMA segment of its own: bus-address entries are not merged, kernel-spec §6.4).
    *
    * @param b A parsed batch.
    */
@@ -222,6 +224,21 @@ export class P2pCheck {
     for (let r = 0; r < b.n; ++r) {
       if (b.kind[r] !== EVENT_KIND.TRACEPOINT) continue;
       const name = b.eventNames.get(b.eventId[r]!);
+      if (name === "dma_map_sg") {
+        const t = b.tables.get(name)!;
+        const row = b.tableRow[r]!;
+        if (t.incomplete[row]) continue;
+        const c = t.cols;
+        if ((c.phys_addrs_len as Int32Array)[row]! <= 0) continue;
+        if ((c.dma_addrs_len as Int32Array)[row]! <= 0) continue;
+        this.map(
+          b.strings.get((c.device as Int32Array)[row]!),
+          u64At(b.pool, (c.phys_addrs_start as Int32Array)[row]!),
+          u64At(b.pool, (c.dma_addrs_start as Int32Array)[row]!),
+          b.lineNo1[r]!,
+        );
+        continue;
+      }
       if (!SINGLE_MAPS.has(name)) continue;
       const t = b.tables.get(name)!;
       const row = b.tableRow[r]!;

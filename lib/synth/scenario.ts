@@ -51,6 +51,11 @@ export interface StreamWorkload {
   readonly serviceUs: readonly [number, number];
   /** From a completion to the next submit, microseconds `[min, max]`. */
   readonly gapUs: readonly [number, number];
+  /**
+   * Peer-to-peer: the buffers are in this device's BAR (an NVMe CMB, a GPU BAR), not RAM;
+   * null for RAM.
+   */
+  readonly peer: { readonly device: string; readonly bar: number } | null;
 }
 
 /** A workload. */
@@ -216,6 +221,7 @@ function workload(
     "queueDepth",
     "serviceUs",
     "gapUs",
+    "peer",
   ]);
   const before = r.errors.length;
   const device = r.string(o.device, `${at}/device`, "the mapping device's BDF");
@@ -271,6 +277,31 @@ function workload(
     : r.integer(o.queueDepth, `${at}/queueDepth`, "a queue depth", 1, 4096);
   const serviceUs = range(r, o.serviceUs, `${at}/serviceUs`, "the service time", [20, 200]);
   const gapUs = range(r, o.gapUs, `${at}/gapUs`, "the gap between I/Os", [2, 50]);
+  let peer: StreamWorkload["peer"] = null;
+  if (o.peer !== undefined) {
+    const p = r.object(o.peer, `${at}/peer`, "the peer whose BAR holds the buffers");
+    if (p !== null) {
+      r.keys(p, `${at}/peer`, ["device", "bar"]);
+      const pd = r.string(p.device, `${at}/peer/device`, "the peer's BDF");
+      const bar = r.integer(p.bar, `${at}/peer/bar`, "a BAR index", 0, 5);
+      const dev = topology?.devices.find((d) => d.bdf === pd);
+      if (pd !== null && topology !== null && dev === undefined) {
+        r.error(`${at}/peer/device`, `expected a device of the topology; ${pd} is not one`);
+      } else if (dev !== undefined && bar !== null) {
+        const b = dev.bars.find((x) => x.index === bar && x.mem);
+        const largest = Math.max(...sizes.map((x) => x.bytes));
+        if (b === undefined) {
+          r.error(`${at}/peer/bar`, `expected a memory BAR of ${pd}; it has none at index ${bar}`);
+        } else if (BigInt(largest) > b.lenBytes) {
+          r.error(`${at}/peer/bar`, `expected a BAR holding the largest map (${largest} bytes)`);
+        }
+      }
+      if (api === "page") {
+        r.error(`${at}/peer`, 'expected api "sg" for peer memory (a BAR is mapped as sg entries)');
+      }
+      if (pd !== null && bar !== null) peer = { device: pd, bar };
+    }
+  }
   if (r.errors.length > before) return null;
   return {
     kind,
@@ -286,5 +317,6 @@ function workload(
     queueDepth: queueDepth!,
     serviceUs: serviceUs!,
     gapUs: gapUs!,
+    peer,
   };
 }

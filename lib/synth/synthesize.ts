@@ -20,6 +20,13 @@ import {
   dmaUnmapPhys,
   dmaUnmapSg,
 } from "../model/dma/mod.ts";
+import {
+  type P2pdmaMapType,
+  P2pdmaMapTypes,
+  type P2pdmaProvider,
+  P2pdmaProviders,
+  PciTree,
+} from "../model/topology/mod.ts";
 import type { Scenario, StreamWorkload } from "./scenario.ts";
 import {
   dmaMapPageBody,
@@ -171,6 +178,14 @@ class Synthesizer {
   readonly #budget: { events: number; bytes: number };
   /** The topology's BARs, as inclusive page-frame ranges (no buffer comes from them). */
   readonly #barPfns: [number, number][];
+  /** P2PDMA: the PCI tree, the BARs' providers and the map types between pairs. */
+  readonly #tree: PciTree;
+  readonly #providers = new P2pdmaProviders();
+  readonly #mapTypes: P2pdmaMapTypes;
+  /** Peer BAR ranges `[start, end)` of the I/Os in flight. */
+  #peerLive: [bigint, bigint][] = [];
+  /** Consecutive failed maps per workload (a workload that only fails stops). */
+  readonly #failures: number[];
   #seq = 0;
   #committed = 0;
   #lastTs = 0;
@@ -188,6 +203,13 @@ class Synthesizer {
     this.#barPfns = s.topology.devices.flatMap((d) =>
       d.bars.map((b) => [Number(b.cpuStart >> 12n), Number((b.cpuStart + b.lenBytes - 1n) >> 12n)])
     ) as [number, number][];
+    this.#tree = new PciTree(s.topology);
+    for (const d of s.topology.devices) {
+      const dev = this.#tree.device(d.bdf);
+      if (dev !== undefined && dev.kind !== "platform") this.#providers.pcimP2pdmaInit(dev);
+    }
+    this.#mapTypes = new P2pdmaMapTypes(this.#tree, this.#providers);
+    this.#failures = s.workloads.map(() => 0);
     this.#cpuFreeAt = Array.from({ length: s.cpus }, () => 0);
     this.#outstanding = s.workloads.map(() => 0);
     this.#nextCpu = s.workloads.map(() => 0);
@@ -304,6 +326,46 @@ class Synthesizer {
     }
   }
 
+  /** The provider of a peer BAR. */
+  #provider(peer: { device: string; bar: number }): P2pdmaProvider {
+    const dev = this.#tree.device(peer.device)!;
+    return this.#providers.pcimP2pdmaProvider(dev, peer.bar)!;
+  }
+
+  /** `pci_p2pdma_map_type` for the mapping device, as dma_map_sg classifies each entry. */
+  #classifier(client: string) {
+    const c = this.#tree.device(client);
+    return (phys: bigint): { mapType: P2pdmaMapType; busOffset: bigint } | null => {
+      for (const w of this.#s.workloads) {
+        if (w.peer === null) continue;
+        const p = this.#provider(w.peer);
+        if (phys < p.cpuStart || phys >= p.cpuStart + p.lenBytes) continue;
+        const mapType = c === undefined
+          ? "NOT_SUPPORTED"
+          : this.#mapTypes.pciP2pdmaMapType(p, c).mapType;
+        return { mapType, busOffset: p.busOffset };
+      }
+      return null;
+    };
+  }
+
+  /**
+   * Pages of a buffer in a peer's BAR: page-aligned, contiguous (device memory is), and apart
+   * from the buffers in flight (a target hands each I/O its own piece of the CMB).
+   */
+  #peerBuffer(peer: { device: string; bar: number }, pages: number): bigint[] {
+    const p = this.#provider(peer);
+    const slots = Number(p.lenBytes >> 12n) - pages;
+    let first = p.cpuStart;
+    for (let tries = 0; tries < 64; ++tries) {
+      first = p.cpuStart + (BigInt(this.#int(0, Math.max(0, slots))) << 12n);
+      const end = first + (BigInt(pages) << 12n);
+      if (!this.#peerLive.some(([a, b]) => first < b && a < end)) break;
+    }
+    this.#peerLive.push([first, first + (BigInt(pages) << 12n)]);
+    return Array.from({ length: pages }, (_, k) => first + (BigInt(k) << 12n));
+  }
+
   #size(w: StreamWorkload): number {
     const total = w.sizes.reduce((s, x) => s + x.weight, 0);
     let r = (this.#int(0, (1 << 30) - 1) / (1 << 30)) * total;
@@ -331,19 +393,21 @@ class Synthesizer {
     const translates = dev.domain?.translates === true;
     let m: Mapping;
     if (w.api === "sg") {
-      const phys = this.#buffer(pages, w.contiguity);
+      const phys = w.peer === null
+        ? this.#buffer(pages, w.contiguity)
+        : this.#peerBuffer(w.peer, pages);
       const entries = phys.map((p, k) => ({
         phys: p,
         lengthBytes: k < pages - 1 ? 4096 : bytes - 4096 * (pages - 1),
       }));
-      const r = dmaMapSg(dev, entries, () => null, cpu, t);
+      const r = dmaMapSg(dev, entries, this.#classifier(w.device), cpu, t);
       this.#frees = []; // a full ring drained during the map: none here (maps do not queue)
       if (r.errno !== 0) {
         ++this.stats.failedMaps;
         this.#retry(i, t);
         return;
       }
-      if (translates && this.#s.probes.iovaAlloc) {
+      if (translates && r.iovaBytes > 0n && this.#s.probes.iovaAlloc) {
         this.#emit(ctx, t - STEP_NS, "iova_alloc", iovaAllocBody(Number(r.iova >> 12n)));
       }
       for (const run of r.mapRuns) {
@@ -374,7 +438,7 @@ class Synthesizer {
         iovaBytes: r.iovaBytes,
       };
     } else {
-      const phys = this.#contiguous(pages);
+      const phys = w.peer === null ? this.#contiguous(pages) : this.#peerBuffer(w.peer, pages)[0]!;
       const r = dmaMapPhys(dev, phys, BigInt(bytes), 0, cpu, t);
       if (r.dmaAddr === DMA_MAPPING_ERROR) {
         ++this.stats.failedMaps;
@@ -402,6 +466,7 @@ class Synthesizer {
       };
     }
     ++this.stats.maps;
+    this.#failures[i] = 0;
     t += STEP_NS;
     this.#cpuFreeAt[cpu] = t;
     ++this.#outstanding[i]!;
@@ -416,9 +481,13 @@ class Synthesizer {
     });
   }
 
-  /** A map that failed: the driver tries again later. */
+  /**
+   * A map that failed: the driver tries again later (a workload whose maps keep failing, as
+   * P2P on a NOT_SUPPORTED path does, gives up after 100).
+   */
   #retry(i: number, t: number): void {
     const w = this.#s.workloads[i]!;
+    if (++this.#failures[i]! >= 100) return;
     if (!this.#stopped) this.#scheduleSubmit(i, t + this.#us(w.serviceUs));
   }
 
@@ -449,6 +518,7 @@ class Synthesizer {
     }
     this.#cpuFreeAt[m.cpu] = t;
     --this.#outstanding[m.w]!;
+    if (w.peer !== null) this.#peerLive = this.#peerLive.filter(([a]) => a !== m.physStart);
     if (!this.#stopped) this.#scheduleSubmit(m.w, t + this.#us(w.gapUs));
   }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { summarizeTrace } from "../ingest/mod.ts";
 import { replayTrace } from "../replay/mod.ts";
+import { withAcsRedirect } from "../model/topology/mod.ts";
 import { type Scenario, synthesizeTrace, validateScenario } from "./mod.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -199,4 +200,34 @@ Deno.test("synth property: any scenario parses clean, replays with no anomaly, p
     ),
     { numRuns: 60 },
   );
+});
+
+Deno.test("synth nvme-cmb-p2p: the NIC maps the CMB by bus address; with ACS redirect on, through the IOMMU", async () => {
+  const s = await shipped("nvme-cmb-p2p");
+  const { text } = await textOf(s, { events: 30000, seed: 3 });
+  assert.equal((await summarizeTrace(new Blob([text]).stream())).diagnostics.total, 0);
+  const r = await replay(s, text);
+  assert.deepEqual(r.summary.anomalies.byCode, {});
+  assert.ok((r.summary.ops.byPath.BUS_ADDR ?? 0) > 0);
+  assert.equal(r.summary.ops.byPath.THRU_HOST_BRIDGE ?? 0, 0);
+  // A bus-address map: the DMA address is the CMB's bus address, and no IOMMU work precedes it.
+  const lines = text.split("\n");
+  const i = lines.findIndex((l) => l.includes("dma_map_sg: 0000:04:00.0"));
+  assert.match(lines[i]!, /dma_addrs=\{0x3840[0-9a-f]+\}.* phys_addrs=\{0x3840/);
+  // The same workload on the machine with ACS redirect on at the switch ports.
+  const on = withAcsRedirect(s.topology, "0000:02:00.0", true);
+  assert.ok(on.ok);
+  const on2 = withAcsRedirect(on.topology, "0000:02:01.0", true);
+  assert.ok(on2.ok);
+  const acs = { ...s, topology: on2.topology };
+  const b = await textOf(acs, { events: 30000, seed: 3 });
+  const rb = await replay(acs, b.text);
+  // Right for that machine; the replay notes once that the pair sits below one switch.
+  assert.deepEqual(rb.summary.anomalies.byCode, { P2P_HOST_BRIDGE_WHEN_BUS_PATH: 1 });
+  assert.ok((rb.summary.ops.byPath.THRU_HOST_BRIDGE ?? 0) > 0);
+  assert.equal(rb.summary.ops.byPath.BUS_ADDR ?? 0, 0);
+  // The bus-address trace replayed against the ACS-on machine: the kernel took a path that
+  // machine would not.
+  const wrong = await replay(acs, text);
+  assert.ok((wrong.summary.anomalies.byCode.P2P_WRONG_PATH ?? 0) > 0);
 });
