@@ -997,7 +997,8 @@ const SYNTH_USAGE =
 Write the trace a scenario makes (README "Synthesizer"): its workloads run against the kernel
 model (DMA API, IOMMU domains, IOVA allocator) and what the tracepoints and the capture recipe's
 kprobes would print is written as trace_pipe writes it. The same scenario and seed give the same
-bytes. A FILE ending in .gz is gzipped; "-" writes to stdout.
+bytes. A FILE ending in .gz is gzipped; "-" writes to stdout. A scenario with "faults" also gets
+FILE.injected.json: each injected anomaly with its line (what a replay must find).
 
 Options:
   --out FILE    where (required)
@@ -1079,13 +1080,26 @@ async function cmdSynth(args: string[]): Promise<number> {
     )
     : stream;
   if (out === "-") await body.pipeTo(Deno.stdout.writable, { preventClose: true });
-  else {await body.pipeTo(
-      (await Deno.open(out, { write: true, create: true, truncate: true })).writable,
-    );}
+  else {
+    const file = await Deno.open(out, { write: true, create: true, truncate: true });
+    await body.pipeTo(file.writable);
+  }
+  if (scenario.faults.length > 0 && out !== "-") {
+    // What a replay must find: each injected anomaly at its line.
+    await Deno.writeTextFile(
+      `${out}.injected.json`,
+      JSON.stringify({ trace: out, seed, injected: stats.injected }, null, 1) + "\n",
+    );
+  }
   if (!values.quiet) {
-    const line = `${
-      out === "-" ? "stdout" : out
-    }: ${stats.events} events, ${stats.bytes} bytes of text, ${stats.maps} maps (scenario ${scenario.name}, seed ${seed})`;
+    const where = out === "-" ? "stdout" : out;
+    const faults = scenario.faults.length === 0
+      ? ""
+      : `; ${stats.injected.length} anomalies injected${
+        out === "-" ? "" : ` (listed in ${out}.injected.json)`
+      }`;
+    const line =
+      `${where}: ${stats.events} events, ${stats.bytes} bytes of text, ${stats.maps} maps (scenario ${scenario.name}, seed ${seed})${faults}`;
     if (out === "-") console.error(line);
     else console.log(line);
   }

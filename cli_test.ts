@@ -442,3 +442,37 @@ Deno.test("dmareplay synth writes a scenario's trace (gzip when .gz) that replay
   assert.match(b.out, /bad\.json#\/topology: Cannot read ".*nope\.json"/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("dmareplay synth of the anomalies scenario: the replay finds exactly the injected anomalies, at their lines", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = await run([
+    "synth",
+    "traces/scenarios/anomalies.json",
+    "--out",
+    `${dir}/a.trace`,
+    "--events",
+    "40000",
+  ]);
+  assert.equal(s.code, 0, s.err);
+  assert.match(s.out, /26 anomalies injected \(listed in .*a\.trace\.injected\.json\)/);
+  const injected: { code: string; line: number }[] =
+    JSON.parse(await Deno.readTextFile(`${dir}/a.trace.injected.json`)).injected;
+  const r = await run([
+    "replay",
+    `${dir}/a.trace`,
+    "--topology",
+    "traces/switch-nvme-cmb.topology.json",
+    "--out",
+    `${dir}/out`,
+    "--quiet",
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const rows = (await Deno.readTextFile(`${dir}/out/anomalies.csv`)).trimEnd().split("\n").slice(1);
+  const found = rows.map((l) => {
+    const [line, code] = l.split(",");
+    return `${line} ${code}`;
+  }).sort();
+  assert.deepEqual(found, injected.map((x) => `${x.line} ${x.code}`).sort());
+  assert.equal(new Set(injected.map((x) => x.code)).size, 13);
+  await Deno.remove(dir, { recursive: true });
+});

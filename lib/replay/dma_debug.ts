@@ -272,6 +272,8 @@ export class DmaDebug {
     let gone = this.#gone.get(device);
     if (gone === undefined) this.#gone.set(device, gone = new Set());
     gone.add(addr);
+    // An sg list's DMA segments are gone too (a later sync of one is "not mapped").
+    if (e.type === "sg") { for (const [a] of e.segs) gone.add(a); }
     this.#check(e, type, device, addr, size, dir, line, extra);
   }
 

@@ -234,7 +234,9 @@ export async function replayTrace(
   let unknownCountMarkers = 0;
   let measured = false;
   let reordered = 0;
+  let lastLine = 0;
   for await (const b of parse) {
+    if (b.n > 0) lastLine = Math.max(lastLine, b.lineNo1[b.n - 1]!);
     reordered += orderBatch(b);
     calls += b.calls.n;
     for (const g of b.gaps) if (g.kind === "lost" && g.lostEvents < 0) ++unknownCountMarkers;
@@ -265,7 +267,8 @@ export async function replayTrace(
     ...ops.anomalies,
     ...iova.leaks().map((l) => ({
       code: "IOMMU_IOVA_LEAK_AT_END",
-      line: 0,
+      // Shown by the end of the trace, as dma-debug's leaks are; related: its first map.
+      line: lastLine,
       related: [l.line],
       device: l.device,
       message: `${l.device}: IOVA 0x${

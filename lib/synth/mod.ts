@@ -27,8 +27,11 @@ export {
   type ScenarioResult,
   type SizeWeight,
   type StreamWorkload,
+  SYNTH_FAULT_CODES,
   SYNTH_MAX_SG_ENTRIES,
   type SynthDir,
+  type SynthFault,
+  type SynthFaultCode,
   validateScenario,
   type Workload,
 } from "./scenario.ts";

@@ -61,6 +61,35 @@ export interface StreamWorkload {
 /** A workload. */
 export type Workload = StreamWorkload;
 
+/** The anomaly codes the synthesizer can inject (README "Synthesizer"). */
+export const SYNTH_FAULT_CODES = [
+  "DMA_UNMAP_NOT_MAPPED",
+  "DMA_UNMAP_SIZE_MISMATCH",
+  "DMA_UNMAP_DIR_MISMATCH",
+  "DMA_UNMAP_SG_NENTS_MISMATCH",
+  "DMA_SYNC_NOT_MAPPED",
+  "DMA_SYNC_OUT_OF_RANGE",
+  "DMA_SYNC_DIR_MISMATCH",
+  "DMA_SYNC_TO_DEVICE_FOR_CPU",
+  "DMA_SYNC_FROM_DEVICE_FOR_DEVICE",
+  "DMA_LEAK_AT_END",
+  "IOMMU_FAULT_AFTER_UNMAP",
+  "P2P_WRONG_PATH",
+] as const;
+
+/** An injectable anomaly code. */
+export type SynthFaultCode = typeof SYNTH_FAULT_CODES[number];
+
+/** A fault to inject: into the `after`-th map of a workload (its map, or its unmap). */
+export interface SynthFault {
+  /** The anomaly it makes. */
+  readonly code: SynthFaultCode;
+  /** The workload (index). */
+  readonly workload: number;
+  /** Which of its maps (1-based). */
+  readonly after: number;
+}
+
 /** A validated scenario. */
 export interface Scenario {
   /** Its name. */
@@ -77,6 +106,8 @@ export interface Scenario {
   readonly probes: { readonly iovaAlloc: boolean; readonly iovaFree: boolean };
   /** The workloads, running side by side. */
   readonly workloads: readonly Workload[];
+  /** Faults to inject. */
+  readonly faults: readonly SynthFault[];
 }
 
 /** The result of {@linkcode validateScenario}. */
@@ -114,7 +145,16 @@ export function validateScenario(json: unknown): ScenarioResult {
   const r = new JsonReader();
   const o = r.object(json, "", "a scenario");
   if (o === null) return { ok: false, errors: r.errors };
-  r.keys(o, "", ["name", "description", "topology", "cpus", "startS", "probes", "workloads"]);
+  r.keys(o, "", [
+    "name",
+    "description",
+    "topology",
+    "cpus",
+    "startS",
+    "probes",
+    "workloads",
+    "faults",
+  ]);
   const name = r.string(o.name, "/name", "the scenario's name");
   const description = o.description === undefined
     ? ""
@@ -156,6 +196,13 @@ export function validateScenario(json: unknown): ScenarioResult {
     const x = workload(r, w, `/workloads/${i}`, i, topology, cpus ?? 2);
     if (x !== null) workloads.push(x);
   });
+  const faults: SynthFault[] = [];
+  if (o.faults !== undefined) {
+    r.array(o.faults, "/faults", "the faults to inject")?.forEach((f, i) => {
+      const x = fault(r, f, `/faults/${i}`, workloads, list?.length ?? 0, topology);
+      if (x !== null) faults.push(x);
+    });
+  }
   if (r.errors.length > 0 || name === null || topology === null || cpus === null) {
     return { ok: false, errors: r.errors };
   }
@@ -169,8 +216,77 @@ export function validateScenario(json: unknown): ScenarioResult {
       startS: startS ?? 1,
       probes,
       workloads,
+      faults,
     },
   };
+}
+
+/** What a fault needs of its workload, or "" when it fits. */
+function faultMisfit(code: SynthFaultCode, w: Workload, topology: Topology | null): string {
+  const translated = () => {
+    const d = topology?.devices.find((x) => x.bdf === w.device);
+    const type = d?.iommuDomain ?? topology?.iommu.defaultDomain;
+    return topology?.iommu.present === true && (type === "dma" || type === "dma-fq");
+  };
+  switch (code) {
+    case "DMA_UNMAP_SIZE_MISMATCH":
+      return w.api === "page" ? "" : 'a workload with api "page" (dma-debug checks no sg size)';
+    case "DMA_UNMAP_SG_NENTS_MISMATCH":
+      return w.api === "sg" && w.sizes.some((x) => x.bytes > 4096)
+        ? ""
+        : 'a workload with api "sg" and a size above one page';
+    case "DMA_SYNC_DIR_MISMATCH":
+      return w.dir !== "BIDIRECTIONAL" ? "" : "a workload mapping TO_DEVICE or FROM_DEVICE";
+    case "DMA_SYNC_TO_DEVICE_FOR_CPU":
+      return w.dir === "TO_DEVICE" ? "" : "a workload mapping TO_DEVICE";
+    case "DMA_SYNC_FROM_DEVICE_FOR_DEVICE":
+      return w.dir === "FROM_DEVICE" ? "" : "a workload mapping FROM_DEVICE";
+    case "IOMMU_FAULT_AFTER_UNMAP":
+      return translated() ? "" : "a workload whose device the IOMMU translates";
+    case "P2P_WRONG_PATH":
+      return w.peer !== null && translated()
+        ? ""
+        : "a peer-to-peer workload on a translated device";
+    default:
+      return "";
+  }
+}
+
+function fault(
+  r: JsonReader,
+  v: unknown,
+  at: string,
+  workloads: readonly Workload[],
+  count: number,
+  topology: Topology | null,
+): SynthFault | null {
+  const o = r.object(v, at, "a fault");
+  if (o === null) return null;
+  r.keys(o, at, ["code", "workload", "after"]);
+  const code = r.oneOf(o.code, `${at}/code`, "an injectable anomaly code", SYNTH_FAULT_CODES);
+  const wi = r.integer(
+    o.workload ?? 0,
+    `${at}/workload`,
+    "a workload index",
+    0,
+    Math.max(0, count - 1),
+  );
+  const after = r.integer(
+    o.after ?? 1,
+    `${at}/after`,
+    "which map (1-based)",
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
+  if (code === null || wi === null || after === null) return null;
+  const w = workloads[wi];
+  if (w === undefined) return null; // the workload's own errors are reported
+  const misfit = faultMisfit(code, w, topology);
+  if (misfit !== "") {
+    r.error(`${at}/code`, `${code} needs ${misfit}; workload ${wi} is not one`);
+    return null;
+  }
+  return { code, workload: wi, after };
 }
 
 function number(r: JsonReader, v: unknown, at: string, what: string, min: number, max: number) {

@@ -37,7 +37,7 @@ Deno.test("validateScenario: every problem, each at its pointer", () => {
   assert.deepEqual(
     errorsOf({ name: "n", topology, cpus: 0, workloads: [stream], typo: 1 }),
     [
-      '/typo: unknown key; expected one of name, description, topology, cpus, startS, probes, workloads (keys starting with "_" are comments)',
+      '/typo: unknown key; expected one of name, description, topology, cpus, startS, probes, workloads, faults (keys starting with "_" are comments)',
       "/cpus: expected the CPU count: an integer from 1 to 256",
     ],
   );

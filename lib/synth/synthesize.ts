@@ -27,7 +27,7 @@ import {
   P2pdmaProviders,
   PciTree,
 } from "../model/topology/mod.ts";
-import type { Scenario, StreamWorkload } from "./scenario.ts";
+import type { Scenario, StreamWorkload, SynthDir, SynthFaultCode } from "./scenario.ts";
 import {
   dmaMapPageBody,
   dmaMapSgBody,
@@ -71,6 +71,11 @@ export interface SynthStats {
   maps: number;
   /** Maps that failed (the model returned DMA_MAPPING_ERROR or an errno): not traced. */
   failedMaps: number;
+  /**
+   * The anomalies injected, each at the line that shows it (what a replay must find), in line
+   * order; faults whose map never came (the trace ended first) are not listed.
+   */
+  injected: { code: string; line: number }[];
 }
 
 /** Line spacing within one kernel call: the tracepoints of a map come a microsecond apart. */
@@ -93,6 +98,8 @@ interface Mapping {
   readonly segments: readonly DmaSegment[];
   readonly iova: bigint;
   readonly iovaBytes: bigint;
+  /** Faults to inject into it. */
+  readonly faults: readonly SynthFaultCode[];
 }
 
 /**
@@ -108,6 +115,11 @@ interface Action {
   /** The workload's thread on that CPU (pid offset). */
   readonly thread: number;
   readonly m: Mapping | null;
+}
+
+/** A direction other than `d` (for the faults that need a wrong one). */
+function otherDir(d: SynthDir): SynthDir {
+  return d === "FROM_DEVICE" ? "TO_DEVICE" : "FROM_DEVICE";
 }
 
 /** A binary min-heap on (t, seq). */
@@ -161,6 +173,8 @@ interface Line {
   readonly t: number;
   readonly seq: number;
   readonly text: string;
+  /** The anomaly this line shows, when it is an injected fault's. */
+  readonly fault?: string;
 }
 
 /**
@@ -192,7 +206,13 @@ class Synthesizer {
   #stopped = false;
   /** Frees the model made during the current call (strict unmaps, full flush-queue rings). */
   #frees: { pfn: number; pages: number; cpu: number }[] = [];
-  readonly stats: SynthStats = { events: 0, bytes: 0, maps: 0, failedMaps: 0 };
+  readonly stats: SynthStats = { events: 0, bytes: 0, maps: 0, failedMaps: 0, injected: [] };
+  /** Faults by workload and map number. */
+  readonly #faults = new Map<string, SynthFaultCode[]>();
+  /** Maps so far per workload. */
+  readonly #mapsOf: number[];
+  /** Leaks injected (`DMA_LEAK_AT_END`, `IOMMU_IOVA_LEAK_AT_END`): the last line shows them. */
+  #leaks: string[] = [];
 
   constructor(s: Scenario, o: SynthOptions) {
     this.#s = s;
@@ -210,6 +230,11 @@ class Synthesizer {
     }
     this.#mapTypes = new P2pdmaMapTypes(this.#tree, this.#providers);
     this.#failures = s.workloads.map(() => 0);
+    this.#mapsOf = s.workloads.map(() => 0);
+    for (const f of s.faults) {
+      const k = `${f.workload}/${f.after}`;
+      this.#faults.set(k, [...(this.#faults.get(k) ?? []), f.code]);
+    }
     this.#cpuFreeAt = Array.from({ length: s.cpus }, () => 0);
     this.#outstanding = s.workloads.map(() => 0);
     this.#nextCpu = s.workloads.map(() => 0);
@@ -256,9 +281,14 @@ class Synthesizer {
     return d;
   }
 
-  #emit(c: TraceContext, t: number, event: string, body: string): void {
+  #emit(c: TraceContext, t: number, event: string, body: string, fault?: string): void {
     const ts = Math.max(t, this.#lastTs);
-    this.#lines.push({ t: ts, seq: this.#seq++, text: traceLine(c, ts, event, body) });
+    const text = traceLine(c, ts, event, body);
+    this.#lines.push(
+      fault === undefined
+        ? { t: ts, seq: this.#seq++, text }
+        : { t: ts, seq: this.#seq++, text, fault },
+    );
     ++this.#committed;
   }
 
@@ -388,7 +418,13 @@ class Synthesizer {
     const dev = this.#device(w.device);
     // A device's first map is one page, at the top of its IOVA space: a replay takes the space
     // above a domain's first IOVA as allocated before the trace began.
-    const bytes = first ? Math.min(4096, this.#size(w)) : this.#size(w);
+    const faults = this.#faults.get(`${i}/${this.#mapsOf[i]! + 1}`) ?? [];
+    // An sg list one entry short needs two entries at least: the largest size.
+    const bytes = faults.includes("DMA_UNMAP_SG_NENTS_MISMATCH")
+      ? Math.max(...w.sizes.map((x) => x.bytes))
+      : first
+      ? Math.min(4096, this.#size(w))
+      : this.#size(w);
     const pages = Math.ceil(bytes / 4096);
     const translates = dev.domain?.translates === true;
     let m: Mapping;
@@ -400,7 +436,15 @@ class Synthesizer {
         phys: p,
         lengthBytes: k < pages - 1 ? 4096 : bytes - 4096 * (pages - 1),
       }));
-      const r = dmaMapSg(dev, entries, this.#classifier(w.device), cpu, t);
+      // P2P_WRONG_PATH: this map goes through the IOMMU although the pair has a bus path (the
+      // v2-2022 way).
+      const classify = faults.includes("P2P_WRONG_PATH")
+        ? (phys: bigint) => {
+          const c = this.#classifier(w.device)(phys);
+          return c === null ? null : { ...c, mapType: "THRU_HOST_BRIDGE" as const };
+        }
+        : this.#classifier(w.device);
+      const r = dmaMapSg(dev, entries, classify, cpu, t);
       this.#frees = []; // a full ring drained during the map: none here (maps do not queue)
       if (r.errno !== 0) {
         ++this.stats.failedMaps;
@@ -425,6 +469,7 @@ class Synthesizer {
           r.segments.map((s) => s.dmaAddr),
           r.segments.map((s) => s.lengthBytes),
         ),
+        faults.includes("P2P_WRONG_PATH") ? "P2P_WRONG_PATH" : undefined,
       );
       m = {
         w: i,
@@ -436,6 +481,7 @@ class Synthesizer {
         segments: r.segments,
         iova: r.iova,
         iovaBytes: r.iovaBytes,
+        faults: [],
       };
     } else {
       const phys = w.peer === null ? this.#contiguous(pages) : this.#peerBuffer(w.peer, pages)[0]!;
@@ -463,11 +509,23 @@ class Synthesizer {
         segments: [],
         iova: r.backend === "IOMMU" ? r.dmaAddr : 0n,
         iovaBytes: r.iovaBytes,
+        faults: [],
       };
     }
     ++this.stats.maps;
     this.#failures[i] = 0;
+    ++this.#mapsOf[i]!;
+    m = { ...m, faults };
     t += STEP_NS;
+    t = this.#syncFaults(ctx, m, t);
+    if (faults.includes("DMA_LEAK_AT_END")) {
+      // The I/O never completes: dma-debug reports it at the end, and its IOVA stays allocated.
+      this.#leaks.push("DMA_LEAK_AT_END");
+      if (m.iovaBytes > 0n) this.#leaks.push("IOMMU_IOVA_LEAK_AT_END");
+      this.#cpuFreeAt[cpu] = t;
+      if (!this.#stopped) this.#scheduleSubmit(i, t + this.#us(w.gapUs));
+      return;
+    }
     this.#cpuFreeAt[cpu] = t;
     ++this.#outstanding[i]!;
     this.#actions.push({
@@ -479,6 +537,83 @@ class Synthesizer {
       thread: a.thread,
       m,
     });
+  }
+
+  /** Syncs during the mapping's life that the faults ask for, after its map. */
+  #syncFaults(ctx: TraceContext, m: Mapping, t: number): number {
+    const w = this.#s.workloads[m.w]!;
+    const sync = (
+      code: SynthFaultCode,
+      forCpu: boolean,
+      dir: string,
+      addr: bigint,
+      size: number,
+    ) => {
+      const ev = forCpu ? "dma_sync_single_for_cpu" : "dma_sync_single_for_device";
+      this.#emit(
+        ctx,
+        t,
+        ev,
+        `${w.device} dir=${dir} dma_addr=${addr.toString(16)} size=${size}`,
+        code,
+      );
+      t += STEP_NS;
+    };
+    // The direction a driver syncs in without error: for the CPU after a device write.
+    const okCpu = w.dir !== "TO_DEVICE";
+    for (const f of m.faults) {
+      if (f === "DMA_SYNC_OUT_OF_RANGE") sync(f, okCpu, w.dir, m.dmaAddr + 1n, m.bytes);
+      else if (f === "DMA_SYNC_DIR_MISMATCH") sync(f, okCpu, otherDir(w.dir), m.dmaAddr, 1);
+      else if (f === "DMA_SYNC_TO_DEVICE_FOR_CPU") sync(f, true, w.dir, m.dmaAddr, 1);
+      else if (f === "DMA_SYNC_FROM_DEVICE_FOR_DEVICE") sync(f, false, w.dir, m.dmaAddr, 1);
+    }
+    return t;
+  }
+
+  /** What the faults add after an unmap: a second unmap, a late sync, a device's late DMA. */
+  #afterUnmapFaults(ctx: TraceContext, m: Mapping, t: number): number {
+    const w = this.#s.workloads[m.w]!;
+    for (const f of m.faults) {
+      if (f === "DMA_UNMAP_NOT_MAPPED") {
+        // Unmapped twice: dma-debug finds nothing at the address the second time.
+        if (w.api === "sg") {
+          this.#emit(ctx, t, "dma_unmap_sg", dmaUnmapSgBody(w.device, w.dir, m.phys), f);
+        } else {
+          this.#emit(
+            ctx,
+            t,
+            "dma_unmap_page",
+            dmaUnmapPageBody(w.device, w.dir, m.dmaAddr, m.bytes),
+            f,
+          );
+        }
+        t += STEP_NS;
+      } else if (f === "DMA_SYNC_NOT_MAPPED") {
+        const ev = w.dir === "TO_DEVICE" ? "dma_sync_single_for_device" : "dma_sync_single_for_cpu";
+        this.#emit(
+          ctx,
+          t,
+          ev,
+          `${w.device} dir=${w.dir} dma_addr=${m.dmaAddr.toString(16)} size=${
+            Math.min(m.bytes, 4096)
+          }`,
+          f,
+        );
+        t += STEP_NS;
+      } else if (f === "IOMMU_FAULT_AFTER_UNMAP") {
+        // The device still writes to the IOVA: a DMAR fault.
+        const name = this.#s.topology.devices.find((d) => d.bdf === w.device)?.name ?? "pci";
+        this.#emit(
+          ctx,
+          t,
+          "io_page_fault",
+          `IOMMU:${name} ${w.device} iova=0x${m.iova.toString(16).padStart(16, "0")} flags=0x0020`,
+          f,
+        );
+        t += STEP_NS;
+      }
+    }
+    return t;
   }
 
   /**
@@ -496,9 +631,21 @@ class Synthesizer {
     this.#runTimers(t);
     const ctx: TraceContext = { task: "<idle>", pid: 0, cpu: m.cpu, flags: HARDIRQ_FLAGS };
     const dev = this.#device(w.device);
+    const has = (c: SynthFaultCode) => m.faults.includes(c);
+    // The driver's unmap call, as the faults bend it.
+    const dir = has("DMA_UNMAP_DIR_MISMATCH") ? otherDir(w.dir) : w.dir;
+    const dirFault = has("DMA_UNMAP_DIR_MISMATCH") ? "DMA_UNMAP_DIR_MISMATCH" : undefined;
     if (w.api === "sg") {
-      // dma_unmap_sg_attrs traces before it unmaps.
-      this.#emit(ctx, t - STEP_NS, "dma_unmap_sg", dmaUnmapSgBody(w.device, w.dir, m.phys));
+      // dma_unmap_sg_attrs traces before it unmaps. DMA_UNMAP_SG_NENTS_MISMATCH: one entry
+      // fewer than mapped.
+      const nents = has("DMA_UNMAP_SG_NENTS_MISMATCH") ? m.phys.slice(0, -1) : m.phys;
+      this.#emit(
+        ctx,
+        t - STEP_NS,
+        "dma_unmap_sg",
+        dmaUnmapSgBody(w.device, dir, nents),
+        has("DMA_UNMAP_SG_NENTS_MISMATCH") ? "DMA_UNMAP_SG_NENTS_MISMATCH" : dirFault,
+      );
       const unmapped = dmaUnmapSg(dev, m.segments, m.cpu, t);
       if (m.iovaBytes > 0n) {
         this.#emit(ctx, t, "unmap", iommuUnmapBody(m.iova, m.iovaBytes, unmapped));
@@ -513,9 +660,20 @@ class Synthesizer {
         t += STEP_NS;
       }
       t = this.#emitFrees(ctx, t);
-      this.#emit(ctx, t, "dma_unmap_page", dmaUnmapPageBody(w.device, w.dir, m.dmaAddr, m.bytes));
+      // DMA_UNMAP_SIZE_MISMATCH: a size of the same pages (the IOMMU unmaps the same).
+      const size = has("DMA_UNMAP_SIZE_MISMATCH")
+        ? (m.bytes % 4096 === 1 ? m.bytes + 1 : m.bytes - 1)
+        : m.bytes;
+      this.#emit(
+        ctx,
+        t,
+        "dma_unmap_page",
+        dmaUnmapPageBody(w.device, dir, m.dmaAddr, size),
+        has("DMA_UNMAP_SIZE_MISMATCH") ? "DMA_UNMAP_SIZE_MISMATCH" : dirFault,
+      );
       t += STEP_NS;
     }
+    t = this.#afterUnmapFaults(ctx, m, t);
     this.#cpuFreeAt[m.cpu] = t;
     --this.#outstanding[m.w]!;
     if (w.peer !== null) this.#peerLive = this.#peerLive.filter(([a]) => a !== m.physStart);
@@ -541,8 +699,17 @@ class Synthesizer {
         n += l.text.length;
         this.#lastTs = l.t;
         ++this.stats.events;
+        if (l.fault !== undefined) {
+          this.stats.injected.push({ code: l.fault, line: this.stats.events });
+        }
       }
-      if (a === undefined) break;
+      if (a === undefined) {
+        // The end: the leaks show at the last line.
+        for (const code of this.#leaks) this.stats.injected.push({ code, line: this.stats.events });
+        this.#leaks = [];
+        this.stats.injected.sort((x, y) => x.line - y.line);
+        break;
+      }
       // Its CPU is still busy: it runs once the CPU is free (and then in time order).
       const free = this.#cpuFreeAt[a.cpu]! + STEP_NS;
       if (a.t < free) {

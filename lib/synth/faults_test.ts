@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { replayTrace } from "../replay/mod.ts";
+import {
+  SYNTH_FAULT_CODES,
+  synthesizeTrace,
+  type SynthFaultCode,
+  validateScenario,
+} from "./mod.ts";
+
+const topology = {
+  hostBridges: [{ id: "pci0000:00", windows: [["0x380000000000", "0x3fffffffffff"]] }],
+  devices: [
+    { bdf: "0000:00:01.0", kind: "root_port", parent: "pci0000:00" },
+    { bdf: "0000:01:00.0", kind: "switch_upstream", parent: "0000:00:01.0" },
+    { bdf: "0000:02:00.0", kind: "switch_downstream", parent: "0000:01:00.0", acsCtrl: [] },
+    { bdf: "0000:02:01.0", kind: "switch_downstream", parent: "0000:01:00.0", acsCtrl: [] },
+    {
+      bdf: "0000:03:00.0",
+      kind: "endpoint",
+      parent: "0000:02:00.0",
+      name: "nvme",
+      bars: [{ index: 2, cpuStart: "0x384004000000", len: "0x4000000", mem: true, prefetch: true }],
+    },
+    { bdf: "0000:04:00.0", kind: "endpoint", parent: "0000:02:01.0", name: "mlx5_core" },
+  ],
+  iommu: { present: true, defaultDomain: "dma" },
+};
+
+/** A workload each fault fits. */
+function workloadFor(code: SynthFaultCode) {
+  const base = { kind: "stream", device: "0000:03:00.0", cpus: [0, 1], queueDepth: 2 };
+  switch (code) {
+    case "DMA_UNMAP_SIZE_MISMATCH":
+      return { ...base, api: "page", sizes: [{ bytes: 1514 }, { bytes: 4096 }] };
+    case "DMA_SYNC_TO_DEVICE_FOR_CPU":
+      return { ...base, dir: "TO_DEVICE", sizes: [{ bytes: 8192 }] };
+    case "P2P_WRONG_PATH":
+      return {
+        ...base,
+        device: "0000:04:00.0",
+        dir: "TO_DEVICE",
+        sizes: [{ bytes: 4096 }, { bytes: 65536 }],
+        peer: { device: "0000:03:00.0", bar: 2 },
+      };
+    default:
+      return { ...base, sizes: [{ bytes: 4096 }, { bytes: 65536 }] };
+  }
+}
+
+for (const code of SYNTH_FAULT_CODES) {
+  Deno.test(`synth injects ${code} at known lines; the replay finds exactly those`, async () => {
+    const v = validateScenario({
+      name: code,
+      topology,
+      workloads: [
+        workloadFor(code),
+        // Other work on the machine: RAM I/O by the NIC.
+        {
+          kind: "stream",
+          device: "0000:04:00.0",
+          api: "page",
+          cpus: [1],
+          sizes: [{ bytes: 1514 }],
+        },
+      ],
+      faults: [{ code, workload: 0, after: 5 }, { code, workload: 0, after: 40 }],
+    });
+    assert.ok(v.ok, JSON.stringify(!v.ok && v.errors));
+    const { stream, stats } = synthesizeTrace(v.scenario, { events: 4000, seed: 11 });
+    const text = await new Response(stream).text();
+    const r = await replayTrace(new Blob([text]).stream(), { topology: v.scenario.topology });
+    const found = r.anomalies.map((a) => ({ code: a.code, line: a.line }))
+      .sort((a, b) => a.line - b.line || (a.code < b.code ? -1 : 1));
+    const want = [...stats.injected].sort((a, b) => a.line - b.line || (a.code < b.code ? -1 : 1));
+    assert.ok(want.filter((x) => x.code === code).length === 2, JSON.stringify(want));
+    assert.deepEqual(
+      found,
+      want,
+      text.split("\n").filter((_, i) => want.some((w) => Math.abs(w.line - 1 - i) < 3)).join("\n"),
+    );
+  });
+}
+
+Deno.test("validateScenario: a fault must fit its workload", () => {
+  const r = validateScenario({
+    name: "f",
+    topology,
+    workloads: [{ kind: "stream", device: "0000:03:00.0", api: "sg", sizes: [{ bytes: 4096 }] }],
+    faults: [
+      { code: "DMA_UNMAP_SIZE_MISMATCH" },
+      { code: "DMA_UNMAP_SG_NENTS_MISMATCH" },
+      { code: "P2P_WRONG_PATH" },
+      { code: "DMA_NONSENSE" },
+      { code: "DMA_LEAK_AT_END", workload: 3, after: 0 },
+    ],
+  });
+  assert.ok(!r.ok);
+  assert.deepEqual(r.errors.map((e) => `${e.pointer}: ${e.message}`), [
+    '/faults/0/code: DMA_UNMAP_SIZE_MISMATCH needs a workload with api "page" (dma-debug checks no sg size); workload 0 is not one',
+    '/faults/1/code: DMA_UNMAP_SG_NENTS_MISMATCH needs a workload with api "sg" and a size above one page; workload 0 is not one',
+    "/faults/2/code: P2P_WRONG_PATH needs a peer-to-peer workload on a translated device; workload 0 is not one",
+    `/faults/3/code: expected an injectable anomaly code: one of ${
+      SYNTH_FAULT_CODES.map((c) => `"${c}"`).join(", ")
+    }`,
+    "/faults/4/workload: expected a workload index: an integer from 0 to 0",
+    "/faults/4/after: expected which map (1-based): an integer from 1 to 9007199254740991",
+  ]);
+});
