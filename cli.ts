@@ -753,9 +753,9 @@ class TableFiles {
     });
   }
 
-  /** Resolves once at most two chunks wait for the worker (memory stays flat). */
+  /** Resolves once at most four chunks wait for the worker (memory stays flat). */
   async ready(): Promise<void> {
-    while (this.#inFlight > 2) await this.#chain;
+    while (this.#inFlight > 4) await this.#chain;
   }
 
   #append(e: EncodedChunk): void {

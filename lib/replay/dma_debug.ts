@@ -28,6 +28,16 @@ export type DmaDebugCode =
   | "DMA_SG_SEGMENT_CROSSES_BOUNDARY"
   | "DMA_LEAK_AT_END";
 
+/** Unmapped addresses remembered per device (the most recent ones). */
+export const DMA_DEBUG_GONE_MAX = 65536;
+
+/** Remember an unmapped address, forgetting the oldest beyond the bound. */
+function goneAdd(gone: Set<bigint>, addr: bigint): void {
+  gone.delete(addr); // re-added: the newest again
+  gone.add(addr);
+  if (gone.size > DMA_DEBUG_GONE_MAX) gone.delete(gone.values().next().value!);
+}
+
 /** The hex of an address, for messages (built only when one is raised). */
 const hexOf = (addr: bigint): string => `0x${addr.toString(16)}`;
 
@@ -107,7 +117,11 @@ export class DmaDebug {
    * address happen without an IOMMU (the same page mapped twice), as in dma-debug's buckets.
    */
   readonly #live = new Map<string, Map<bigint, Entry[]>>();
-  /** Addresses the trace saw unmapped, per device (a second unmap of them is "not mapped"). */
+  /**
+   * Addresses the trace saw unmapped, per device (a second unmap of them is "not mapped"): the
+   * latest {@linkcode DMA_DEBUG_GONE_MAX}, so that memory stays flat however long the trace (an
+   * older address unmapped again counts as a mapping from before the trace).
+   */
   readonly #gone = new Map<string, Set<bigint>>();
   readonly #limits: (device: string) => DmaDebugLimits | null;
   #lastLine = 0;
@@ -271,9 +285,9 @@ export class DmaDebug {
     live.delete(addr);
     let gone = this.#gone.get(device);
     if (gone === undefined) this.#gone.set(device, gone = new Set());
-    gone.add(addr);
+    goneAdd(gone, addr);
     // An sg list's DMA segments are gone too (a later sync of one is "not mapped").
-    if (e.type === "sg") { for (const [a] of e.segs) gone.add(a); }
+    if (e.type === "sg") { for (const [a] of e.segs) goneAdd(gone, a); }
     this.#check(e, type, device, addr, size, dir, line, extra);
   }
 

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { parseTrace } from "../ingest/mod.ts";
 import { DmaDebug, type DmaDebugCode, feedDmaDebug } from "./mod.ts";
+import { DMA_DEBUG_GONE_MAX } from "./dma_debug.ts";
 
 const DEV = "0000:03:00.0";
 const codes = (d: DmaDebug) => d.anomalies.map((a) => a.code);
@@ -161,3 +162,21 @@ for (const name of ["a_strict-6.12", "b_lazy-6.12", "c_pt-6.12", "e_dmabuf-6.12"
     },
   });
 }
+
+Deno.test("dma-debug remembers the latest DMA_DEBUG_GONE_MAX unmapped addresses: memory stays flat", () => {
+  const d = new DmaDebug();
+  const dev = "0000:00:02.0";
+  const n = DMA_DEBUG_GONE_MAX + 10;
+  for (let i = 0; i < n; ++i) {
+    const a = BigInt(i) << 12n;
+    d.map("single", dev, a, 4096n, "TO_DEVICE", 2 * i + 1);
+    d.unmap("single", dev, a, 4096n, "TO_DEVICE", 2 * i + 2);
+  }
+  // The oldest is forgotten: unmapped again, it counts as a mapping from before the trace.
+  d.unmap("single", dev, 0n, 4096n, "TO_DEVICE", 2 * n + 1);
+  assert.equal(d.anomalies.length, 0);
+  assert.equal(d.preTraceUnmaps, 1);
+  // The newest is remembered: unmapped already.
+  d.unmap("single", dev, BigInt(n - 1) << 12n, 4096n, "TO_DEVICE", 2 * n + 2);
+  assert.deepEqual(d.anomalies.map((a) => a.code), ["DMA_UNMAP_NOT_MAPPED"]);
+});
