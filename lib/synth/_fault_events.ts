@@ -1,0 +1,93 @@
+// The lines an injected fault adds to a map (kernel-spec §7 dma-debug checks): syncs while the
+// I/O is in flight, and what comes after its unmap (a second unmap, a late sync, a late DMA).
+
+import type { StreamWorkload, SynthDir, SynthFaultCode } from "./scenario.ts";
+import { dmaUnmapPageBody, dmaUnmapSgBody } from "./ftrace_text.ts";
+
+/** One line a fault adds: its event, its printed fields and the anomaly it shows. */
+export interface FaultEvent {
+  readonly event: string;
+  readonly body: string;
+  readonly code: SynthFaultCode;
+}
+
+/** The map a fault is in. */
+export interface FaultTarget {
+  readonly phys: readonly bigint[];
+  readonly bytes: number;
+  readonly dmaAddr: bigint;
+  readonly iova: bigint;
+  readonly faults: readonly SynthFaultCode[];
+}
+
+/** A direction other than `d` (for the faults that need a wrong one). */
+export function otherDir(d: SynthDir): SynthDir {
+  return d === "FROM_DEVICE" ? "TO_DEVICE" : "FROM_DEVICE";
+}
+
+function sync(
+  w: StreamWorkload,
+  code: SynthFaultCode,
+  forCpu: boolean,
+  dir: string,
+  addr: bigint,
+  size: number,
+) {
+  return {
+    event: forCpu ? "dma_sync_single_for_cpu" : "dma_sync_single_for_device",
+    body: `${w.device} dir=${dir} dma_addr=${addr.toString(16)} size=${size}`,
+    code,
+  };
+}
+
+/** Syncs during the mapping's life that its faults ask for, after its map. */
+export function syncFaultEvents(w: StreamWorkload, m: FaultTarget): FaultEvent[] {
+  // The direction a driver syncs in without error: for the CPU after a device write.
+  const okCpu = w.dir !== "TO_DEVICE";
+  const out: FaultEvent[] = [];
+  for (const f of m.faults) {
+    if (f === "DMA_SYNC_OUT_OF_RANGE") out.push(sync(w, f, okCpu, w.dir, m.dmaAddr + 1n, m.bytes));
+    else if (f === "DMA_SYNC_DIR_MISMATCH") {
+      out.push(sync(w, f, okCpu, otherDir(w.dir), m.dmaAddr, 1));
+    } else if (f === "DMA_SYNC_TO_DEVICE_FOR_CPU") out.push(sync(w, f, true, w.dir, m.dmaAddr, 1));
+    else if (f === "DMA_SYNC_FROM_DEVICE_FOR_DEVICE") {
+      out.push(sync(w, f, false, w.dir, m.dmaAddr, 1));
+    }
+  }
+  return out;
+}
+
+/** What its faults add after a map's unmap: a second unmap, a late sync, a device's late DMA. */
+export function afterUnmapFaultEvents(
+  w: StreamWorkload,
+  m: FaultTarget,
+  driver = "pci",
+): FaultEvent[] {
+  const out: FaultEvent[] = [];
+  for (const f of m.faults) {
+    if (f === "DMA_UNMAP_NOT_MAPPED") {
+      // Unmapped twice: dma-debug finds nothing at the address the second time.
+      out.push(
+        w.api === "sg"
+          ? { event: "dma_unmap_sg", body: dmaUnmapSgBody(w.device, w.dir, m.phys), code: f }
+          : {
+            event: "dma_unmap_page",
+            body: dmaUnmapPageBody(w.device, w.dir, m.dmaAddr, m.bytes),
+            code: f,
+          },
+      );
+    } else if (f === "DMA_SYNC_NOT_MAPPED") {
+      out.push(sync(w, f, w.dir !== "TO_DEVICE", w.dir, m.dmaAddr, Math.min(m.bytes, 4096)));
+    } else if (f === "IOMMU_FAULT_AFTER_UNMAP") {
+      // The device still writes to the IOVA: a DMAR fault.
+      out.push({
+        event: "io_page_fault",
+        body: `IOMMU:${driver} ${w.device} iova=0x${
+          m.iova.toString(16).padStart(16, "0")
+        } flags=0x0020`,
+        code: f,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,466 @@
+// The synthesizer's engine (synthesize.ts has the API): the scenario's workloads as actions in
+// time order, each run against the kernel model, its lines merged across CPUs.
+
+import { uniformInt } from "pure-rand/distribution/uniformInt";
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import {
+  DMA_MAPPING_ERROR,
+  type DmaDevice,
+  dmaDeviceFor,
+  dmaMapPhys,
+  dmaMapSg,
+  type DmaSegment,
+  dmaUnmapPhys,
+  dmaUnmapSg,
+} from "../model/dma/mod.ts";
+import { Buffers } from "./_buffers.ts";
+import { Heap } from "./_heap.ts";
+import { LineMerger } from "./_line_merger.ts";
+import {
+  afterUnmapFaultEvents,
+  type FaultEvent,
+  otherDir,
+  syncFaultEvents,
+} from "./_fault_events.ts";
+import type { Scenario, StreamWorkload, SynthFaultCode } from "./scenario.ts";
+import {
+  dmaMapPageBody,
+  dmaMapSgBody,
+  dmaUnmapPageBody,
+  dmaUnmapSgBody,
+  HARDIRQ_FLAGS,
+  iommuMapBody,
+  iommuUnmapBody,
+  iovaAllocBody,
+  iovaFreeBody,
+  PROCESS_FLAGS,
+  SOFTIRQ_FLAGS,
+  type TraceContext,
+} from "./ftrace_text.ts";
+
+import type { SynthOptions, SynthStats } from "./synthesize.ts";
+
+/** Line spacing within one kernel call: the tracepoints of a map come a microsecond apart. */
+const STEP_NS = 1000;
+
+interface Mapping {
+  readonly w: number;
+  readonly cpu: number;
+  readonly phys: readonly bigint[];
+  readonly physStart: bigint;
+  readonly bytes: number;
+  readonly dmaAddr: bigint;
+  readonly segments: readonly DmaSegment[];
+  readonly iova: bigint;
+  readonly iovaBytes: bigint;
+  /** Faults to inject into it. */
+  readonly faults: readonly SynthFaultCode[];
+}
+
+/**
+ * Something a CPU does at `t`: the time of its line that orders it for the allocator (a map's
+ * first `iommu:map`, an unmap's `iommu:unmap`); lines before that one come a step earlier.
+ */
+interface Action {
+  readonly t: number;
+  readonly seq: number;
+  readonly kind: "submit" | "complete";
+  readonly w: number;
+  readonly cpu: number;
+  /** The workload's thread on that CPU (pid offset). */
+  readonly thread: number;
+  readonly m: Mapping | null;
+}
+
+/**
+ * The synthesizer's state: the model, the workloads' clocks, the lines not yet written.
+ */
+export class Synthesizer {
+  readonly #s: Scenario;
+  readonly #rng: ReturnType<typeof xoroshiro128plus>;
+  readonly #devices = new Map<string, DmaDevice>();
+  readonly #actions = new Heap<Action>();
+  readonly #lines = new LineMerger();
+  readonly #cpuFreeAt: number[];
+  readonly #outstanding: number[];
+  readonly #nextCpu: number[];
+  readonly #budget: { events: number; bytes: number };
+  /** RAM and peer buffers. */
+  readonly #buffers: Buffers;
+  /** Consecutive failed maps per workload (a workload that only fails stops). */
+  readonly #failures: number[];
+  #seq = 0;
+  #committed = 0;
+  #stopped = false;
+  /** Frees the model made during the current call (strict unmaps, full flush-queue rings). */
+  #frees: { pfn: number; pages: number; cpu: number }[] = [];
+  readonly stats: SynthStats = { events: 0, bytes: 0, maps: 0, failedMaps: 0, injected: [] };
+  /** Faults by workload and map number. */
+  readonly #faults = new Map<string, SynthFaultCode[]>();
+  /** Maps so far per workload. */
+  readonly #mapsOf: number[];
+  /** Leaks injected (`DMA_LEAK_AT_END`, `IOMMU_IOVA_LEAK_AT_END`): the last line shows them. */
+  #leaks: string[] = [];
+
+  constructor(s: Scenario, o: SynthOptions) {
+    this.#s = s;
+    this.#rng = xoroshiro128plus(o.seed ?? 1);
+    this.#budget = o.bytes !== undefined
+      ? { events: Infinity, bytes: o.bytes }
+      : { events: o.events ?? 100000, bytes: Infinity };
+    this.#buffers = new Buffers(
+      s.topology,
+      s.workloads.flatMap((w) => w.peer === null ? [] : [w.peer]),
+      (lo, hi) => this.#int(lo, hi),
+    );
+    this.#failures = s.workloads.map(() => 0);
+    this.#mapsOf = s.workloads.map(() => 0);
+    for (const f of s.faults) {
+      const k = `${f.workload}/${f.after}`;
+      this.#faults.set(k, [...(this.#faults.get(k) ?? []), f.code]);
+    }
+    this.#cpuFreeAt = Array.from({ length: s.cpus }, () => 0);
+    this.#outstanding = s.workloads.map(() => 0);
+    this.#nextCpu = s.workloads.map(() => 0);
+    const t0 = Math.round(s.startS * 1e9);
+    s.workloads.forEach((w, i) => {
+      for (let q = 0; q < w.queueDepth; ++q) {
+        this.#scheduleSubmit(i, t0 + this.#us(w.gapUs) + q * STEP_NS);
+      }
+    });
+  }
+
+  #int(lo: number, hi: number): number {
+    return uniformInt(this.#rng, lo, hi);
+  }
+
+  #us([lo, hi]: readonly [number, number]): number {
+    return Math.round((lo + (hi - lo) * (this.#int(0, 1 << 20) / (1 << 20))) * 1000);
+  }
+
+  /** The workload's next I/O, on its next CPU in turn. */
+  #scheduleSubmit(w: number, t: number): void {
+    const cpus = this.#s.workloads[w]!.cpus;
+    const thread = this.#nextCpu[w]!++ % cpus.length;
+    this.#actions.push({
+      t,
+      seq: this.#seq++,
+      kind: "submit",
+      w,
+      cpu: cpus[thread]!,
+      thread,
+      m: null,
+    });
+  }
+
+  #device(bdf: string): DmaDevice {
+    let d = this.#devices.get(bdf);
+    if (d === undefined) {
+      // Two online CPUs, as the replay models them (the IOVA caches must agree).
+      d = dmaDeviceFor(this.#s.topology, bdf, 2, {
+        onIovaFree: (pfn, pages, cpu) => this.#frees.push({ pfn, pages, cpu }),
+      });
+      this.#devices.set(bdf, d);
+    }
+    return d;
+  }
+
+  #emit(c: TraceContext, t: number, event: string, body: string, fault?: string): void {
+    this.#lines.push(c, t, event, body, fault);
+    ++this.#committed;
+  }
+
+  /** Frees the model made, as `iova_free` probe hits in context `c`, from time `t`. */
+  #emitFrees(c: TraceContext, t: number): number {
+    const f = this.#frees;
+    this.#frees = [];
+    if (!this.#s.probes.iovaFree) return t;
+    for (const x of f) {
+      this.#emit({ ...c, cpu: x.cpu }, t, "iova_free", iovaFreeBody(x.pfn, x.pages));
+      t += STEP_NS;
+    }
+    return t;
+  }
+
+  /** The flush-queue timers that fell due by `t`, in softirq. */
+  #runTimers(t: number): void {
+    for (const d of this.#devices.values()) {
+      if (d.domain?.flushQueue == null) continue;
+      d.domain.advanceTo(t);
+      if (this.#frees.length > 0) {
+        this.#emitFrees({ task: "<idle>", pid: 0, cpu: 0, flags: SOFTIRQ_FLAGS }, t);
+      }
+    }
+  }
+
+  #overBudget(): boolean {
+    return this.#committed >= this.#budget.events || this.stats.bytes >= this.#budget.bytes;
+  }
+
+  #size(w: StreamWorkload): number {
+    const total = w.sizes.reduce((s, x) => s + x.weight, 0);
+    let r = (this.#int(0, (1 << 30) - 1) / (1 << 30)) * total;
+    for (const x of w.sizes) {
+      r -= x.weight;
+      if (r < 0) return x.bytes;
+    }
+    return w.sizes[w.sizes.length - 1]!.bytes;
+  }
+
+  #submit(a: Action): void {
+    const i = a.w;
+    const cpu = a.cpu;
+    let t = a.t;
+    const w = this.#s.workloads[i]!;
+    this.#runTimers(t);
+    // One thread per CPU (a task runs on one CPU at a time): pid, pid + 1, ...
+    const ctx: TraceContext = { task: w.task, pid: w.pid + a.thread, cpu, flags: PROCESS_FLAGS };
+    const first = !this.#devices.has(w.device);
+    const dev = this.#device(w.device);
+    // A device's first map is one page, at the top of its IOVA space: a replay takes the space
+    // above a domain's first IOVA as allocated before the trace began.
+    const faults = this.#faults.get(`${i}/${this.#mapsOf[i]! + 1}`) ?? [];
+    // An sg list one entry short needs two entries at least: the largest size.
+    const bytes = faults.includes("DMA_UNMAP_SG_NENTS_MISMATCH")
+      ? Math.max(...w.sizes.map((x) => x.bytes))
+      : first
+      ? Math.min(4096, this.#size(w))
+      : this.#size(w);
+    const pages = Math.ceil(bytes / 4096);
+    const translates = dev.domain?.translates === true;
+    let m: Mapping;
+    if (w.api === "sg") {
+      const phys = w.peer === null
+        ? this.#buffers.buffer(pages, w.contiguity)
+        : this.#buffers.peerBuffer(w.peer, pages);
+      const entries = phys.map((p, k) => ({
+        phys: p,
+        lengthBytes: k < pages - 1 ? 4096 : bytes - 4096 * (pages - 1),
+      }));
+      // P2P_WRONG_PATH: this map goes through the IOMMU although the pair has a bus path (the
+      // v2-2022 way).
+      const classify = faults.includes("P2P_WRONG_PATH")
+        ? (phys: bigint) => {
+          const c = this.#buffers.classifier(w.device)(phys);
+          return c === null ? null : { ...c, mapType: "THRU_HOST_BRIDGE" as const };
+        }
+        : this.#buffers.classifier(w.device);
+      const r = dmaMapSg(dev, entries, classify, cpu, t);
+      this.#frees = []; // a full ring drained during the map: none here (maps do not queue)
+      if (r.errno !== 0) {
+        ++this.stats.failedMaps;
+        this.#retry(i, t);
+        return;
+      }
+      if (translates && r.iovaBytes > 0n && this.#s.probes.iovaAlloc) {
+        this.#emit(ctx, t - STEP_NS, "iova_alloc", iovaAllocBody(Number(r.iova >> 12n)));
+      }
+      for (const run of r.mapRuns) {
+        this.#emit(ctx, t, "map", iommuMapBody(run.iova, run.phys, run.sizeBytes));
+        t += STEP_NS;
+      }
+      this.#emit(
+        ctx,
+        t,
+        "dma_map_sg",
+        dmaMapSgBody(
+          w.device,
+          w.dir,
+          phys,
+          r.segments.map((s) => s.dmaAddr),
+          r.segments.map((s) => s.lengthBytes),
+        ),
+        faults.includes("P2P_WRONG_PATH") ? "P2P_WRONG_PATH" : undefined,
+      );
+      m = {
+        w: i,
+        cpu,
+        phys,
+        physStart: phys[0]!,
+        bytes,
+        dmaAddr: r.segments[0]?.dmaAddr ?? 0n,
+        segments: r.segments,
+        iova: r.iova,
+        iovaBytes: r.iovaBytes,
+        faults: [],
+      };
+    } else {
+      const phys = w.peer === null
+        ? this.#buffers.contiguous(pages)
+        : this.#buffers.peerBuffer(w.peer, pages)[0]!;
+      const r = dmaMapPhys(dev, phys, BigInt(bytes), 0, cpu, t);
+      if (r.dmaAddr === DMA_MAPPING_ERROR) {
+        ++this.stats.failedMaps;
+        this.#retry(i, t);
+        return;
+      }
+      if (r.backend === "IOMMU") {
+        if (this.#s.probes.iovaAlloc) {
+          this.#emit(ctx, t - STEP_NS, "iova_alloc", iovaAllocBody(Number(r.dmaAddr >> 12n)));
+        }
+        this.#emit(ctx, t, "map", iommuMapBody(r.dmaAddr, phys, r.iovaBytes));
+        t += STEP_NS;
+      }
+      this.#emit(ctx, t, "dma_map_page", dmaMapPageBody(w.device, w.dir, r.dmaAddr, bytes, phys));
+      m = {
+        w: i,
+        cpu,
+        phys: [phys],
+        physStart: phys,
+        bytes,
+        dmaAddr: r.dmaAddr,
+        segments: [],
+        iova: r.backend === "IOMMU" ? r.dmaAddr : 0n,
+        iovaBytes: r.iovaBytes,
+        faults: [],
+      };
+    }
+    ++this.stats.maps;
+    this.#failures[i] = 0;
+    ++this.#mapsOf[i]!;
+    m = { ...m, faults };
+    t += STEP_NS;
+    t = this.#emitFaults(ctx, t, syncFaultEvents(w, m));
+    if (faults.includes("DMA_LEAK_AT_END")) {
+      // The I/O never completes: dma-debug reports it at the end, and its IOVA stays allocated.
+      this.#leaks.push("DMA_LEAK_AT_END");
+      if (m.iovaBytes > 0n) this.#leaks.push("IOMMU_IOVA_LEAK_AT_END");
+      this.#cpuFreeAt[cpu] = t;
+      if (!this.#stopped) this.#scheduleSubmit(i, t + this.#us(w.gapUs));
+      return;
+    }
+    this.#cpuFreeAt[cpu] = t;
+    ++this.#outstanding[i]!;
+    this.#actions.push({
+      t: t + this.#us(w.serviceUs),
+      seq: this.#seq++,
+      kind: "complete",
+      w: i,
+      cpu,
+      thread: a.thread,
+      m,
+    });
+  }
+
+  /** Emit fault events one step apart from `t`; returns the time after them. */
+  #emitFaults(ctx: TraceContext, t: number, events: readonly FaultEvent[]): number {
+    for (const e of events) {
+      this.#emit(ctx, t, e.event, e.body, e.code);
+      t += STEP_NS;
+    }
+    return t;
+  }
+
+  /**
+   * A map that failed: the driver tries again later (a workload whose maps keep failing, as
+   * P2P on a NOT_SUPPORTED path does, gives up after 100).
+   */
+  #retry(i: number, t: number): void {
+    const w = this.#s.workloads[i]!;
+    if (++this.#failures[i]! >= 100) return;
+    if (!this.#stopped) this.#scheduleSubmit(i, t + this.#us(w.serviceUs));
+  }
+
+  #complete(m: Mapping, t: number): void {
+    const w = this.#s.workloads[m.w]!;
+    this.#runTimers(t);
+    const ctx: TraceContext = { task: "<idle>", pid: 0, cpu: m.cpu, flags: HARDIRQ_FLAGS };
+    const dev = this.#device(w.device);
+    const has = (c: SynthFaultCode) => m.faults.includes(c);
+    // The driver's unmap call, as the faults bend it.
+    const dir = has("DMA_UNMAP_DIR_MISMATCH") ? otherDir(w.dir) : w.dir;
+    const dirFault = has("DMA_UNMAP_DIR_MISMATCH") ? "DMA_UNMAP_DIR_MISMATCH" : undefined;
+    if (w.api === "sg") {
+      // dma_unmap_sg_attrs traces before it unmaps. DMA_UNMAP_SG_NENTS_MISMATCH: one entry
+      // fewer than mapped.
+      const nents = has("DMA_UNMAP_SG_NENTS_MISMATCH") ? m.phys.slice(0, -1) : m.phys;
+      this.#emit(
+        ctx,
+        t - STEP_NS,
+        "dma_unmap_sg",
+        dmaUnmapSgBody(w.device, dir, nents),
+        has("DMA_UNMAP_SG_NENTS_MISMATCH") ? "DMA_UNMAP_SG_NENTS_MISMATCH" : dirFault,
+      );
+      const unmapped = dmaUnmapSg(dev, m.segments, m.cpu, t);
+      if (m.iovaBytes > 0n) {
+        this.#emit(ctx, t, "unmap", iommuUnmapBody(m.iova, m.iovaBytes, unmapped));
+        t += STEP_NS;
+      }
+      t = this.#emitFrees(ctx, t);
+    } else {
+      // dma_unmap_page_attrs traces after.
+      const r = dmaUnmapPhys(dev, m.dmaAddr, BigInt(m.bytes), m.cpu, t);
+      if (m.iovaBytes > 0n) {
+        this.#emit(ctx, t, "unmap", iommuUnmapBody(m.iova, m.iovaBytes, r.unmappedBytes));
+        t += STEP_NS;
+      }
+      t = this.#emitFrees(ctx, t);
+      // DMA_UNMAP_SIZE_MISMATCH: a size of the same pages (the IOMMU unmaps the same).
+      const size = has("DMA_UNMAP_SIZE_MISMATCH")
+        ? (m.bytes % 4096 === 1 ? m.bytes + 1 : m.bytes - 1)
+        : m.bytes;
+      this.#emit(
+        ctx,
+        t,
+        "dma_unmap_page",
+        dmaUnmapPageBody(w.device, dir, m.dmaAddr, size),
+        has("DMA_UNMAP_SIZE_MISMATCH") ? "DMA_UNMAP_SIZE_MISMATCH" : dirFault,
+      );
+      t += STEP_NS;
+    }
+    t = this.#emitFaults(
+      ctx,
+      t,
+      afterUnmapFaultEvents(
+        w,
+        m,
+        this.#s.topology.devices.find((d) => d.bdf === w.device)?.name ?? undefined,
+      ),
+    );
+    this.#cpuFreeAt[m.cpu] = t;
+    --this.#outstanding[m.w]!;
+    if (w.peer !== null) this.#buffers.release(m.physStart);
+    if (!this.#stopped) this.#scheduleSubmit(m.w, t + this.#us(w.gapUs));
+  }
+
+  /**
+   * Run actions until `maxBytes` of text are ready or the trace is done.
+   *
+   * @returns The text, or null at the end.
+   */
+  next(maxBytes: number): string | null {
+    const out: string[] = [];
+    let n = 0;
+    for (;;) {
+      if (!this.#stopped && this.#overBudget()) this.#stopped = true;
+      const a = this.#actions.pop();
+      // Lines before the next action's first line can no longer be preceded by anything.
+      const horizon = a === undefined ? Infinity : a.t - STEP_NS;
+      n += this.#lines.writeBefore(horizon, out, this.stats);
+      if (a === undefined) {
+        // The end: the leaks show at the last line.
+        for (const code of this.#leaks) this.stats.injected.push({ code, line: this.stats.events });
+        this.#leaks = [];
+        this.stats.injected.sort((x, y) => x.line - y.line);
+        break;
+      }
+      // Its CPU is still busy: it runs once the CPU is free (and then in time order).
+      const free = this.#cpuFreeAt[a.cpu]! + STEP_NS;
+      if (a.t < free) {
+        this.#actions.push({ ...a, t: free, seq: this.#seq++ });
+        continue;
+      }
+      if (a.kind === "submit") {
+        if (!this.#stopped) this.#submit(a);
+      } else this.#complete(a.m!, a.t);
+      if (n >= maxBytes) break;
+    }
+    if (out.length === 0) return null;
+    return out.join("");
+  }
+
+  /** Bytes written so far (counted by the stream as it encodes). */
+  addBytes(n: number): void {
+    this.stats.bytes += n;
+  }
+}
