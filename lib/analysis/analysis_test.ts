@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
+import { table } from "arquero";
 import { validateTopology } from "../model/topology/mod.ts";
 import { type ReplayOptions, replayTrace, type TableChunk } from "../replay/mod.ts";
 import {
@@ -6,6 +8,7 @@ import {
   attachmentLifetimes,
   compareRuns,
   costBy,
+  cumulativeCost,
   observedVsModeled,
   revokeTimeline,
   rowsOf,
@@ -91,4 +94,43 @@ Deno.test("analysis: the revoke timeline and attachment lifetimes of a revoked d
   assert.equal(lives.length, 1);
   assert.deepEqual([lives[0]!.maps, lives[0]!.unmaps, lives[0]!.move_notifies], [1, 1, 1]);
   assert.ok(Number(lives[0]!.lifetime_s) > 0);
+});
+
+Deno.test("cumulativeCost: a few rows per path whose running sum is the exact cumulative cost (property)", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          path: fc.constantFrom("DIRECT", "BUS_ADDR", ""),
+          ns: fc.option(fc.integer({ min: 0, max: 10000 }), { nil: null }),
+        }),
+        { maxLength: 300 },
+      ),
+      fc.integer({ min: 1, max: 20 }),
+      (rows, max) => {
+        const ops = table({
+          "ts_s": rows.map((_, i) => i),
+          path: rows.map((r) => r.path),
+          "modeled_ns": rows.map((r) => r.ns),
+        });
+        const out = rowsOf(cumulativeCost(ops, max));
+        for (const p of ["DIRECT", "BUS_ADDR", "(none)"]) {
+          const mine = out.filter((r) => r.path === p);
+          assert.ok(mine.length <= max);
+          const want = rows.filter((r) => (r.path || "(none)") === p && r.ns !== null);
+          const total = want.reduce((s, r) => s + r.ns!, 0);
+          assert.equal(mine.reduce((s, r) => s + (r.modeled_ns as number), 0), total);
+          // Each step's time is a real op's, and the cumulative at it is exact.
+          let run = 0;
+          for (const r of mine) {
+            run += r.modeled_ns as number;
+            const upTo = rows.slice(0, (r.ts_s as number) + 1)
+              .filter((x) => (x.path || "(none)") === p && x.ns !== null)
+              .reduce((s, x) => s + x.ns!, 0);
+            assert.equal(run, upTo);
+          }
+        }
+      },
+    ),
+  );
 });

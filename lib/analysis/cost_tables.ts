@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type ColumnTable, escape, op } from "arquero";
+import { type ColumnTable, escape, op, table } from "arquero";
 
 /** The size classes of `bytes` (a mapping's size). */
 export const SIZE_CLASSES = ["<=4K", "<=64K", "<=2M", "<=1G", ">1G"] as const;
@@ -119,4 +119,79 @@ export function observedVsModeled(ops: ColumnTable): ColumnTable {
       ratio: (d: { observed_ns: number; modeled_ns: number }) => d.observed_ns / d.modeled_ns,
     })
     .select("op", "path", "line", "modeled_ns", "observed_ns", "ratio");
+}
+
+/**
+ * The modeled cost over trace time, per path, in at most `maxPerPath` steps: consecutive ops of
+ * a path summed into one row at the last one's time, so the running sum of the rows is the exact
+ * cumulative cost at each (what `cumulativeCostSpec` draws) and the table stays small however
+ * long the trace.
+ *
+ * @param ops The ops table (`ts_s`, `path`, `modeled_ns`), in trace order.
+ * @param maxPerPath Rows per path at most.
+ * @returns ts_s, path, modeled_ns (the step's sum), in trace order within each path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { table } from "arquero";
+ * import { cumulativeCost, rowsOf } from "./mod.ts";
+ * const ops = table({ ts_s: [1, 2, 3, 4, 5], path: ["DIRECT", "DIRECT", "BUS_ADDR", "DIRECT", "DIRECT"], modeled_ns: [10, 20, 5, 30, 40] });
+ * assert.deepEqual(rowsOf(cumulativeCost(ops, 2)).map((r) => [r.path, r.ts_s, r.modeled_ns]), [
+ *   ["DIRECT", 2, 30], ["DIRECT", 5, 70], ["BUS_ADDR", 3, 5],
+ * ]);
+ * ```
+ */
+export function cumulativeCost(ops: ColumnTable, maxPerPath = 2000): ColumnTable {
+  const out: { ts_s: number[]; path: string[]; modeled_ns: number[] } = {
+    "ts_s": [],
+    path: [],
+    "modeled_ns": [],
+  };
+  if (ops.numRows() === 0) return table(out);
+  const ts = ops.array("ts_s") as ArrayLike<number | null>;
+  const paths = ops.array("path") as ArrayLike<string | null>;
+  const ns = ops.array("modeled_ns") as ArrayLike<number | null>;
+  const ok = (i: number) => {
+    const t = ts[i];
+    const n = ns[i];
+    return t !== null && n !== null && Number.isFinite(t) && Number.isFinite(n);
+  };
+  const count = new Map<string, number>();
+  for (let i = 0; i < ts.length; ++i) {
+    if (!ok(i)) continue;
+    const p = paths[i] || "(none)";
+    count.set(p, (count.get(p) ?? 0) + 1);
+  }
+  const steps = new Map<
+    string,
+    { per: number; n: number; sum: number; rows: [number, number][] }
+  >();
+  for (const [p, c] of count) {
+    steps.set(p, { per: Math.ceil(c / maxPerPath), n: 0, sum: 0, rows: [] });
+  }
+  for (let i = 0; i < ts.length; ++i) {
+    if (!ok(i)) continue;
+    const s = steps.get(paths[i] || "(none)")!;
+    s.sum += ns[i]!;
+    if (++s.n === s.per) {
+      s.rows.push([ts[i]!, s.sum]);
+      s.n = 0;
+      s.sum = 0;
+    }
+  }
+  for (const [p, s] of steps) {
+    if (s.n > 0) {
+      // The last ops of the path, at the last one's time.
+      let last = ts.length - 1;
+      while (last >= 0 && !(ok(last) && (paths[last] || "(none)") === p)) --last;
+      s.rows.push([ts[last]!, s.sum]);
+    }
+    for (const [t, sum] of s.rows) {
+      out.ts_s.push(t);
+      out.path.push(p);
+      out.modeled_ns.push(sum);
+    }
+  }
+  return table(out);
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ColumnTable, table } from "arquero";
+import { type ColumnTable, escape, table } from "arquero";
 import { rowsOf } from "./replay_tables.ts";
 
 interface OpRow {
@@ -14,6 +14,27 @@ interface OpRow {
   op: string;
   dmabuf: string;
   attachment: number;
+}
+
+/**
+ * The dma-buf operations of an ops table (what the revoke and attachment tables read): a small
+ * table however long the trace's DMA-API work.
+ *
+ * @param ops The ops table.
+ * @returns Its `dma_buf_*` rows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { table } from "arquero";
+ * import { dmaBufOps } from "./mod.ts";
+ * const ops = table({ op: ["dma_map_sg", "dma_buf_attach", "dma_unmap_sg"] });
+ * assert.deepEqual(dmaBufOps(ops).array("op"), ["dma_buf_attach"]);
+ * ```
+ */
+export function dmaBufOps(ops: ColumnTable): ColumnTable {
+  if (ops.numRows() === 0) return ops;
+  return ops.filter(escape((d: { op: string }) => d.op.startsWith("dma_buf_")));
 }
 
 /**

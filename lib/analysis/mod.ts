@@ -23,7 +23,13 @@
  */
 
 export { type ReplayTables, rowsOf, tablesFromChunks } from "./replay_tables.ts";
-export { costBy, observedVsModeled, SIZE_CLASSES, sizeClass } from "./cost_tables.ts";
+export {
+  costBy,
+  cumulativeCost,
+  observedVsModeled,
+  SIZE_CLASSES,
+  sizeClass,
+} from "./cost_tables.ts";
 export { anomaliesByCode, compareRuns, type RunComparison } from "./compare_runs.ts";
-export { attachmentLifetimes, revokeTimeline } from "./dmabuf_tables.ts";
+export { attachmentLifetimes, dmaBufOps, revokeTimeline } from "./dmabuf_tables.ts";
 export { type ReplayRun, replayRun, sweepTable } from "./replay_run.ts";

@@ -11,6 +11,8 @@ import {
   attachmentLifetimes,
   compareRuns,
   costBy,
+  cumulativeCost,
+  dmaBufOps,
   type ReplayTables,
   revokeTimeline,
   rowsOf,
@@ -173,7 +175,7 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
   if (ops.numRows() > 0) {
     const byPath = rowsOf(costBy(ops, "path"));
     charts.push({ name: "cost-by-path", spec: costByPathSpec(byPath) });
-    charts.push({ name: "cumulative-cost", spec: cumulativeCostSpec(rowsOf(ops)) });
+    charts.push({ name: "cumulative-cost", spec: cumulativeCostSpec(rowsOf(cumulativeCost(ops))) });
     tables.push({
       title: "Cost by path",
       columns: ["path", ...COST_COLS],
@@ -199,10 +201,12 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
     if (ovm.length > 0) {
       charts.push({ name: "observed-vs-modeled", spec: observedVsModeledSpec(ovm) });
     }
-    const dmabuf = rowsOf(ops).filter((r) => String(r.op).startsWith("dma_buf_"));
+    // The dma-buf work only: the revoke and attachment tables never read every DMA-API op.
+    const dmabufOps = dmaBufOps(ops);
+    const dmabuf = rowsOf(dmabufOps);
     if (dmabuf.length > 0) {
       charts.push({ name: "revoke-timeline", spec: revokeTimelineSpec(dmabuf) });
-      const revokes = rowsOf(revokeTimeline(ops));
+      const revokes = rowsOf(revokeTimeline(dmabufOps));
       const rc = ["dmabuf", "line", "ts_s", "unmaps", "last_unmap_ms"];
       if (revokes.length > 0) {
         tables.push({
@@ -211,7 +215,7 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
           rows: pick(revokes, rc),
         });
       }
-      const lifetimes = attachmentLifetimes(main.tables.attachments, ops);
+      const lifetimes = attachmentLifetimes(main.tables.attachments, dmabufOps);
       const lc = lifetimes.columnNames().filter((c) => !c.endsWith("_ts_s"));
       const lives = rowsOf(lifetimes);
       tables.push({ title: "dma-buf attachments", columns: lc, rows: pick(lives, lc) });
