@@ -32,6 +32,8 @@ export class Buffers {
   readonly #tree: PciTree;
   readonly #providers = new P2pdmaProviders();
   readonly #mapTypes: P2pdmaMapTypes;
+  /** RAM page frames of the I/Os in flight. */
+  readonly #ramLive = new Set<number>();
   /** Peer BAR ranges `[start, end)` of the I/Os in flight. */
   #peerLive: [bigint, bigint][] = [];
 
@@ -58,11 +60,23 @@ export class Buffers {
     this.#peerLive = this.#peerLive.filter(([a]) => a !== physStart);
   }
 
-  /** A random RAM page frame (never one of a BAR). */
+  /** A RAM buffer's I/O completed: its pages are free again. */
+  releaseRam(first: bigint, pages: readonly bigint[] | number): void {
+    if (typeof pages === "number") {
+      for (let k = 0; k < pages; ++k) this.#ramLive.delete(Number(first >> 12n) + k);
+    } else for (const p of pages) this.#ramLive.delete(Number(p >> 12n));
+  }
+
+  /** Whether a RAM page frame can be handed out: not in a BAR, not in an I/O in flight. */
+  #free(pfn: number): boolean {
+    return !this.#ramLive.has(pfn) && !this.inBar(pfn);
+  }
+
+  /** A random free RAM page frame (never one of a BAR, nor one in flight). */
   ramPfn(lo = RAM_FIRST_PFN, hi = RAM_LAST_PFN): number {
     for (;;) {
       const pfn = this.#int(lo, hi);
-      if (!this.inBar(pfn)) return pfn;
+      if (this.#free(pfn)) return pfn;
     }
   }
 
@@ -79,8 +93,10 @@ export class Buffers {
     for (let i = 0; i < pages; ++i) {
       if (i > 0) {
         const follow = this.#int(0, 1 << 20) < contiguity * (1 << 20);
-        pfn = follow && pfn < RAM_LAST_PFN && !this.inBar(pfn + 1) ? pfn + 1 : this.ramPfn();
+        pfn = follow && pfn < RAM_LAST_PFN && this.#free(pfn + 1) ? pfn + 1 : this.ramPfn();
       }
+      // In flight from now (two I/Os never share a page: dma-debug could not tell them apart).
+      this.#ramLive.add(pfn);
       out.push(BigInt(pfn) << 12n);
     }
     return out;
@@ -91,8 +107,11 @@ export class Buffers {
     for (;;) {
       const pfn = this.ramPfn(RAM_FIRST_PFN, RAM_LAST_PFN - pages);
       let ok = true;
-      for (let k = 1; k < pages && ok; ++k) ok = !this.inBar(pfn + k);
-      if (ok) return BigInt(pfn) << 12n;
+      for (let k = 1; k < pages && ok; ++k) ok = this.#free(pfn + k);
+      if (ok) {
+        for (let k = 0; k < pages; ++k) this.#ramLive.add(pfn + k);
+        return BigInt(pfn) << 12n;
+      }
     }
   }
 

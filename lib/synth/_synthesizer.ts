@@ -14,6 +14,7 @@ import {
   dmaUnmapSg,
 } from "../model/dma/mod.ts";
 import { Buffers } from "./_buffers.ts";
+import { DmaBufRunner } from "./_dmabuf_runner.ts";
 import { Heap } from "./_heap.ts";
 import { LineMerger } from "./_line_merger.ts";
 import {
@@ -64,12 +65,14 @@ interface Mapping {
 interface Action {
   readonly t: number;
   readonly seq: number;
-  readonly kind: "submit" | "complete";
+  readonly kind: "submit" | "complete" | "call";
   readonly w: number;
   readonly cpu: number;
   /** The workload's thread on that CPU (pid offset). */
   readonly thread: number;
   readonly m: Mapping | null;
+  /** A "call": the step to run (a dma-buf workload's); returns when its CPU is free again. */
+  readonly fn?: (t: number) => number;
 }
 
 /**
@@ -113,6 +116,25 @@ export class Synthesizer {
       s.workloads.flatMap((w) => w.peer === null ? [] : [w.peer]),
       (lo, hi) => this.#int(lo, hi),
     );
+    s.dmabufs.forEach((w, i) => {
+      new DmaBufRunner(w, i, {
+        emit: (c, t, event, body) => this.#emit(c, t, event, body),
+        at: (t, cpu, fn) =>
+          this.#actions.push({
+            t,
+            seq: this.#seq++,
+            kind: "call",
+            w: -1,
+            cpu,
+            thread: 0,
+            m: null,
+            fn,
+          }),
+        us: (r) => this.#us(r),
+        int: (lo, hi) => this.#int(lo, hi),
+        stopped: () => this.#stopped,
+      }).start(Math.round(s.startS * 1e9) + 50 * 1000);
+    });
     this.#failures = s.workloads.map(() => 0);
     this.#mapsOf = s.workloads.map(() => 0);
     for (const f of s.faults) {
@@ -249,6 +271,8 @@ export class Synthesizer {
       this.#frees = []; // a full ring drained during the map: none here (maps do not queue)
       if (r.errno !== 0) {
         ++this.stats.failedMaps;
+        if (w.peer === null) this.#buffers.releaseRam(phys[0]!, phys);
+        else this.#buffers.release(phys[0]!);
         this.#retry(i, t);
         return;
       }
@@ -291,6 +315,8 @@ export class Synthesizer {
       const r = dmaMapPhys(dev, phys, BigInt(bytes), 0, cpu, t);
       if (r.dmaAddr === DMA_MAPPING_ERROR) {
         ++this.stats.failedMaps;
+        if (w.peer === null) this.#buffers.releaseRam(phys, pages);
+        else this.#buffers.release(phys);
         this.#retry(i, t);
         return;
       }
@@ -420,6 +446,8 @@ export class Synthesizer {
     this.#cpuFreeAt[m.cpu] = t;
     --this.#outstanding[m.w]!;
     if (w.peer !== null) this.#buffers.release(m.physStart);
+    else if (w.api === "sg") this.#buffers.releaseRam(m.physStart, m.phys);
+    else this.#buffers.releaseRam(m.physStart, Math.ceil(m.bytes / 4096));
     if (!this.#stopped) this.#scheduleSubmit(m.w, t + this.#us(w.gapUs));
   }
 
@@ -452,6 +480,9 @@ export class Synthesizer {
       }
       if (a.kind === "submit") {
         if (!this.#stopped) this.#submit(a);
+      } else if (a.kind === "call") {
+        this.#runTimers(a.t);
+        this.#cpuFreeAt[a.cpu] = Math.max(this.#cpuFreeAt[a.cpu]!, a.fn!(a.t));
       } else this.#complete(a.m!, a.t);
       if (n >= maxBytes) break;
     }

@@ -7,6 +7,7 @@
  */
 
 import { type JsonError, JsonReader } from "../ingest/mod.ts";
+import { type DmaBufWorkload, dmaBufWorkload } from "./dmabuf_scenario.ts";
 import { type Topology, validateTopology } from "../model/topology/mod.ts";
 
 /** DMA directions a workload maps with. */
@@ -108,6 +109,8 @@ export interface Scenario {
   readonly workloads: readonly Workload[];
   /** Faults to inject. */
   readonly faults: readonly SynthFault[];
+  /** dma-buf workloads: BAR memory exported through vfio-pci to a dynamic importer. */
+  readonly dmabufs: readonly DmaBufWorkload[];
 }
 
 /** The result of {@linkcode validateScenario}. */
@@ -154,6 +157,7 @@ export function validateScenario(json: unknown): ScenarioResult {
     "probes",
     "workloads",
     "faults",
+    "dmabufs",
   ]);
   const name = r.string(o.name, "/name", "the scenario's name");
   const description = o.description === undefined
@@ -190,8 +194,16 @@ export function validateScenario(json: unknown): ScenarioResult {
     }
   }
   const workloads: Workload[] = [];
-  const list = r.array(o.workloads, "/workloads", "the workloads");
-  if (list !== null && list.length === 0) r.error("/workloads", "expected at least one workload");
+  const dmabufs: DmaBufWorkload[] = [];
+  r.array(o.dmabufs ?? [], "/dmabufs", "the dma-buf workloads")?.forEach((w, i) => {
+    const x = dmaBufWorkload(r, w, `/dmabufs/${i}`, i, topology, cpus ?? 2);
+    if (x !== null) dmabufs.push(x);
+  });
+  const list = r.array(o.workloads ?? [], "/workloads", "the workloads");
+  const noDmaBufs = !Array.isArray(o.dmabufs) || o.dmabufs.length === 0;
+  if (list !== null && list.length === 0 && noDmaBufs) {
+    r.error("/workloads", "expected at least one workload (or dma-buf workload)");
+  }
   list?.forEach((w, i) => {
     const x = workload(r, w, `/workloads/${i}`, i, topology, cpus ?? 2);
     if (x !== null) workloads.push(x);
@@ -217,6 +229,7 @@ export function validateScenario(json: unknown): ScenarioResult {
       probes,
       workloads,
       faults,
+      dmabufs,
     },
   };
 }

@@ -32,12 +32,12 @@ Deno.test("validateScenario: every problem, each at its pointer", () => {
     "/topology: expected the machine: a topology object (or, on the command line, its file)",
   ]);
   assert.deepEqual(errorsOf({ name: "n", topology, workloads: [] }), [
-    "/workloads: expected at least one workload",
+    "/workloads: expected at least one workload (or dma-buf workload)",
   ]);
   assert.deepEqual(
     errorsOf({ name: "n", topology, cpus: 0, workloads: [stream], typo: 1 }),
     [
-      '/typo: unknown key; expected one of name, description, topology, cpus, startS, probes, workloads, faults (keys starting with "_" are comments)',
+      '/typo: unknown key; expected one of name, description, topology, cpus, startS, probes, workloads, faults, dmabufs (keys starting with "_" are comments)',
       "/cpus: expected the CPU count: an integer from 1 to 256",
     ],
   );

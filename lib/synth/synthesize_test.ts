@@ -198,7 +198,7 @@ Deno.test("synth property: any scenario parses clean, replays with no anomaly, p
         }
       },
     ),
-    { numRuns: 60 },
+    { numRuns: Number(Deno.env.get("SYNTH_RUNS") ?? 60) },
   );
 });
 
@@ -230,4 +230,66 @@ Deno.test("synth nvme-cmb-p2p: the NIC maps the CMB by bus address; with ACS red
   // machine would not.
   const wrong = await replay(acs, text);
   assert.ok((wrong.summary.anomalies.byCode.P2P_WRONG_PATH ?? 0) > 0);
+});
+
+Deno.test("synth rdma-gpu-dmabuf: vfio-pci dma-bufs imported by the NIC, revoked by resets and mapped again; no anomaly", async () => {
+  const s = await shipped("rdma-gpu-dmabuf");
+  const { text } = await textOf(s, { events: 60000, seed: 8 });
+  const p = await summarizeTrace(new Blob([text]).stream());
+  assert.equal(p.diagnostics.total, 0);
+  assert.ok((p.events.byName.dmabuf_move_notify ?? 0) >= 4, "resets happened");
+  const r = await replay(s, text);
+  assert.deepEqual(r.summary.anomalies.byCode, {});
+  const d = r.summary.dmaBuf;
+  assert.ok(d.exports > 8 && d.exports === d.attaches && d.attaches === d.detaches);
+  assert.equal(d.releases, d.exports);
+  assert.equal(d.unmaps, d.maps);
+  // The merged revision maps a switch pair by bus address.
+  assert.equal(r.summary.ops.byPath.BUS_ADDR, d.maps);
+  // After each revoke the importer unmaps at once (within the grace), before any map.
+  const lines = text.trimEnd().split("\n");
+  const revokes = lines.flatMap((l, i) => l.includes(": dmabuf_move_notify: ") ? [i] : []);
+  assert.ok(revokes.length % 2 === 0 || revokes.length > 0);
+});
+
+Deno.test("validateScenario: dma-buf workloads, each problem at its pointer", () => {
+  const topo = {
+    hostBridges: [{ id: "pci0000:00" }],
+    devices: [
+      {
+        bdf: "0000:03:00.0",
+        kind: "endpoint",
+        parent: "pci0000:00",
+        bars: [{ index: 0, cpuStart: "0x4000000000", len: "0x400000", mem: true }],
+      },
+      { bdf: "0000:04:00.0", kind: "endpoint", parent: "pci0000:00" },
+    ],
+    iommu: { present: true },
+  };
+  const ok = validateScenario({
+    name: "d",
+    topology: topo,
+    dmabufs: [{ exporter: { device: "0000:03:00.0", bar: 0 }, importer: "0000:04:00.0" }],
+  });
+  assert.ok(
+    ok.ok && ok.scenario.dmabufs[0]!.bytes === 2097152 && ok.scenario.workloads.length === 0,
+  );
+  const bad = validateScenario({
+    name: "d",
+    topology: topo,
+    dmabufs: [{
+      exporter: { device: "0000:03:00.0", bar: 2 },
+      importer: "0000:09:00.0",
+      bytes: 5000,
+      flr: { everyUs: [0, 1] },
+    }, { exporter: { device: "0000:03:00.0", bar: 0 }, importer: "0000:04:00.0", buffers: 3 }],
+  });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.errors.map((e) => e.pointer), [
+    "/dmabufs/0/bytes",
+    "/dmabufs/0/exporter/bar",
+    "/dmabufs/0/importer",
+    "/dmabufs/0/flr/everyUs",
+    "/dmabufs/1/bytes",
+  ]);
 });

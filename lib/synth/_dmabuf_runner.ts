@@ -1,0 +1,243 @@
+// A dma-buf workload as the kernel traces it through the capture recipe's kprobes (the golden
+// traces' probes, kernel-spec §8): vfio-pci exports a piece of a BAR (VFIO_DEVICE_FEATURE_DMA_BUF,
+// its fetch-args naming the device and the range), a dynamic importer attaches, maps and unmaps
+// again and again, detaches, and the buffer is released; a function-level reset of the exporter
+// revokes every buffer (a move_notify each), the importer unmaps at once (it invalidates), and
+// maps again only once the reset is done (a second move_notify restores). The exporter's own
+// mapping of the BAR is not traced (on a bus-address pair the merged code emits nothing); a
+// replay models it from these events (the revisions).
+
+import type { DmaBufWorkload } from "./dmabuf_scenario.ts";
+import type { TraceContext } from "./ftrace_text.ts";
+
+/** What the runner needs of the synthesizer. */
+export interface DmaBufEnv {
+  /** Write a line. */
+  emit(c: TraceContext, t: number, event: string, body: string): void;
+  /** Run `fn` at `t` on the workload's CPU; `fn` returns when the CPU is free again. */
+  at(t: number, cpu: number, fn: (t: number) => number): void;
+  /** A duration drawn from `[min, max]` µs, in ns. */
+  us(range: readonly [number, number]): number;
+  /** An integer drawn from `[lo, hi]`. */
+  int(lo: number, hi: number): number;
+  /** Whether the trace is long enough (no new buffers, no new resets). */
+  stopped(): boolean;
+}
+
+const STEP_NS = 1000;
+
+interface Buffer {
+  readonly dmabuf: bigint;
+  readonly attach: bigint;
+  readonly sgt: bigint;
+  readonly dentry: bigint;
+  mapsLeft: number;
+  mapped: boolean;
+  /** Bumped when the importer's invalidation unmaps: a pending unmap then does nothing. */
+  generation: number;
+}
+
+const hex = (v: bigint) => "0x" + v.toString(16);
+
+/** One dma-buf workload's buffers and resets. */
+export class DmaBufRunner {
+  readonly #w: DmaBufWorkload;
+  readonly #env: DmaBufEnv;
+  readonly #ctx: TraceContext;
+  readonly #vdev: bigint;
+  readonly #live: Buffer[] = [];
+  /** Buffer pointers come from here, never reused. */
+  #next = 0n;
+  #revoked = false;
+  /** Steps waiting for the end of a reset (run at its end). */
+  #waiting: ((t: number) => void)[] = [];
+
+  constructor(w: DmaBufWorkload, index: number, env: DmaBufEnv) {
+    this.#w = w;
+    this.#env = env;
+    this.#ctx = { task: w.task, pid: w.pid, cpu: w.cpu, flags: "....." };
+    this.#vdev = 0xff11000012340000n + (BigInt(index) << 20n);
+    this.#next = 0xff11000056780000n + (BigInt(index) << 32n);
+  }
+
+  /** Start: the buffers, one after the other, and the first reset. */
+  start(t0: number): void {
+    for (let k = 0; k < this.#w.buffers; ++k) {
+      this.#env.at(t0 + k * 10 * STEP_NS, this.#w.cpu, (t) => this.#export(t, k));
+    }
+    if (this.#w.flr !== null) {
+      this.#env.at(t0 + this.#env.us(this.#w.flr.everyUs), this.#w.cpu, (t) => this.#reset(t));
+    }
+  }
+
+  #line(t: number, event: string, body: string): number {
+    this.#env.emit(this.#ctx, t, event, body);
+    return t + STEP_NS;
+  }
+
+  /** Export slot `k`'s piece of the BAR, attach the importer; then the first map. */
+  #export(t: number, k: number): number {
+    const w = this.#w;
+    if (this.#revoked) {
+      // No export while the device resets.
+      this.#waiting.push((tt) => this.#env.at(tt, w.cpu, (x) => this.#export(x, k)));
+      return t;
+    }
+    const base = this.#next;
+    this.#next += 0x10000n;
+    const b: Buffer = {
+      dmabuf: base,
+      attach: base + 0x1000n,
+      sgt: base + 0x20a0n,
+      dentry: base + 0x30c0n,
+      mapsLeft: this.#env.int(w.mapsPerBuffer[0], w.mapsPerBuffer[1]),
+      mapped: false,
+      generation: 0,
+    };
+    const offset = BigInt(k) * BigInt(w.bytes);
+    const len = BigInt(w.bytes);
+    t = this.#line(
+      t,
+      "vfio_feature_dma_buf",
+      `(vfio_pci_core_feature_dma_buf+0x4/0x320) vdev=${
+        hex(this.#vdev)
+      } flags=0x1 bdf="${w.exporter.device}" region_index=${w.exporter.bar} offset=${
+        hex(offset)
+      } length=${hex(len)}`,
+    );
+    t = this.#line(
+      t,
+      "dmabuf_export",
+      `(dma_buf_export+0x4/0x2b0) exp_name="vfio_pci_core" size=${w.bytes}`,
+    );
+    t = this.#line(
+      t,
+      "dmabuf_export_ret",
+      `(vfio_pci_core_feature_dma_buf+0x1d0/0x320 <- dma_buf_export) ret=${hex(b.dmabuf)}`,
+    );
+    t = this.#line(
+      t,
+      "vfio_feature_dma_buf_ret",
+      `(vfio_pci_core_ioctl_feature+0x90/0x1c0 <- vfio_pci_core_feature_dma_buf) ret=0x${
+        (6 + k).toString(16)
+      }`,
+    );
+    t = this.#line(
+      t,
+      "dmabuf_dynamic_attach",
+      `(dma_buf_dynamic_attach+0x4/0x260) dmabuf=${
+        hex(b.dmabuf)
+      } size=${w.bytes} dev="${w.importer}" importer_ops=0xffffffffc0a01000`,
+    );
+    this.#live.push(b);
+    this.#env.at(t + this.#env.us(w.gapUs), w.cpu, (tt) => this.#map(tt, b, k));
+    return t;
+  }
+
+  #map(t: number, b: Buffer, k: number): number {
+    if (this.#revoked) {
+      // The importer maps on next use, once the reset is done.
+      this.#waiting.push((tt) => this.#env.at(tt, this.#w.cpu, (x) => this.#map(x, b, k)));
+      return t;
+    }
+    t = this.#line(
+      t,
+      "dmabuf_map_unlocked",
+      `(dma_buf_map_attachment_unlocked+0x4/0x70) attach=${hex(b.attach)} dir=0`,
+    );
+    t = this.#line(
+      t,
+      "dmabuf_map",
+      `(dma_buf_map_attachment+0x4/0xe0) attach=${hex(b.attach)} dir=0`,
+    );
+    t = this.#line(
+      t,
+      "dmabuf_map_ret",
+      `(dma_buf_map_attachment_unlocked+0x37/0x70 <- dma_buf_map_attachment) sgt=${hex(b.sgt)}`,
+    );
+    b.mapped = true;
+    const g = b.generation;
+    this.#env.at(t + this.#env.us(this.#w.holdUs), this.#w.cpu, (tt) => this.#unmap(tt, b, k, g));
+    return t;
+  }
+
+  #unmap(t: number, b: Buffer, k: number, generation: number): number {
+    if (generation === b.generation && b.mapped) {
+      t = this.#line(
+        t,
+        "dmabuf_unmap_unlocked",
+        `(dma_buf_unmap_attachment_unlocked+0x4/0x70) attach=${hex(b.attach)} sgt=${
+          hex(b.sgt)
+        } dir=0`,
+      );
+      t = this.#line(
+        t,
+        "dmabuf_unmap",
+        `(dma_buf_unmap_attachment+0x4/0x90) attach=${hex(b.attach)} sgt=${hex(b.sgt)} dir=0`,
+      );
+      b.mapped = false;
+    }
+    if (--b.mapsLeft > 0) {
+      this.#env.at(t + this.#env.us(this.#w.gapUs), this.#w.cpu, (tt) => this.#map(tt, b, k));
+    } else {this.#env.at(t + this.#env.us(this.#w.gapUs), this.#w.cpu, (tt) =>
+        this.#release(tt, b, k));}
+    return t;
+  }
+
+  #release(t: number, b: Buffer, k: number): number {
+    t = this.#line(
+      t,
+      "dmabuf_detach",
+      `(dma_buf_detach+0x4/0xd0) dmabuf=${hex(b.dmabuf)} attach=${hex(b.attach)}`,
+    );
+    t = this.#line(t, "dmabuf_release", `(dma_buf_release+0x4/0x90) dentry=${hex(b.dentry)}`);
+    this.#live.splice(this.#live.indexOf(b), 1);
+    if (!this.#env.stopped()) {
+      this.#env.at(t + this.#env.us(this.#w.gapUs), this.#w.cpu, (tt) => this.#export(tt, k));
+    }
+    return t;
+  }
+
+  /** A function-level reset: revoke every buffer, the importer invalidates; restore later. */
+  #reset(t: number): number {
+    const flr = this.#w.flr!;
+    this.#revoked = true;
+    for (const b of this.#live) {
+      t = this.#line(
+        t,
+        "dmabuf_move_notify",
+        `(dma_buf_move_notify+0x4/0x60) dmabuf=${hex(b.dmabuf)}`,
+      );
+      if (b.mapped) {
+        // The importer's move_notify callback unmaps under the reservation lock.
+        t = this.#line(
+          t,
+          "dmabuf_unmap",
+          `(dma_buf_unmap_attachment+0x4/0x90) attach=${hex(b.attach)} sgt=${hex(b.sgt)} dir=0`,
+        );
+        b.mapped = false;
+        ++b.generation;
+      }
+    }
+    this.#env.at(t + this.#env.us(flr.resetUs), this.#w.cpu, (tt) => this.#restore(tt));
+    return t;
+  }
+
+  #restore(t: number): number {
+    this.#revoked = false;
+    for (const b of this.#live) {
+      t = this.#line(
+        t,
+        "dmabuf_move_notify",
+        `(dma_buf_move_notify+0x4/0x60) dmabuf=${hex(b.dmabuf)}`,
+      );
+    }
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const f of waiting) f(t + this.#env.us(this.#w.gapUs));
+    if (!this.#env.stopped()) {
+      this.#env.at(t + this.#env.us(this.#w.flr!.everyUs), this.#w.cpu, (tt) => this.#reset(tt));
+    }
+    return t;
+  }
+}

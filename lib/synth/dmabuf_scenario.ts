@@ -1,0 +1,163 @@
+/**
+ * The dma-buf workloads of a scenario (`"dmabufs"`): a device's BAR exported through vfio-pci's
+ * `VFIO_DEVICE_FEATURE_DMA_BUF` and imported by a dynamic importer (an RDMA NIC), buffer after
+ * buffer, each mapped and unmapped again and again; optionally function-level resets of the
+ * exporting device, which revoke every buffer (`dma_buf_move_notify`) until the reset is done.
+ *
+ * @module
+ */
+
+import type { JsonReader } from "../ingest/mod.ts";
+import type { Topology } from "../model/topology/mod.ts";
+
+/** A dma-buf workload. */
+export interface DmaBufWorkload {
+  /** Its name (for messages). */
+  readonly name: string;
+  /** The exporting device and BAR (vfio-pci). */
+  readonly exporter: { readonly device: string; readonly bar: number };
+  /** The importing device (a dynamic importer: it unmaps on move_notify, maps on next use). */
+  readonly importer: string;
+  /** The task that drives it (`comm`), its pid and CPU. */
+  readonly task: string;
+  /** Its pid. */
+  readonly pid: number;
+  /** Its CPU. */
+  readonly cpu: number;
+  /** Bytes of each buffer (a page multiple). */
+  readonly bytes: number;
+  /** Buffers alive at once. */
+  readonly buffers: number;
+  /** Maps of a buffer before it is detached and released, `[min, max]`. */
+  readonly mapsPerBuffer: readonly [number, number];
+  /** From a map to its unmap, microseconds `[min, max]`. */
+  readonly holdUs: readonly [number, number];
+  /** Between steps, microseconds `[min, max]`. */
+  readonly gapUs: readonly [number, number];
+  /**
+   * Function-level resets of the exporter: every `everyUs` a reset revokes its buffers for
+   * `resetUs`; null for none.
+   */
+  readonly flr: {
+    readonly everyUs: readonly [number, number];
+    readonly resetUs: readonly [number, number];
+  } | null;
+}
+
+function range(
+  r: JsonReader,
+  v: unknown,
+  at: string,
+  what: string,
+  dflt: [number, number],
+  min = 0,
+): [number, number] | null {
+  if (v === undefined) return dflt;
+  if (
+    !Array.isArray(v) || v.length !== 2 || !v.every((x) => typeof x === "number" && x >= min) ||
+    v[1] < v[0]
+  ) {
+    r.error(at, `expected ${what}: [min, max] with ${min} <= min <= max`);
+    return null;
+  }
+  return [v[0], v[1]];
+}
+
+/**
+ * Check one dma-buf workload (errors recorded in `r`).
+ *
+ * @param r The reader.
+ * @param v The JSON.
+ * @param at Its pointer.
+ * @param index Its index (default names and pids).
+ * @param topology The machine (null when it is invalid).
+ * @param cpus The scenario's CPUs.
+ * @returns The workload, or null.
+ */
+export function dmaBufWorkload(
+  r: JsonReader,
+  v: unknown,
+  at: string,
+  index: number,
+  topology: Topology | null,
+  cpus: number,
+): DmaBufWorkload | null {
+  const o = r.object(v, at, "a dma-buf workload");
+  if (o === null) return null;
+  r.keys(o, at, [
+    "name",
+    "exporter",
+    "importer",
+    "task",
+    "pid",
+    "cpu",
+    "bytes",
+    "buffers",
+    "mapsPerBuffer",
+    "holdUs",
+    "gapUs",
+    "flr",
+  ]);
+  const before = r.errors.length;
+  const e = r.object(o.exporter, `${at}/exporter`, "the exporter: {device, bar}");
+  const device = e === null ? null : r.string(e.device, `${at}/exporter/device`, "its BDF");
+  const bar = e === null ? null : r.integer(e.bar ?? 0, `${at}/exporter/bar`, "a BAR index", 0, 5);
+  const bytes = r.integer(o.bytes ?? 2097152, `${at}/bytes`, "bytes of a buffer", 4096, 2 ** 40);
+  if (bytes !== null && bytes % 4096 !== 0) r.error(`${at}/bytes`, "expected a multiple of 4096");
+  const buffers = r.integer(o.buffers ?? 1, `${at}/buffers`, "buffers at once", 1, 4096);
+  const dev = topology?.devices.find((d) => d.bdf === device);
+  if (device !== null && topology !== null && dev === undefined) {
+    r.error(`${at}/exporter/device`, `expected a device of the topology; ${device} is not one`);
+  } else if (dev !== undefined && bar !== null && bytes !== null && buffers !== null) {
+    const b = dev.bars.find((x) => x.index === bar && x.mem);
+    if (b === undefined) {
+      r.error(
+        `${at}/exporter/bar`,
+        `expected a memory BAR of ${device}; it has none at index ${bar}`,
+      );
+    } else if (BigInt(bytes) * BigInt(buffers) > b.lenBytes) {
+      r.error(
+        `${at}/bytes`,
+        `expected buffers x bytes to fit the BAR (0x${b.lenBytes.toString(16)})`,
+      );
+    }
+  }
+  const importer = r.string(o.importer, `${at}/importer`, "the importing device's BDF");
+  if (importer !== null && topology !== null && !topology.devices.some((d) => d.bdf === importer)) {
+    r.error(`${at}/importer`, `expected a device of the topology; ${importer} is not one`);
+  }
+  const task = o.task === undefined ? "rdma_app" : r.string(o.task, `${at}/task`, "a task name");
+  const pid = r.integer(o.pid ?? 800 + index, `${at}/pid`, "a pid", 1, 4194304);
+  const cpu = r.integer(o.cpu ?? 0, `${at}/cpu`, `a CPU below the scenario's ${cpus}`, 0, cpus - 1);
+  const mapsPerBuffer = range(r, o.mapsPerBuffer, `${at}/mapsPerBuffer`, "maps", [1, 8], 1);
+  const holdUs = range(r, o.holdUs, `${at}/holdUs`, "the time a map is held", [50, 5000]);
+  const gapUs = range(r, o.gapUs, `${at}/gapUs`, "the gap between steps", [5, 200]);
+  let flr: DmaBufWorkload["flr"] = null;
+  if (o.flr !== undefined) {
+    const f = r.object(o.flr, `${at}/flr`, "the resets: {everyUs, resetUs}");
+    if (f !== null) {
+      r.keys(f, `${at}/flr`, ["everyUs", "resetUs"]);
+      const every = range(r, f.everyUs, `${at}/flr/everyUs`, "the time between resets", [
+        100000,
+        200000,
+      ], 1);
+      const reset = range(r, f.resetUs, `${at}/flr/resetUs`, "a reset's length", [1000, 5000]);
+      if (every !== null && reset !== null) flr = { everyUs: every, resetUs: reset };
+    }
+  }
+  if (r.errors.length > before) return null;
+  return {
+    name: typeof o.name === "string" && o.name !== "" ? o.name : `dma-buf ${index}`,
+    exporter: { device: device!, bar: bar! },
+    importer: importer!,
+    task: task!,
+    pid: pid!,
+    cpu: cpu!,
+    bytes: bytes!,
+    buffers: buffers!,
+    mapsPerBuffer: mapsPerBuffer!,
+    holdUs: holdUs!,
+    gapUs: gapUs!,
+    flr,
+  };
+}
