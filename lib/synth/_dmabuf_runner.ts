@@ -7,13 +7,17 @@
 // mapping of the BAR is not traced (on a bus-address pair the merged code emits nothing); a
 // replay models it from these events (the revisions).
 
-import type { DmaBufWorkload } from "./dmabuf_scenario.ts";
+import {
+  DMABUF_RESET_FAULTS,
+  type DmaBufFaultCode,
+  type DmaBufWorkload,
+} from "./dmabuf_scenario.ts";
 import type { TraceContext } from "./ftrace_text.ts";
 
 /** What the runner needs of the synthesizer. */
 export interface DmaBufEnv {
-  /** Write a line. */
-  emit(c: TraceContext, t: number, event: string, body: string): void;
+  /** Write a line (`fault`: the injected anomaly it shows). */
+  emit(c: TraceContext, t: number, event: string, body: string, fault?: string): void;
   /** Run `fn` at `t` on the workload's CPU; `fn` returns when the CPU is free again. */
   at(t: number, cpu: number, fn: (t: number) => number): void;
   /** A duration drawn from `[min, max]` µs, in ns. */
@@ -31,8 +35,16 @@ interface Buffer {
   readonly attach: bigint;
   readonly sgt: bigint;
   readonly dentry: bigint;
+  /** Its slot (the thread that owns it). */
+  readonly slot: number;
+  /** Its mapping outlives a revoke: its steps wait for the late unmap. */
+  frozen: boolean;
   mapsLeft: number;
   mapped: boolean;
+  /** Faults injected into this buffer. */
+  readonly faults: readonly DmaBufFaultCode[];
+  /** Unmaps so far (DMABUF_DOUBLE_UNMAP doubles the first). */
+  unmaps: number;
   /** Bumped when the importer's invalidation unmaps: a pending unmap then does nothing. */
   generation: number;
 }
@@ -49,6 +61,13 @@ export class DmaBufRunner {
   /** Buffer pointers come from here, never reused. */
   #next = 0n;
   #revoked = false;
+  /** Reset faults still to inject. */
+  #resetPending: DmaBufFaultCode[] = [];
+  /** The slot whose lines are being written. */
+  #slot = 0;
+  /** Buffers exported so far, resets so far (the faults' `after`). */
+  #exported = 0;
+  #resets = 0;
   /** Steps waiting for the end of a reset (run at its end). */
   #waiting: ((t: number) => void)[] = [];
 
@@ -70,14 +89,31 @@ export class DmaBufRunner {
     }
   }
 
-  #line(t: number, event: string, body: string): number {
-    this.#env.emit(this.#ctx, t, event, body);
+  #line(t: number, event: string, body: string, fault?: DmaBufFaultCode): number {
+    // One thread per buffer slot (pid + slot): dma_buf_release names no buffer, so a replay
+    // releases the task's buffer without attachments; one buffer a thread keeps that exact.
+    this.#env.emit({ ...this.#ctx, pid: this.#w.pid + this.#slot }, t, event, body, fault);
     return t + STEP_NS;
+  }
+
+  #faultsAt(n: number, reset: boolean): DmaBufFaultCode[] {
+    return this.#w.faults.filter((f) => f.after === n && DMABUF_RESET_FAULTS.has(f.code) === reset)
+      .map((f) => f.code);
+  }
+
+  #unmapLine(t: number, b: Buffer, fault?: DmaBufFaultCode): number {
+    return this.#line(
+      t,
+      "dmabuf_unmap",
+      `(dma_buf_unmap_attachment+0x4/0x90) attach=${hex(b.attach)} sgt=${hex(b.sgt)} dir=0`,
+      fault,
+    );
   }
 
   /** Export slot `k`'s piece of the BAR, attach the importer; then the first map. */
   #export(t: number, k: number): number {
     const w = this.#w;
+    this.#slot = k;
     if (this.#revoked) {
       // No export while the device resets.
       this.#waiting.push((tt) => this.#env.at(tt, w.cpu, (x) => this.#export(x, k)));
@@ -91,8 +127,12 @@ export class DmaBufRunner {
       sgt: base + 0x20a0n,
       dentry: base + 0x30c0n,
       mapsLeft: this.#env.int(w.mapsPerBuffer[0], w.mapsPerBuffer[1]),
+      slot: k,
+      frozen: false,
       mapped: false,
       generation: 0,
+      faults: this.#faultsAt(++this.#exported, false),
+      unmaps: 0,
     };
     const offset = BigInt(k) * BigInt(w.bytes);
     const len = BigInt(w.bytes);
@@ -129,12 +169,26 @@ export class DmaBufRunner {
         hex(b.dmabuf)
       } size=${w.bytes} dev="${w.importer}" importer_ops=0xffffffffc0a01000`,
     );
+    if (b.faults.includes("DMABUF_PINNED_ON_REVOCABLE")) {
+      // A pinning importer on a revocable exporter (kernel-spec §8.5).
+      t = this.#line(
+        t,
+        "dmabuf_pin",
+        `(dma_buf_pin+0x4/0x60) attach=${hex(b.attach)}`,
+        "DMABUF_PINNED_ON_REVOCABLE",
+      );
+      t = this.#line(t, "dmabuf_unpin", `(dma_buf_unpin+0x4/0x60) attach=${hex(b.attach)}`);
+    }
+    if (b.faults.includes("DMABUF_UNMAP_NOT_MAPPED")) {
+      t = this.#unmapLine(t, b, "DMABUF_UNMAP_NOT_MAPPED");
+    }
     this.#live.push(b);
     this.#env.at(t + this.#env.us(w.gapUs), w.cpu, (tt) => this.#map(tt, b, k));
     return t;
   }
 
   #map(t: number, b: Buffer, k: number): number {
+    this.#slot = k;
     if (this.#revoked) {
       // The importer maps on next use, once the reset is done.
       this.#waiting.push((tt) => this.#env.at(tt, this.#w.cpu, (x) => this.#map(x, b, k)));
@@ -162,6 +216,13 @@ export class DmaBufRunner {
   }
 
   #unmap(t: number, b: Buffer, k: number, generation: number): number {
+    this.#slot = k;
+    if (b.frozen) return t; // the late unmap goes on from there
+    if (b.mapsLeft === 1 && b.faults.includes("DMABUF_DETACH_WITH_MAPPINGS") && b.mapped) {
+      // The last map is never unmapped: the importer detaches with it.
+      b.mapsLeft = 0;
+      return this.#release(t, b, k);
+    }
     if (generation === b.generation && b.mapped) {
       t = this.#line(
         t,
@@ -170,12 +231,11 @@ export class DmaBufRunner {
           hex(b.sgt)
         } dir=0`,
       );
-      t = this.#line(
-        t,
-        "dmabuf_unmap",
-        `(dma_buf_unmap_attachment+0x4/0x90) attach=${hex(b.attach)} sgt=${hex(b.sgt)} dir=0`,
-      );
+      t = this.#unmapLine(t, b);
       b.mapped = false;
+      if (++b.unmaps === 1 && b.faults.includes("DMABUF_DOUBLE_UNMAP")) {
+        t = this.#unmapLine(t, b, "DMABUF_DOUBLE_UNMAP");
+      }
     }
     if (--b.mapsLeft > 0) {
       this.#env.at(t + this.#env.us(this.#w.gapUs), this.#w.cpu, (tt) => this.#map(tt, b, k));
@@ -185,12 +245,35 @@ export class DmaBufRunner {
   }
 
   #release(t: number, b: Buffer, k: number): number {
+    this.#slot = k;
+    const withMap = b.mapped && b.faults.includes("DMABUF_DETACH_WITH_MAPPINGS");
+    // A map after the release needs the attachment still there: no detach either.
+    const attached = b.faults.includes("DMABUF_RELEASE_WITH_ATTACHMENTS") ||
+      b.faults.includes("DMABUF_OP_AFTER_RELEASE");
+    if (!attached) {
+      t = this.#line(
+        t,
+        "dmabuf_detach",
+        `(dma_buf_detach+0x4/0xd0) dmabuf=${hex(b.dmabuf)} attach=${hex(b.attach)}`,
+        withMap ? "DMABUF_DETACH_WITH_MAPPINGS" : undefined,
+      );
+    }
+    b.mapped = false;
     t = this.#line(
       t,
-      "dmabuf_detach",
-      `(dma_buf_detach+0x4/0xd0) dmabuf=${hex(b.dmabuf)} attach=${hex(b.attach)}`,
+      "dmabuf_release",
+      `(dma_buf_release+0x4/0x90) dentry=${hex(b.dentry)}`,
+      attached ? "DMABUF_RELEASE_WITH_ATTACHMENTS" : undefined,
     );
-    t = this.#line(t, "dmabuf_release", `(dma_buf_release+0x4/0x90) dentry=${hex(b.dentry)}`);
+    if (b.faults.includes("DMABUF_OP_AFTER_RELEASE")) {
+      // The importer still uses the attachment of a released buffer.
+      t = this.#line(
+        t,
+        "dmabuf_map",
+        `(dma_buf_map_attachment+0x4/0xe0) attach=${hex(b.attach)} dir=0`,
+        "DMABUF_OP_AFTER_RELEASE",
+      );
+    }
     this.#live.splice(this.#live.indexOf(b), 1);
     if (!this.#env.stopped()) {
       this.#env.at(t + this.#env.us(this.#w.gapUs), this.#w.cpu, (tt) => this.#export(tt, k));
@@ -201,31 +284,73 @@ export class DmaBufRunner {
   /** A function-level reset: revoke every buffer, the importer invalidates; restore later. */
   #reset(t: number): number {
     const flr = this.#w.flr!;
+    // A reset fault no buffer could take (none mapped, none unmapped) waits for the next reset.
+    const faults = [...this.#resetPending, ...this.#faultsAt(++this.#resets, true)];
+    let outlives = faults.filter((f) => f === "DMABUF_MAPPING_OUTLIVES_REVOKE").length;
+    let mapWhileRevoked = faults.filter((f) => f === "DMABUF_MAP_WHILE_REVOKED").length;
+    // An ignored revoke keeps the device in reset until the late unmap (the unmap is of a
+    // revoked mapping, not of a restored one).
+    let restoreAfter = 0;
     this.#revoked = true;
     for (const b of this.#live) {
+      this.#slot = b.slot;
       t = this.#line(
         t,
         "dmabuf_move_notify",
         `(dma_buf_move_notify+0x4/0x60) dmabuf=${hex(b.dmabuf)}`,
       );
-      if (b.mapped) {
+      if (b.mapped && outlives > 0) {
+        // This importer ignores the revoke: it unmaps only after the grace period (10 ms), the
+        // first dma-buf operation after it (where a replay notices).
+        --outlives;
+        ++b.generation;
+        b.frozen = true;
+        restoreAfter = t + 10_000_000 + 2 * STEP_NS;
+        this.#env.at(t + 10_000_000 + STEP_NS, this.#w.cpu, (tt) => {
+          this.#slot = b.slot;
+          b.mapped = false;
+          b.frozen = false;
+          tt = this.#unmapLine(tt, b, "DMABUF_MAPPING_OUTLIVES_REVOKE");
+          const next = tt + this.#env.us(this.#w.gapUs);
+          if (--b.mapsLeft > 0) this.#env.at(next, this.#w.cpu, (x) => this.#map(x, b, b.slot));
+          else this.#env.at(next, this.#w.cpu, (x) => this.#release(x, b, b.slot));
+          return tt;
+        });
+      } else if (b.mapped) {
         // The importer's move_notify callback unmaps under the reservation lock.
-        t = this.#line(
-          t,
-          "dmabuf_unmap",
-          `(dma_buf_unmap_attachment+0x4/0x90) attach=${hex(b.attach)} sgt=${hex(b.sgt)} dir=0`,
-        );
+        t = this.#unmapLine(t, b);
         b.mapped = false;
         ++b.generation;
+      } else if (!b.mapped && mapWhileRevoked > 0) {
+        // A map the revoked exporter should have refused succeeds.
+        --mapWhileRevoked;
+        t = this.#line(
+          t,
+          "dmabuf_map",
+          `(dma_buf_map_attachment+0x4/0xe0) attach=${hex(b.attach)} dir=0`,
+          "DMABUF_MAP_WHILE_REVOKED",
+        );
+        t = this.#line(
+          t,
+          "dmabuf_map_ret",
+          `(dma_buf_map_attachment_unlocked+0x37/0x70 <- dma_buf_map_attachment) sgt=${hex(b.sgt)}`,
+        );
+        t = this.#unmapLine(t, b);
       }
     }
-    this.#env.at(t + this.#env.us(flr.resetUs), this.#w.cpu, (tt) => this.#restore(tt));
+    this.#resetPending = [
+      ...Array.from({ length: outlives }, () => "DMABUF_MAPPING_OUTLIVES_REVOKE" as const),
+      ...Array.from({ length: mapWhileRevoked }, () => "DMABUF_MAP_WHILE_REVOKED" as const),
+    ];
+    const restore = Math.max(t + this.#env.us(flr.resetUs), restoreAfter);
+    this.#env.at(restore, this.#w.cpu, (tt) => this.#restore(tt));
     return t;
   }
 
   #restore(t: number): number {
     this.#revoked = false;
     for (const b of this.#live) {
+      this.#slot = b.slot;
       t = this.#line(
         t,
         "dmabuf_move_notify",

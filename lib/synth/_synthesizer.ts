@@ -118,7 +118,7 @@ export class Synthesizer {
     );
     s.dmabufs.forEach((w, i) => {
       new DmaBufRunner(w, i, {
-        emit: (c, t, event, body) => this.#emit(c, t, event, body),
+        emit: (c, t, event, body, fault) => this.#emit(c, t, event, body, fault),
         at: (t, cpu, fn) =>
           this.#actions.push({
             t,

@@ -10,6 +10,27 @@
 import type { JsonReader } from "../ingest/mod.ts";
 import type { Topology } from "../model/topology/mod.ts";
 
+/** The dma-buf anomaly codes a dma-buf workload can have injected. */
+export const DMABUF_FAULT_CODES = [
+  "DMABUF_UNMAP_NOT_MAPPED",
+  "DMABUF_DOUBLE_UNMAP",
+  "DMABUF_DETACH_WITH_MAPPINGS",
+  "DMABUF_RELEASE_WITH_ATTACHMENTS",
+  "DMABUF_OP_AFTER_RELEASE",
+  "DMABUF_PINNED_ON_REVOCABLE",
+  "DMABUF_MAP_WHILE_REVOKED",
+  "DMABUF_MAPPING_OUTLIVES_REVOKE",
+] as const;
+
+/** A dma-buf fault code. */
+export type DmaBufFaultCode = typeof DMABUF_FAULT_CODES[number];
+
+/** Codes injected at a reset (`after`: which reset); the others at a buffer (which buffer). */
+export const DMABUF_RESET_FAULTS: ReadonlySet<DmaBufFaultCode> = new Set([
+  "DMABUF_MAP_WHILE_REVOKED",
+  "DMABUF_MAPPING_OUTLIVES_REVOKE",
+]);
+
 /** A dma-buf workload. */
 export interface DmaBufWorkload {
   /** Its name (for messages). */
@@ -42,6 +63,8 @@ export interface DmaBufWorkload {
     readonly everyUs: readonly [number, number];
     readonly resetUs: readonly [number, number];
   } | null;
+  /** Faults: into the `after`-th buffer, or (revoke codes) at the `after`-th reset. */
+  readonly faults: readonly { readonly code: DmaBufFaultCode; readonly after: number }[];
 }
 
 function range(
@@ -97,6 +120,7 @@ export function dmaBufWorkload(
     "holdUs",
     "gapUs",
     "flr",
+    "faults",
   ]);
   const before = r.errors.length;
   const e = r.object(o.exporter, `${at}/exporter`, "the exporter: {device, bar}");
@@ -145,6 +169,24 @@ export function dmaBufWorkload(
       if (every !== null && reset !== null) flr = { everyUs: every, resetUs: reset };
     }
   }
+  const faults: DmaBufWorkload["faults"][number][] = [];
+  r.array(o.faults ?? [], `${at}/faults`, "the faults")?.forEach((f, i) => {
+    const p = `${at}/faults/${i}`;
+    const x = r.object(f, p, "a fault");
+    if (x === null) return;
+    r.keys(x, p, ["code", "after"]);
+    const code = r.oneOf(x.code, `${p}/code`, "a dma-buf anomaly code", DMABUF_FAULT_CODES);
+    const after = r.integer(
+      x.after ?? 1,
+      `${p}/after`,
+      "which buffer or reset (1-based)",
+      1,
+      2 ** 40,
+    );
+    if (code !== null && DMABUF_RESET_FAULTS.has(code) && o.flr === undefined) {
+      r.error(`${p}/code`, `${code} happens at a reset: the workload needs "flr"`);
+    } else if (code !== null && after !== null) faults.push({ code, after });
+  });
   if (r.errors.length > before) return null;
   return {
     name: typeof o.name === "string" && o.name !== "" ? o.name : `dma-buf ${index}`,
@@ -159,5 +201,6 @@ export function dmaBufWorkload(
     holdUs: holdUs!,
     gapUs: gapUs!,
     flr,
+    faults,
   };
 }

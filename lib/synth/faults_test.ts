@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { replayTrace } from "../replay/mod.ts";
 import {
+  DMABUF_FAULT_CODES,
+  DMABUF_RESET_FAULTS,
   SYNTH_FAULT_CODES,
   synthesizeTrace,
   type SynthFaultCode,
@@ -106,3 +108,39 @@ Deno.test("validateScenario: a fault must fit its workload", () => {
     "/faults/4/after: expected which map (1-based): an integer from 1 to 9007199254740991",
   ]);
 });
+
+for (const code of DMABUF_FAULT_CODES) {
+  Deno.test(`synth injects ${code} into a dma-buf workload; the replay finds exactly those`, async () => {
+    const reset = DMABUF_RESET_FAULTS.has(code);
+    const v = validateScenario({
+      name: code,
+      topology,
+      dmabufs: [{
+        exporter: { device: "0000:03:00.0", bar: 2 },
+        importer: "0000:04:00.0",
+        bytes: 65536,
+        buffers: 4,
+        mapsPerBuffer: [3, 6],
+        holdUs: [100, 1000],
+        // Resets only where the fault needs them (a reset's unmaps would skip a buffer's).
+        ...(reset ? { flr: { everyUs: [2000, 4000], resetUs: [300, 600] } } : {}),
+        faults: [{ code, after: 2 }, { code, after: 5 }],
+      }],
+    });
+    assert.ok(v.ok, JSON.stringify(!v.ok && v.errors));
+    const { stream, stats } = synthesizeTrace(v.scenario, { events: 3000, seed: 5 });
+    const text = await new Response(stream).text();
+    const r = await replayTrace(new Blob([text]).stream(), { topology: v.scenario.topology });
+    const key = (a: { code: string; line: number }) => `${a.line} ${a.code}`;
+    const found = r.anomalies.map(key).sort();
+    const want = stats.injected.map(key).sort();
+    assert.equal(stats.injected.filter((x) => x.code === code).length, 2, JSON.stringify(want));
+    // A map after the release comes with the release of an attached buffer.
+    const also = code === "DMABUF_OP_AFTER_RELEASE" ? ["DMABUF_RELEASE_WITH_ATTACHMENTS"] : [];
+    assert.deepEqual(
+      [...new Set(stats.injected.map((x) => x.code))].sort(),
+      [code, ...also].sort(),
+    );
+    assert.deepEqual(found, want);
+  });
+}

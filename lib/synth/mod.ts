@@ -51,3 +51,10 @@ export {
   type TraceContext,
   traceLine,
 } from "./ftrace_text.ts";
+export {
+  DMABUF_FAULT_CODES,
+  DMABUF_RESET_FAULTS,
+  type DmaBufFaultCode,
+  type DmaBufWorkload,
+  dmaBufWorkload,
+} from "./dmabuf_scenario.ts";
