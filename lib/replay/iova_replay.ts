@@ -15,7 +15,7 @@
  * @module
  */
 
-import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, pfnAt } from "../ingest/mod.ts";
+import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, pfnAt, u64At } from "../ingest/mod.ts";
 import {
   FlushQueue,
   IovaPredictor,
@@ -143,8 +143,13 @@ export class IovaReplay {
   /** CPUs where an interrupt unmapped since the task's last map. */
   readonly #irqFreed = new Set<number>();
   readonly #irqFlags = new Map<number, boolean>();
-  /** Per CPU: the device a dma_unmap_sg/dma_free just named (its iommu:unmap comes next). */
-  readonly #unmapOwner = new Map<number, string>();
+  /**
+   * Per CPU: the device a dma_unmap_sg/dma_free just named (its iommu:unmap comes next), the
+   * IOVA (pfn) of the mapping it names when the trace mapped it (-1: not known), and when.
+   */
+  readonly #unmapOwner = new Map<number, { dev: string; pfn: number; ts: number }>();
+  /** The IOVA (pfn) of each live sg list, by device and first physical address. */
+  readonly #sgIova = new Map<string, number>();
   /** Per CPU: an iommu:unmap whose device waits for the dma_unmap_page after it. */
   readonly #unmapWaiting = new Map<number, UnmapOp>();
   /** Mismatches no known cause explains: `IOMMU_IOVA_MISMATCH`. */
@@ -232,8 +237,16 @@ export class IovaReplay {
           w.resolved = true;
           this.#drain();
         }
-        if (UNMAP_BEFORE.has(name)) this.#unmapOwner.set(cpu, dev);
-        else this.#unmapOwner.delete(cpu);
+        if (UNMAP_BEFORE.has(name)) {
+          const row = b.tableRow[r]!;
+          let pfn = -1;
+          if (name === "dma_unmap_sg" && (t.cols.phys_addrs_len as Int32Array)[row]! > 0) {
+            const key = `${dev}|${u64At(b.pool, (t.cols.phys_addrs_start as Int32Array)[row]!)}`;
+            pfn = this.#sgIova.get(key) ?? -1;
+            this.#sgIova.delete(key);
+          } else if (t.cols.dma_addr) pfn = pfnAt(t.cols.dma_addr as Uint32Array, row);
+          this.#unmapOwner.set(cpu, { dev, pfn, ts });
+        } else this.#unmapOwner.delete(cpu);
       } else if (DMA_MAP_EVENTS.has(name)) {
         this.#unmapOwner.delete(cpu);
         this.#settleWaiting(cpu);
@@ -247,6 +260,10 @@ export class IovaReplay {
         a.resolved = true;
         a.ownerLine = line;
         this.#devOfPfn.set(a.pfn, a.dev);
+        if (name === "dma_map_sg" && (t.cols.phys_addrs_len as Int32Array)[b.tableRow[r]!]! > 0) {
+          const first = u64At(b.pool, (t.cols.phys_addrs_start as Int32Array)[b.tableRow[r]!]!);
+          this.#sgIova.set(`${a.dev}|${first}`, a.pfn);
+        }
         this.#drain();
       } else if (name === "unmap" && unmaps) {
         const t = b.tableRow[r]!;
@@ -259,8 +276,12 @@ export class IovaReplay {
         // the dma_unmap_sg before named; else, when it comes to be replayed, the only domain
         // holding the pfn; else the one the dma_unmap_page after names.
         const op: UnmapOp = { kind: "unmap", line, cpu, ts, pfn, pages, dev: "", resolved: true };
-        const owner = this.#unmapOwner.get(cpu);
+        const o = this.#unmapOwner.get(cpu);
         this.#unmapOwner.delete(cpu);
+        // The named mapping's IOVA, or (not known) an unmap right after the call (50 µs).
+        const owner = o !== undefined && (o.pfn === pfn || (o.pfn < 0 && ts - o.ts <= 50_000))
+          ? o.dev
+          : undefined;
         if (owner !== undefined) op.dev = owner;
         else {
           op.resolved = false;
@@ -282,9 +303,12 @@ export class IovaReplay {
         this.#alloc(o.a);
       } else {
         let dev: string | undefined = o.dev;
+        // A named device that does not hold the pfn (a dma_unmap_sg that unmapped nothing,
+        // then another device's unmap) yields to the only domain that does.
+        const holders = [...this.#domains].filter(([, d]) => d.live.has(o.pfn)).map(([k]) => k);
+        if (dev !== "" && !holders.includes(dev) && holders.length === 1) dev = holders[0]!;
         if (dev === "") {
-          const holders = [...this.#domains].filter(([, d]) => d.live.has(o.pfn));
-          if (holders.length === 1) dev = holders[0]![0];
+          if (holders.length === 1) dev = holders[0]!;
           else if (holders.length > 1 && !o.resolved) break; // the dma_unmap_* after will say
           else dev = this.#devOfPfn.get(o.pfn);
         }

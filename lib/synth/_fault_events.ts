@@ -18,6 +18,8 @@ export interface FaultTarget {
   readonly dmaAddr: bigint;
   readonly iova: bigint;
   readonly faults: readonly SynthFaultCode[];
+  /** A coherent allocation's CPU address. */
+  readonly cpuAddr?: string;
 }
 
 /** A direction other than `d` (for the faults that need a wrong one). */
@@ -68,7 +70,15 @@ export function afterUnmapFaultEvents(
     if (f === "DMA_UNMAP_NOT_MAPPED") {
       // Unmapped twice: dma-debug finds nothing at the address the second time.
       out.push(
-        w.api === "sg"
+        w.api === "coherent"
+          ? {
+            event: "dma_free",
+            body: `${w.device} dir=BIDIRECTIONAL dma_addr=${
+              m.dmaAddr.toString(16)
+            } size=${m.bytes} virt_addr=${m.cpuAddr} attrs=`,
+            code: f,
+          }
+          : w.api === "sg"
           ? { event: "dma_unmap_sg", body: dmaUnmapSgBody(w.device, w.dir, m.phys), code: f }
           : {
             event: "dma_unmap_page",

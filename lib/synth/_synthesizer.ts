@@ -9,13 +9,14 @@ import {
   dmaDeviceFor,
   dmaMapPhys,
   dmaMapSg,
-  type DmaSegment,
   dmaUnmapPhys,
   dmaUnmapSg,
 } from "../model/dma/mod.ts";
 import { Buffers } from "./_buffers.ts";
+import { coherentAlloc, type CoherentEnv, coherentFree } from "./_coherent.ts";
 import { DmaBufRunner } from "./_dmabuf_runner.ts";
 import { Heap } from "./_heap.ts";
+import { type Action, type Mapping, STEP_NS } from "./_types.ts";
 import { LineMerger } from "./_line_merger.ts";
 import {
   afterUnmapFaultEvents,
@@ -41,40 +42,6 @@ import {
 
 import type { SynthOptions, SynthStats } from "./synthesize.ts";
 
-/** Line spacing within one kernel call: the tracepoints of a map come a microsecond apart. */
-const STEP_NS = 1000;
-
-interface Mapping {
-  readonly w: number;
-  readonly cpu: number;
-  readonly phys: readonly bigint[];
-  readonly physStart: bigint;
-  readonly bytes: number;
-  readonly dmaAddr: bigint;
-  readonly segments: readonly DmaSegment[];
-  readonly iova: bigint;
-  readonly iovaBytes: bigint;
-  /** Faults to inject into it. */
-  readonly faults: readonly SynthFaultCode[];
-}
-
-/**
- * Something a CPU does at `t`: the time of its line that orders it for the allocator (a map's
- * first `iommu:map`, an unmap's `iommu:unmap`); lines before that one come a step earlier.
- */
-interface Action {
-  readonly t: number;
-  readonly seq: number;
-  readonly kind: "submit" | "complete" | "call";
-  readonly w: number;
-  readonly cpu: number;
-  /** The workload's thread on that CPU (pid offset). */
-  readonly thread: number;
-  readonly m: Mapping | null;
-  /** A "call": the step to run (a dma-buf workload's); returns when its CPU is free again. */
-  readonly fn?: (t: number) => number;
-}
-
 /**
  * The synthesizer's state: the model, the workloads' clocks, the lines not yet written.
  */
@@ -90,6 +57,16 @@ export class Synthesizer {
   readonly #budget: { events: number; bytes: number };
   /** RAM and peer buffers. */
   readonly #buffers: Buffers;
+  /** What the coherent allocations write with. */
+  get #coherentEnv(): CoherentEnv {
+    return {
+      emit: (c, t, event, body, fault) => this.#emit(c, t, event, body, fault),
+      emitFrees: (c, t) => this.#emitFrees(c, t),
+      buffers: this.#buffers,
+      int: (lo, hi) => this.#int(lo, hi),
+      iovaAllocProbe: this.#s.probes.iovaAlloc,
+    };
+  }
   /** Consecutive failed maps per workload (a workload that only fails stops). */
   readonly #failures: number[];
   #seq = 0;
@@ -251,7 +228,16 @@ export class Synthesizer {
     const pages = Math.ceil(bytes / 4096);
     const translates = dev.domain?.translates === true;
     let m: Mapping;
-    if (w.api === "sg") {
+    if (w.api === "coherent") {
+      const got = coherentAlloc(this.#coherentEnv, dev, w, ctx, cpu, t, pages, bytes, translates);
+      if (got === null) {
+        ++this.stats.failedMaps;
+        this.#retry(i, t);
+        return;
+      }
+      t = got.t;
+      m = { ...got.mapping, w: i, cpu };
+    } else if (w.api === "sg") {
       const phys = w.peer === null
         ? this.#buffers.buffer(pages, w.contiguity)
         : this.#buffers.peerBuffer(w.peer, pages);
@@ -396,7 +382,9 @@ export class Synthesizer {
     // The driver's unmap call, as the faults bend it.
     const dir = has("DMA_UNMAP_DIR_MISMATCH") ? otherDir(w.dir) : w.dir;
     const dirFault = has("DMA_UNMAP_DIR_MISMATCH") ? "DMA_UNMAP_DIR_MISMATCH" : undefined;
-    if (w.api === "sg") {
+    if (w.api === "coherent") {
+      t = coherentFree(this.#coherentEnv, dev, w, { ...m, cpuAddr: m.cpuAddr! }, t);
+    } else if (w.api === "sg") {
       // dma_unmap_sg_attrs traces before it unmaps. DMA_UNMAP_SG_NENTS_MISMATCH: one entry
       // fewer than mapped.
       const nents = has("DMA_UNMAP_SG_NENTS_MISMATCH") ? m.phys.slice(0, -1) : m.phys;
@@ -446,7 +434,7 @@ export class Synthesizer {
     this.#cpuFreeAt[m.cpu] = t;
     --this.#outstanding[m.w]!;
     if (w.peer !== null) this.#buffers.release(m.physStart);
-    else if (w.api === "sg") this.#buffers.releaseRam(m.physStart, m.phys);
+    else if (w.api === "sg" || m.segments.length > 0) this.#buffers.releaseRam(m.physStart, m.phys);
     else this.#buffers.releaseRam(m.physStart, Math.ceil(m.bytes / 4096));
     if (!this.#stopped) this.#scheduleSubmit(m.w, t + this.#us(w.gapUs));
   }

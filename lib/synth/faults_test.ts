@@ -34,6 +34,9 @@ function workloadFor(code: SynthFaultCode) {
   switch (code) {
     case "DMA_UNMAP_SIZE_MISMATCH":
       return { ...base, api: "page", sizes: [{ bytes: 1514 }, { bytes: 4096 }] };
+    case "DMA_UNMAP_TYPE_MISMATCH":
+    case "DMA_FREE_CPU_ADDR_MISMATCH":
+      return { ...base, api: "coherent", sizes: [{ bytes: 4096 }, { bytes: 16384 }] };
     case "DMA_SYNC_TO_DEVICE_FOR_CPU":
       return { ...base, dir: "TO_DEVICE", sizes: [{ bytes: 8192 }] };
     case "P2P_WRONG_PATH":

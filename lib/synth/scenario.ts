@@ -39,7 +39,7 @@ export interface StreamWorkload {
   /** CPUs it submits on, in turn. */
   readonly cpus: readonly number[];
   /** `sg`: `dma_map_sg` of page-sized entries; `page`: `dma_map_page` of one buffer. */
-  readonly api: "sg" | "page";
+  readonly api: "sg" | "page" | "coherent";
   /** Direction. */
   readonly dir: SynthDir;
   /** Map sizes. */
@@ -68,6 +68,8 @@ export const SYNTH_FAULT_CODES = [
   "DMA_UNMAP_SIZE_MISMATCH",
   "DMA_UNMAP_DIR_MISMATCH",
   "DMA_UNMAP_SG_NENTS_MISMATCH",
+  "DMA_UNMAP_TYPE_MISMATCH",
+  "DMA_FREE_CPU_ADDR_MISMATCH",
   "DMA_SYNC_NOT_MAPPED",
   "DMA_SYNC_OUT_OF_RANGE",
   "DMA_SYNC_DIR_MISMATCH",
@@ -241,7 +243,14 @@ function faultMisfit(code: SynthFaultCode, w: Workload, topology: Topology | nul
     const type = d?.iommuDomain ?? topology?.iommu.defaultDomain;
     return topology?.iommu.present === true && (type === "dma" || type === "dma-fq");
   };
+  const coherent = w.api === "coherent";
+  if (code.startsWith("DMA_SYNC_") || code === "DMA_UNMAP_DIR_MISMATCH") {
+    if (coherent) return 'a streaming workload (api "sg" or "page"): coherent memory is not synced';
+  }
   switch (code) {
+    case "DMA_UNMAP_TYPE_MISMATCH":
+    case "DMA_FREE_CPU_ADDR_MISMATCH":
+      return coherent ? "" : 'a workload with api "coherent"';
     case "DMA_UNMAP_SIZE_MISMATCH":
       return w.api === "page" ? "" : 'a workload with api "page" (dma-debug checks no sg size)';
     case "DMA_UNMAP_SG_NENTS_MISMATCH":
@@ -379,7 +388,7 @@ function workload(
   }
   const api = o.api === undefined
     ? "sg"
-    : r.oneOf(o.api, `${at}/api`, "the API", ["sg", "page"] as const);
+    : r.oneOf(o.api, `${at}/api`, "the API", ["sg", "page", "coherent"] as const);
   const dir = o.dir === undefined
     ? "FROM_DEVICE"
     : r.oneOf(o.dir, `${at}/dir`, "the direction", DIRS);
@@ -425,7 +434,7 @@ function workload(
           r.error(`${at}/peer/bar`, `expected a BAR holding the largest map (${largest} bytes)`);
         }
       }
-      if (api === "page") {
+      if (api !== "sg") {
         r.error(`${at}/peer`, 'expected api "sg" for peer memory (a BAR is mapped as sg entries)');
       }
       if (pd !== null && bar !== null) peer = { device: pd, bar };

@@ -63,7 +63,7 @@ Deno.test("validateScenario: every problem, each at its pointer", () => {
       "/workloads/0/device: expected a device of the topology; 0000:00:09.0 is not one",
       "/workloads/0/task: expected a task name as the kernel keeps it: no spaces, at most 15 bytes",
       "/workloads/0/cpus/0: expected a CPU below the scenario's 2: an integer from 0 to 1",
-      '/workloads/0/api: expected the API: one of "sg", "page"',
+      '/workloads/0/api: expected the API: one of "sg", "page", "coherent"',
       "/workloads/0/sizes/0/bytes: expected the bytes of a map: an integer from 1 to 1073741824",
       "/workloads/0/contiguity: expected a probability: a number from 0 to 1",
       "/workloads/0/queueDepth: expected a queue depth: an integer from 1 to 4096",

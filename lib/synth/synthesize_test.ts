@@ -152,7 +152,7 @@ Deno.test("synth property: any scenario parses clean, replays with no anomaly, p
     fc.asyncProperty(
       fc.record({
         domain: fc.constantFrom("dma", "dma-fq", "identity"),
-        api: fc.constantFrom("sg", "page"),
+        api: fc.constantFrom("sg", "page", "coherent"),
         sizes: fc.array(fc.integer({ min: 1, max: 128 * 4096 }), { minLength: 1, maxLength: 4 }),
         contiguity: fc.double({ min: 0, max: 1, noNaN: true }),
         queueDepth: fc.integer({ min: 1, max: 16 }),
