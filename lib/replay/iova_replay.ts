@@ -144,10 +144,10 @@ export class IovaReplay {
   readonly #irqFreed = new Set<number>();
   readonly #irqFlags = new Map<number, boolean>();
   /**
-   * Per CPU: the device a dma_unmap_sg/dma_free just named (its iommu:unmap comes next), the
-   * IOVA (pfn) of the mapping it names when the trace mapped it (-1: not known), and when.
+   * Per CPU: the device a dma_unmap_sg/dma_free just named (its iommu:unmap comes next) and the
+   * IOVA (pfn) of the mapping it names when the trace mapped it (-1: not known).
    */
-  readonly #unmapOwner = new Map<number, { dev: string; pfn: number; ts: number }>();
+  readonly #unmapOwner = new Map<number, { dev: string; pfn: number }>();
   /** The IOVA (pfn) of each live sg list, by device and first physical address. */
   readonly #sgIova = new Map<string, number>();
   /** Per CPU: an iommu:unmap whose device waits for the dma_unmap_page after it. */
@@ -245,7 +245,7 @@ export class IovaReplay {
             pfn = this.#sgIova.get(key) ?? -1;
             this.#sgIova.delete(key);
           } else if (t.cols.dma_addr) pfn = pfnAt(t.cols.dma_addr as Uint32Array, row);
-          this.#unmapOwner.set(cpu, { dev, pfn, ts });
+          this.#unmapOwner.set(cpu, { dev, pfn });
         } else this.#unmapOwner.delete(cpu);
       } else if (DMA_MAP_EVENTS.has(name)) {
         this.#unmapOwner.delete(cpu);
@@ -278,10 +278,10 @@ export class IovaReplay {
         const op: UnmapOp = { kind: "unmap", line, cpu, ts, pfn, pages, dev: "", resolved: true };
         const o = this.#unmapOwner.get(cpu);
         this.#unmapOwner.delete(cpu);
-        // The named mapping's IOVA, or (not known) an unmap right after the call (50 µs).
-        const owner = o !== undefined && (o.pfn === pfn || (o.pfn < 0 && ts - o.ts <= 50_000))
-          ? o.dev
-          : undefined;
+        // Only when it is the named mapping's IOVA: a dma_unmap_sg of a mapping the trace did
+        // not see mapped (from before the trace, or unmapped already) names no IOVA, and the
+        // next unmap on this CPU may be another device's.
+        const owner = o !== undefined && o.pfn === pfn ? o.dev : undefined;
         if (owner !== undefined) op.dev = owner;
         else {
           op.resolved = false;
