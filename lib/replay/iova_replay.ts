@@ -272,6 +272,16 @@ export class IovaReplay {
         const pages = Math.ceil((unmaps.cols.size as Float64Array)[t]! / 4096);
         if (this.#inIrq(b, r)) this.#irqFreed.add(cpu);
         this.#settleWaiting(cpu);
+        // A map no DMA-API call owned yet, unmapped on its CPU before any did: the driver's
+        // own mapping (another domain), not an allocation of this allocator.
+        const orphan = this.#pending.get(cpu);
+        if (orphan !== undefined && orphan.pfn === pfn) {
+          this.#pending.delete(cpu);
+          const k = this.#queue.findIndex((q) => q.kind === "alloc" && q.a === orphan);
+          if (k >= 0) this.#queue.splice(k, 1);
+          this.#drain();
+          continue;
+        }
         // Domains are per device and hand out the same IOVAs: which device unmaps? The one
         // the dma_unmap_sg before named; else, when it comes to be replayed, the only domain
         // holding the pfn; else the one the dma_unmap_page after names.

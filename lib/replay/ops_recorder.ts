@@ -354,6 +354,15 @@ export class OpsRecorder {
       s.openUnmap = null;
       return;
     }
+    if (unmap && s.map.events > 0 && s.map.iova === iova) {
+      // A map no DMA-API call took, unmapped at once: the driver's own mapping, both unowned.
+      this.#orphan(s.map, false, b.cpu[r]!);
+      const line = b.lineNo1[r]!;
+      const tsS = (Number(b.tsBaseNs) + b.tsNs[r]!) / 1e9;
+      const u = { ...newWork(), events: 1, pte, bytes, iova, pid: b.pid[r]!, line, tsS };
+      this.#orphan({ ...u, lastLine: line }, true, b.cpu[r]!);
+      return;
+    }
     const w = unmap ? s.unmap : s.map;
     if (w.events > 0 && (unmap || iova !== w.next)) this.#orphan(w, unmap, b.cpu[r]!);
     if (!unmap) this.#dmabuf.checkRange(b.pid[r]!, paddr, bytes, b.lineNo1[r]!);

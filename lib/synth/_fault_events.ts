@@ -42,8 +42,15 @@ function sync(
   };
 }
 
-/** Syncs during the mapping's life that its faults ask for, after its map. */
-export function syncFaultEvents(w: StreamWorkload, m: FaultTarget): FaultEvent[] {
+/**
+ * What its faults add right after a map: syncs during the mapping's life, and an IOMMU mapping
+ * of the driver's own (no DMA-API call owns it, no unmanaged domain explains it).
+ */
+export function afterMapFaultEvents(
+  w: StreamWorkload,
+  m: FaultTarget,
+  serial: number,
+): FaultEvent[] {
   // The direction a driver syncs in without error: for the CPU after a device write.
   const okCpu = w.dir !== "TO_DEVICE";
   const out: FaultEvent[] = [];
@@ -54,6 +61,25 @@ export function syncFaultEvents(w: StreamWorkload, m: FaultTarget): FaultEvent[]
     } else if (f === "DMA_SYNC_TO_DEVICE_FOR_CPU") out.push(sync(w, f, true, w.dir, m.dmaAddr, 1));
     else if (f === "DMA_SYNC_FROM_DEVICE_FOR_DEVICE") {
       out.push(sync(w, f, false, w.dir, m.dmaAddr, 1));
+    } else if (f === "IOMMU_MAP_WITHOUT_DMA_OWNER") {
+      // Below the allocator's range (it hands out from the top of the 32-bit space down).
+      const iova = 0x100000n + (BigInt(serial) << 12n);
+      const paddr = m.phys[0]!;
+      const hex16 = (v: bigint) => v.toString(16).padStart(16, "0");
+      out.push({
+        event: "map",
+        body: `IOMMU: iova=0x${hex16(iova)} - 0x${hex16(iova + 4096n)} paddr=0x${
+          hex16(paddr)
+        } size=4096`,
+        code: f,
+      });
+      out.push({
+        event: "unmap",
+        body: `IOMMU: iova=0x${hex16(iova)} - 0x${
+          hex16(iova + 4096n)
+        } size=4096 unmapped_size=4096`,
+        code: f,
+      });
     }
   }
   return out;

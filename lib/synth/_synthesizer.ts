@@ -19,10 +19,10 @@ import { Heap } from "./_heap.ts";
 import { type Action, type Mapping, STEP_NS } from "./_types.ts";
 import { LineMerger } from "./_line_merger.ts";
 import {
+  afterMapFaultEvents,
   afterUnmapFaultEvents,
   type FaultEvent,
   otherDir,
-  syncFaultEvents,
 } from "./_fault_events.ts";
 import type { Scenario, StreamWorkload, SynthFaultCode } from "./scenario.ts";
 import {
@@ -332,7 +332,7 @@ export class Synthesizer {
     ++this.#mapsOf[i]!;
     m = { ...m, faults };
     t += STEP_NS;
-    t = this.#emitFaults(ctx, t, syncFaultEvents(w, m));
+    t = this.#emitFaults(ctx, t, afterMapFaultEvents(w, m, this.#mapsOf[i]!));
     if (faults.includes("DMA_LEAK_AT_END")) {
       // The I/O never completes: dma-debug reports it at the end, and its IOVA stays allocated.
       this.#leaks.push("DMA_LEAK_AT_END");

@@ -77,6 +77,7 @@ export const SYNTH_FAULT_CODES = [
   "DMA_SYNC_FROM_DEVICE_FOR_DEVICE",
   "DMA_LEAK_AT_END",
   "IOMMU_FAULT_AFTER_UNMAP",
+  "IOMMU_MAP_WITHOUT_DMA_OWNER",
   "P2P_WRONG_PATH",
 ] as const;
 
@@ -264,6 +265,7 @@ function faultMisfit(code: SynthFaultCode, w: Workload, topology: Topology | nul
     case "DMA_SYNC_FROM_DEVICE_FOR_DEVICE":
       return w.dir === "FROM_DEVICE" ? "" : "a workload mapping FROM_DEVICE";
     case "IOMMU_FAULT_AFTER_UNMAP":
+    case "IOMMU_MAP_WITHOUT_DMA_OWNER":
       return translated() ? "" : "a workload whose device the IOMMU translates";
     case "P2P_WRONG_PATH":
       return w.peer !== null && translated()
