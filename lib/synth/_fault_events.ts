@@ -1,6 +1,7 @@
 // The lines an injected fault adds to a map (kernel-spec §7 dma-debug checks): syncs while the
 // I/O is in flight, and what comes after its unmap (a second unmap, a late sync, a late DMA).
 
+import type { DmaDevice, DmaSegment } from "../model/dma/mod.ts";
 import type { StreamWorkload, SynthDir, SynthFaultCode } from "./scenario.ts";
 import { dmaUnmapPageBody, dmaUnmapSgBody } from "./ftrace_text.ts";
 
@@ -126,4 +127,40 @@ export function afterUnmapFaultEvents(
     }
   }
   return out;
+}
+
+/** Faults that need the workload's largest map (more than one entry or segment). */
+export const LARGEST: ReadonlySet<string> = new Set([
+  "DMA_UNMAP_SG_NENTS_MISMATCH",
+  "DMA_SG_SEGMENT_TOO_LONG",
+  "DMA_SG_SEGMENT_CROSSES_BOUNDARY",
+]);
+
+/** Faults shown by the dma_map_sg line itself. */
+export const SG_FAULTS: ReadonlySet<string> = new Set([
+  "P2P_WRONG_PATH",
+  "DMA_SG_SEGMENT_TOO_LONG",
+  "DMA_SG_SEGMENT_CROSSES_BOUNDARY",
+]);
+
+/**
+ * The DMA segments dma_map_sg prints, as the faults bend them (a merge bug): one segment past
+ * the device's max segment size, or the first across its segment boundary.
+ */
+export function badSegments(
+  segs: readonly DmaSegment[],
+  faults: readonly SynthFaultCode[],
+  dev: DmaDevice,
+): [bigint[], number[]] {
+  const addrs = segs.map((x) => x.dmaAddr);
+  const lens = segs.map((x) => x.lengthBytes);
+  if (faults.includes("DMA_SG_SEGMENT_TOO_LONG")) {
+    return [[addrs[0]!], [lens.reduce((a, b) => a + b, 0)]];
+  }
+  if (faults.includes("DMA_SG_SEGMENT_CROSSES_BOUNDARY")) {
+    // Just below the second boundary: across it, and clear of every IOVA the allocator hands
+    // out (from the top of the 32-bit space down).
+    addrs[0] = (dev.segmentBoundary + 1n) * 2n - 0x1000n;
+  }
+  return [addrs, lens];
 }

@@ -21,8 +21,11 @@ import { LineMerger } from "./_line_merger.ts";
 import {
   afterMapFaultEvents,
   afterUnmapFaultEvents,
+  badSegments,
   type FaultEvent,
+  LARGEST,
   otherDir,
+  SG_FAULTS,
 } from "./_fault_events.ts";
 import type { Scenario, StreamWorkload, SynthFaultCode } from "./scenario.ts";
 import {
@@ -220,7 +223,7 @@ export class Synthesizer {
     // above a domain's first IOVA as allocated before the trace began.
     const faults = this.#faults.get(`${i}/${this.#mapsOf[i]! + 1}`) ?? [];
     // An sg list one entry short needs two entries at least: the largest size.
-    const bytes = faults.includes("DMA_UNMAP_SG_NENTS_MISMATCH")
+    const bytes = faults.some((f) => LARGEST.has(f))
       ? Math.max(...w.sizes.map((x) => x.bytes))
       : first
       ? Math.min(4096, this.#size(w))
@@ -273,14 +276,8 @@ export class Synthesizer {
         ctx,
         t,
         "dma_map_sg",
-        dmaMapSgBody(
-          w.device,
-          w.dir,
-          phys,
-          r.segments.map((s) => s.dmaAddr),
-          r.segments.map((s) => s.lengthBytes),
-        ),
-        faults.includes("P2P_WRONG_PATH") ? "P2P_WRONG_PATH" : undefined,
+        dmaMapSgBody(w.device, w.dir, phys, ...badSegments(r.segments, faults, dev)),
+        faults.find((f) => SG_FAULTS.has(f)),
       );
       m = {
         w: i,

@@ -22,6 +22,7 @@ const topology = {
       parent: "0000:02:00.0",
       name: "nvme",
       bars: [{ index: 2, cpuStart: "0x384004000000", len: "0x4000000", mem: true, prefetch: true }],
+      dma: { maxSegmentSize: 65536 },
     },
     { bdf: "0000:04:00.0", kind: "endpoint", parent: "0000:02:01.0", name: "mlx5_core" },
   ],
@@ -34,6 +35,9 @@ function workloadFor(code: SynthFaultCode) {
   switch (code) {
     case "DMA_UNMAP_SIZE_MISMATCH":
       return { ...base, api: "page", sizes: [{ bytes: 1514 }, { bytes: 4096 }] };
+    case "DMA_SG_SEGMENT_TOO_LONG":
+    case "DMA_SG_SEGMENT_CROSSES_BOUNDARY":
+      return { ...base, sizes: [{ bytes: 4096 }, { bytes: 131072 }] };
     case "DMA_UNMAP_TYPE_MISMATCH":
     case "DMA_FREE_CPU_ADDR_MISMATCH":
       return { ...base, api: "coherent", sizes: [{ bytes: 4096 }, { bytes: 16384 }] };

@@ -68,6 +68,8 @@ export const SYNTH_FAULT_CODES = [
   "DMA_UNMAP_SIZE_MISMATCH",
   "DMA_UNMAP_DIR_MISMATCH",
   "DMA_UNMAP_SG_NENTS_MISMATCH",
+  "DMA_SG_SEGMENT_TOO_LONG",
+  "DMA_SG_SEGMENT_CROSSES_BOUNDARY",
   "DMA_UNMAP_TYPE_MISMATCH",
   "DMA_FREE_CPU_ADDR_MISMATCH",
   "DMA_SYNC_NOT_MAPPED",
@@ -248,7 +250,17 @@ function faultMisfit(code: SynthFaultCode, w: Workload, topology: Topology | nul
   if (code.startsWith("DMA_SYNC_") || code === "DMA_UNMAP_DIR_MISMATCH") {
     if (coherent) return 'a streaming workload (api "sg" or "page"): coherent memory is not synced';
   }
+  const dma = topology?.devices.find((x) => x.bdf === w.device)?.dma;
+  const largest = Math.max(...w.sizes.map((x) => x.bytes));
   switch (code) {
+    case "DMA_SG_SEGMENT_TOO_LONG":
+      return w.api === "sg" && dma?.maxSegmentSizeStated === true && largest > dma.maxSegmentSize
+        ? ""
+        : "an sg workload on a device whose stated dma.maxSegmentSize is below its largest map";
+    case "DMA_SG_SEGMENT_CROSSES_BOUNDARY":
+      return w.api === "sg" && largest >= 8192 && w.peer === null
+        ? ""
+        : "an sg workload on RAM with a size of two pages or more";
     case "DMA_UNMAP_TYPE_MISMATCH":
     case "DMA_FREE_CPU_ADDR_MISMATCH":
       return coherent ? "" : 'a workload with api "coherent"';
