@@ -315,7 +315,8 @@ export class IovaReplay {
         let dev: string | undefined = o.dev;
         // A named device that does not hold the pfn (a dma_unmap_sg that unmapped nothing,
         // then another device's unmap) yields to the only domain that does.
-        const holders = [...this.#domains].filter(([, d]) => d.live.has(o.pfn)).map(([k]) => k);
+        const named = dev === "" ? undefined : this.#domains.get(dev);
+        const holders = named?.live.has(o.pfn) ? [dev] : this.#holders(o.pfn);
         if (dev !== "" && !holders.includes(dev) && holders.length === 1) dev = holders[0]!;
         if (dev === "") {
           if (holders.length === 1) dev = holders[0]!;
@@ -326,6 +327,13 @@ export class IovaReplay {
       }
     }
     if (i > 0) this.#queue.splice(0, i);
+  }
+
+  /** The devices whose domains hold `pfn` allocated. */
+  #holders(pfn: number): string[] {
+    const out: string[] = [];
+    for (const [k, d] of this.#domains) if (d.live.has(pfn)) out.push(k);
+    return out;
   }
 
   /** No dma_unmap_* named the waiting unmap's device: take the pfn's last allocation's. */
