@@ -20,7 +20,14 @@ async function run(
     await w.write(new TextEncoder().encode(stdin));
     await w.close();
   }
-  const r = await child.output();
+  // A command that hangs fails its test (killed after 5 minutes) instead of stalling the run.
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    child.kill("SIGKILL");
+  }, 300_000);
+  const r = await child.output().finally(() => clearTimeout(timer));
+  assert.equal(hung, false, `dmareplay ${args.join(" ")} did not finish within 5 minutes`);
   const dec = new TextDecoder();
   return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
 }

@@ -1,20 +1,37 @@
 // The worker of WorkerTableEncoder: encodes the chunks it is sent, in order, and sends the bytes
 // back (transferred).
+//
+// The handler is attached before anything is awaited: a message that arrives while the module
+// is still evaluating (a top-level await) finds no handler and is dropped, and the caller then
+// waits for ever (seen on a loaded CI machine). Messages are handled one after another on a
+// promise chain, so the replies keep the order of the requests.
 
 import { TableEncoder } from "./table_encoder.ts";
 import type { TableChunk } from "./table_builder.ts";
 
-const enc = await TableEncoder.create();
+type Request = { kind: "chunk"; chunk: TableChunk } | { kind: "end" };
+
 const self_ = globalThis as unknown as {
-  onmessage:
-    | ((e: MessageEvent<{ kind: "chunk"; chunk: TableChunk } | { kind: "end" }>) => void)
-    | null;
+  onmessage: ((e: MessageEvent<Request>) => void) | null;
   postMessage(m: unknown, transfer: ArrayBuffer[]): void;
 };
-self_.onmessage = async (e) => {
-  const out = e.data.kind === "chunk" ? [enc.encode(e.data.chunk)] : await enc.end();
-  // The same buffer may back several results (the end-of-stream marker): transfer it once.
-  // (The Parquet bytes are copied, not moved: they may be views of the writer's memory.)
-  const transfer = new Set(out.flatMap((x) => [x.csv.buffer, x.arrow.buffer] as ArrayBuffer[]));
-  self_.postMessage(out, [...transfer]);
+const encoder = TableEncoder.create();
+let queue: Promise<void> = Promise.resolve();
+self_.onmessage = (e) => {
+  const request = e.data;
+  queue = queue.then(async () => {
+    try {
+      const enc = await encoder;
+      const out = request.kind === "chunk" ? [enc.encode(request.chunk)] : await enc.end();
+      // The same buffer may back several results (the end-of-stream marker): transfer it once.
+      // (The Parquet bytes are copied, not moved: they may be views of the writer's memory.)
+      const transfer = new Set(
+        out.flatMap((x) => [x.csv.buffer, x.arrow.buffer] as ArrayBuffer[]),
+      );
+      self_.postMessage(out, [...transfer]);
+    } catch (err) {
+      // Every request gets its answer: a failure is one too, not a silence.
+      self_.postMessage({ error: err instanceof Error ? err.message : String(err) }, []);
+    }
+  });
 };

@@ -315,3 +315,17 @@ Deno.test("WorkerTableEncoder gives the bytes TableEncoder gives, in order", asy
   assert.deepEqual(files(got), files(want));
   for (const [, bytes] of files(got)) assert.deepEqual(bytes.slice(0, 4), [0x50, 0x41, 0x52, 0x31]);
 });
+
+Deno.test("WorkerTableEncoder answers a chunk it cannot encode with an error, then goes on", async () => {
+  const { chunks } = await tables([
+    map("1.000001", "0x00000000fffff000", "0x0000000002d15000", 4096),
+  ]);
+  const w = new WorkerTableEncoder();
+  // Asked at once, before the worker has loaded its Parquet writer: still answered.
+  const bad = w.encode({ schema: chunks[0]!.schema, n: 1, data: [] });
+  await assert.rejects(bad, /table encoder:/);
+  const good = await w.encode(chunks[0]!);
+  assert.equal(good.table, chunks[0]!.schema.name);
+  assert.ok(good.csv.length > 0);
+  await w.end();
+});

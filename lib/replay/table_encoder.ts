@@ -120,14 +120,23 @@ export class TableEncoder {
  */
 export class WorkerTableEncoder {
   readonly #w: Worker;
-  readonly #waiting: ((m: EncodedChunk[]) => void)[] = [];
+  readonly #waiting: { res: (m: EncodedChunk[]) => void; rej: (e: Error) => void }[] = [];
 
   /** Start the worker. */
   constructor() {
     this.#w = new Worker(new URL("./_table_encoder_worker.ts", import.meta.url).href, {
       type: "module",
     });
-    this.#w.onmessage = (e: MessageEvent<EncodedChunk[]>) => this.#waiting.shift()!(e.data);
+    this.#w.onmessage = (e: MessageEvent<EncodedChunk[] | { error: string }>) => {
+      const w = this.#waiting.shift()!;
+      if (Array.isArray(e.data)) w.res(e.data);
+      else w.rej(new Error(`table encoder: ${e.data.error}`));
+    };
+    // A worker that dies fails every request still waiting, instead of leaving it unanswered.
+    this.#w.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      for (const w of this.#waiting.splice(0)) w.rej(new Error(`table encoder: ${e.message}`));
+    };
   }
 
   /**
@@ -140,7 +149,7 @@ export class WorkerTableEncoder {
     const transfer = c.data.filter((d) => !Array.isArray(d)).map((d) =>
       (d as Float64Array | Int32Array).buffer as ArrayBuffer
     );
-    const done = new Promise<EncodedChunk[]>((res) => this.#waiting.push(res));
+    const done = new Promise<EncodedChunk[]>((res, rej) => this.#waiting.push({ res, rej }));
     this.#w.postMessage({ kind: "chunk", chunk: c }, transfer);
     return (await done)[0]!;
   }
@@ -151,10 +160,12 @@ export class WorkerTableEncoder {
    * @returns One entry per table.
    */
   async end(): Promise<EncodedChunk[]> {
-    const done = new Promise<EncodedChunk[]>((res) => this.#waiting.push(res));
+    const done = new Promise<EncodedChunk[]>((res, rej) => this.#waiting.push({ res, rej }));
     this.#w.postMessage({ kind: "end" });
-    const out = await done;
-    this.#w.terminate();
-    return out;
+    try {
+      return await done;
+    } finally {
+      this.#w.terminate();
+    }
   }
 }
