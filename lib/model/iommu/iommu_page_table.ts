@@ -44,8 +44,18 @@ export interface PageTableStats {
   tablesFreed: number;
 }
 
-/** 0-based index of the highest set bit of a positive bigint. */
-function fls0(x: bigint): bigint {
+const TWO_32 = 4294967296;
+const TWO_53 = 0x20000000000000n;
+
+/** 0-based index of the highest set bit of a positive bigint (-1 for 0). */
+export function fls0(x: bigint): bigint {
+  if (x <= 0n) return -1n;
+  if (x < TWO_53) {
+    // Numbers are exact here: two 32-bit halves, no bigint arithmetic (the hot path).
+    const n = Number(x);
+    const hi = Math.floor(n / TWO_32);
+    return BigInt(hi > 0 ? 63 - Math.clz32(hi) : 31 - Math.clz32(n >>> 0));
+  }
   let i = -1n;
   while (x > 0n) {
     x >>= 1n;
@@ -55,7 +65,14 @@ function fls0(x: bigint): bigint {
 }
 
 /** 0-based index of the lowest set bit of a positive bigint. */
-function ffs0(x: bigint): bigint {
+export function ffs0(x: bigint): bigint {
+  if (x > 0n && x < TWO_53) {
+    const n = Number(x);
+    const lo = n >>> 0;
+    if (lo !== 0) return BigInt(31 - Math.clz32(lo & -lo));
+    const hi = Math.floor(n / TWO_32);
+    return BigInt(63 - Math.clz32(hi & -hi));
+  }
   let i = 0n;
   while ((x & 1n) === 0n) {
     x >>= 1n;

@@ -1,7 +1,9 @@
 // kernel-spec §5.2 and §11 tests 14–15: page-size selection, PTE counts, unmapped_size.
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { IommuPageTable, iommuPgsize } from "./mod.ts";
+import { ffs0, fls0 } from "./iommu_page_table.ts";
 
 const BITMAP = 0x40201000n; // 4K | 2M | 1G
 
@@ -76,4 +78,36 @@ Deno.test("IommuPageTable counts table pages allocated on first use and freed wh
   assert.equal(pt.stats.tablesFreed, 2); // the L1 and L2 tables of 0xfff80000; L3 still in use
   pt.iommuUnmap(0x200000n, 0x200000n);
   assert.equal(pt.stats.tablesFreed, 4);
+});
+
+Deno.test("fls0/ffs0: the highest and lowest set bit of any 64-bit value (the number fast path agrees)", () => {
+  const slowFls = (x: bigint) => {
+    let i = -1n;
+    while (x > 0n) {
+      x >>= 1n;
+      ++i;
+    }
+    return i;
+  };
+  const slowFfs = (x: bigint) => {
+    let i = 0n;
+    while ((x & 1n) === 0n) {
+      x >>= 1n;
+      ++i;
+    }
+    return i;
+  };
+  for (
+    const v of [1n, 2n, 3n, 0xffffffffn, 0x100000000n, 0x1fffffffffffffn, 2n ** 53n, 2n ** 63n]
+  ) {
+    assert.equal(fls0(v), slowFls(v), `fls0 ${v}`);
+    assert.equal(ffs0(v), slowFfs(v), `ffs0 ${v}`);
+  }
+  fc.assert(
+    fc.property(fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }), (v) => {
+      assert.equal(fls0(v), slowFls(v));
+      assert.equal(ffs0(v), slowFfs(v));
+    }),
+    { numRuns: 3000 },
+  );
 });
