@@ -80,6 +80,11 @@ export const PROBE_MEANINGS: Readonly<Record<string, ProbeMeaning>> = {
     returns: "",
     description: "unmap, taking the reservation lock",
   },
+  "dma_buf_get_pfn_unlocked": {
+    entryArgs: ["attach", "pgoff"],
+    returns: "ret",
+    description: "a PFN importer (iommufd, KVM) takes a page's PFN (seed 004 RFC; 0 or -errno)",
+  },
   "dma_buf_move_notify": {
     entryArgs: ["dmabuf"],
     returns: "",

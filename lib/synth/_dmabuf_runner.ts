@@ -6,13 +6,19 @@
 // maps again only once the reset is done (a second move_notify restores). The exporter's own
 // mapping of the BAR is not traced (on a bus-address pair the merged code emits nothing); a
 // replay models it from these events (the revisions).
+//
+// A "pfn" importer (seed 004's RFC: iommufd for a VM with passed-through devices) calls
+// `dma_buf_get_pfn_unlocked` once per naturally aligned run of the buffer instead of mapping it,
+// maps each run into the VM's I/O address space (`iommu:map`, IOVA = the buffer's guest-physical
+// address), and its move_notify zaps them (`iommu:unmap`); at the start the VM's devices attach to
+// their iommufd domain and its RAM is mapped there (1 GiB pages).
 
 import {
   DMABUF_RESET_FAULTS,
   type DmaBufFaultCode,
   type DmaBufWorkload,
 } from "./dmabuf_scenario.ts";
-import type { TraceContext } from "./ftrace_text.ts";
+import { iommuMapBody, iommuUnmapBody, type TraceContext } from "./ftrace_text.ts";
 
 /** What the runner needs of the synthesizer. */
 export interface DmaBufEnv {
@@ -47,6 +53,31 @@ interface Buffer {
   unmaps: number;
   /** Bumped when the importer's invalidation unmaps: a pending unmap then does nothing. */
   generation: number;
+  /** Its offset into the BAR. */
+  readonly offset: bigint;
+}
+
+/** A run of a buffer `get_pfn` hands out: its page offset, CPU address and bytes. */
+interface PfnRun {
+  readonly pgoff: bigint;
+  readonly paddr: bigint;
+  readonly bytes: bigint;
+}
+
+/** The runs of `[paddr, paddr + len)`: each the largest naturally aligned order that fits. */
+function pfnRuns(paddr: bigint, len: bigint): PfnRun[] {
+  const out: PfnRun[] = [];
+  for (let off = 0n; off < len;) {
+    const pfn = (paddr + off) >> 12n;
+    let order = 0n;
+    while (
+      order < 18n && (pfn & ((2n << order) - 1n)) === 0n && (8192n << order) <= len - off
+    ) ++order;
+    const bytes = 4096n << order;
+    out.push({ pgoff: off >> 12n, paddr: paddr + off, bytes });
+    off += bytes;
+  }
+  return out;
 }
 
 const hex = (v: bigint) => "0x" + v.toString(16);
@@ -81,12 +112,25 @@ export class DmaBufRunner {
 
   /** Start: the buffers, one after the other, and the first reset. */
   start(t0: number): void {
+    if (this.#w.importerApi === "pfn") t0 = this.#vmStart(t0);
     for (let k = 0; k < this.#w.buffers; ++k) {
       this.#env.at(t0 + k * 10 * STEP_NS, this.#w.cpu, (t) => this.#export(t, k));
     }
     if (this.#w.flr !== null) {
       this.#env.at(t0 + this.#env.us(this.#w.flr.everyUs), this.#w.cpu, (t) => this.#reset(t));
     }
+  }
+
+  /** The VM's devices attach to their iommufd domain; its RAM is mapped there. */
+  #vmStart(t: number): number {
+    for (const dev of [this.#w.exporter.device, this.#w.importer]) {
+      t = this.#line(t, "attach_device_to_domain", `IOMMU: device=${dev}`);
+    }
+    const GIB = 1n << 30n;
+    for (let off = 0n; off < this.#w.guestRamBytes; off += GIB) {
+      t = this.#line(t, "map", iommuMapBody(off, 0x100000000n + off, GIB));
+    }
+    return t;
   }
 
   #line(t: number, event: string, body: string, fault?: DmaBufFaultCode): number {
@@ -102,12 +146,49 @@ export class DmaBufRunner {
   }
 
   #unmapLine(t: number, b: Buffer, fault?: DmaBufFaultCode): number {
+    if (this.#w.importerApi === "pfn") {
+      // The importer's zap: every run unmapped from the VM's address space (the fault, if any,
+      // shows where the last one goes: there the attachment has no mapping left).
+      const runs = this.#runs(b);
+      runs.forEach((x, i) => {
+        const iova = this.#w.ioasIova + b.offset + (x.pgoff << 12n);
+        const last = i === runs.length - 1 ? fault : undefined;
+        t = this.#line(t, "unmap", iommuUnmapBody(iova, x.bytes, x.bytes), last);
+      });
+      return t;
+    }
     return this.#line(
       t,
       "dmabuf_unmap",
       `(dma_buf_unmap_attachment+0x4/0x90) attach=${hex(b.attach)} sgt=${hex(b.sgt)} dir=0`,
       fault,
     );
+  }
+
+  #runs(b: Buffer): PfnRun[] {
+    return pfnRuns(this.#w.barCpuStart + b.offset, BigInt(this.#w.bytes));
+  }
+
+  /** A PFN importer's map: `get_pfn` of each run, each mapped into the VM's address space. */
+  #pfnMap(t: number, b: Buffer, fault?: DmaBufFaultCode, mapToo = true): number {
+    for (const x of this.#runs(b)) {
+      t = this.#line(
+        t,
+        "dmabuf_get_pfn",
+        `(dma_buf_get_pfn_unlocked+0x4/0x90) attach=${hex(b.attach)} pgoff=${hex(x.pgoff)}`,
+        fault,
+      );
+      fault = undefined;
+      if (!mapToo) return t;
+      t = this.#line(
+        t,
+        "dmabuf_get_pfn_ret",
+        "(iopt_map_dmabuf+0x11c/0x2a0 <- dma_buf_get_pfn_unlocked) ret=0x0",
+      );
+      const iova = this.#w.ioasIova + b.offset + (x.pgoff << 12n);
+      t = this.#line(t, "map", iommuMapBody(iova, x.paddr, x.bytes));
+    }
+    return t;
   }
 
   /** Export slot `k`'s piece of the BAR, attach the importer; then the first map. */
@@ -133,8 +214,9 @@ export class DmaBufRunner {
       generation: 0,
       faults: this.#faultsAt(++this.#exported, false),
       unmaps: 0,
+      offset: BigInt(k) * BigInt(w.bytes),
     };
-    const offset = BigInt(k) * BigInt(w.bytes);
+    const offset = b.offset;
     const len = BigInt(w.bytes);
     t = this.#line(
       t,
@@ -194,6 +276,13 @@ export class DmaBufRunner {
       this.#waiting.push((tt) => this.#env.at(tt, this.#w.cpu, (x) => this.#map(x, b, k)));
       return t;
     }
+    if (this.#w.importerApi === "pfn") {
+      t = this.#pfnMap(t, b);
+      b.mapped = true;
+      const g = b.generation;
+      this.#env.at(t + this.#env.us(this.#w.holdUs), this.#w.cpu, (tt) => this.#unmap(tt, b, k, g));
+      return t;
+    }
     t = this.#line(
       t,
       "dmabuf_map_unlocked",
@@ -223,7 +312,10 @@ export class DmaBufRunner {
       b.mapsLeft = 0;
       return this.#release(t, b, k);
     }
-    if (generation === b.generation && b.mapped) {
+    if (generation === b.generation && b.mapped && this.#w.importerApi === "pfn") {
+      t = this.#unmapLine(t, b); // the VMM unmaps the area: the importer drops its mappings
+      b.mapped = false;
+    } else if (generation === b.generation && b.mapped) {
       t = this.#line(
         t,
         "dmabuf_unmap_unlocked",
@@ -265,7 +357,9 @@ export class DmaBufRunner {
       `(dma_buf_release+0x4/0x90) dentry=${hex(b.dentry)}`,
       attached ? "DMABUF_RELEASE_WITH_ATTACHMENTS" : undefined,
     );
-    if (b.faults.includes("DMABUF_OP_AFTER_RELEASE")) {
+    if (b.faults.includes("DMABUF_OP_AFTER_RELEASE") && this.#w.importerApi === "pfn") {
+      t = this.#pfnMap(t, b, "DMABUF_OP_AFTER_RELEASE", false);
+    } else if (b.faults.includes("DMABUF_OP_AFTER_RELEASE")) {
       // The importer still uses the attachment of a released buffer.
       t = this.#line(
         t,
@@ -324,6 +418,11 @@ export class DmaBufRunner {
       } else if (!b.mapped && mapWhileRevoked > 0) {
         // A map the revoked exporter should have refused succeeds.
         --mapWhileRevoked;
+        if (this.#w.importerApi === "pfn") {
+          t = this.#pfnMap(t, b, "DMABUF_MAP_WHILE_REVOKED");
+          t = this.#unmapLine(t, b);
+          continue;
+        }
         t = this.#line(
           t,
           "dmabuf_map",

@@ -65,7 +65,26 @@ export interface DmaBufWorkload {
   } | null;
   /** Faults: into the `after`-th buffer, or (revoke codes) at the `after`-th reset. */
   readonly faults: readonly { readonly code: DmaBufFaultCode; readonly after: number }[];
+  /**
+   * How the importer maps: `"sg"`, the DMA API's `dma_buf_map_attachment` (an RDMA NIC, a
+   * GPU); `"pfn"`, the RFC's `dma_buf_get_pfn_unlocked` (seed 004): iommufd takes the PFNs
+   * and maps them into a VM's I/O address space with `iommu_map` at `ioasIova`, and zaps them
+   * (`iommu_unmap`) in its move_notify.
+   */
+  readonly importerApi: "sg" | "pfn";
+  /** Where a PFN importer maps the buffers (their guest-physical address in the VM). */
+  readonly ioasIova: bigint;
+  /** Guest RAM a PFN importer's VM maps at IOVA 0 at the start (bytes, 1 GiB pages). */
+  readonly guestRamBytes: bigint;
+  /** The exporter BAR's CPU physical address (from the topology). */
+  readonly barCpuStart: bigint;
 }
+
+/** The codes a PFN importer cannot show: it never calls dma_buf_unmap_attachment. */
+const SG_ONLY_FAULTS: ReadonlySet<DmaBufFaultCode> = new Set([
+  "DMABUF_UNMAP_NOT_MAPPED",
+  "DMABUF_DOUBLE_UNMAP",
+]);
 
 function range(
   r: JsonReader,
@@ -121,6 +140,9 @@ export function dmaBufWorkload(
     "gapUs",
     "flr",
     "faults",
+    "importerApi",
+    "ioasIova",
+    "guestRamBytes",
   ]);
   const before = r.errors.length;
   const e = r.object(o.exporter, `${at}/exporter`, "the exporter: {device, bar}");
@@ -130,6 +152,7 @@ export function dmaBufWorkload(
   if (bytes !== null && bytes % 4096 !== 0) r.error(`${at}/bytes`, "expected a multiple of 4096");
   const buffers = r.integer(o.buffers ?? 1, `${at}/buffers`, "buffers at once", 1, 4096);
   const dev = topology?.devices.find((d) => d.bdf === device);
+  let barCpuStart = 0n;
   if (device !== null && topology !== null && dev === undefined) {
     r.error(`${at}/exporter/device`, `expected a device of the topology; ${device} is not one`);
   } else if (dev !== undefined && bar !== null && bytes !== null && buffers !== null) {
@@ -139,11 +162,14 @@ export function dmaBufWorkload(
         `${at}/exporter/bar`,
         `expected a memory BAR of ${device}; it has none at index ${bar}`,
       );
-    } else if (BigInt(bytes) * BigInt(buffers) > b.lenBytes) {
-      r.error(
-        `${at}/bytes`,
-        `expected buffers x bytes to fit the BAR (0x${b.lenBytes.toString(16)})`,
-      );
+    } else {
+      barCpuStart = b.cpuStart;
+      if (BigInt(bytes) * BigInt(buffers) > b.lenBytes) {
+        r.error(
+          `${at}/bytes`,
+          `expected buffers x bytes to fit the BAR (0x${b.lenBytes.toString(16)})`,
+        );
+      }
     }
   }
   const importer = r.string(o.importer, `${at}/importer`, "the importing device's BDF");
@@ -169,6 +195,39 @@ export function dmaBufWorkload(
       if (every !== null && reset !== null) flr = { everyUs: every, resetUs: reset };
     }
   }
+  const importerApi = r.oneOf(
+    o.importerApi ?? "sg",
+    `${at}/importerApi`,
+    "the importer's API",
+    [
+      "sg",
+      "pfn",
+    ] as const,
+  );
+  const ioasIova = r.integer(
+    o.ioasIova ?? 0x8000000000,
+    `${at}/ioasIova`,
+    "a 4 KiB-aligned IOVA",
+    0,
+    2 ** 52,
+  );
+  if (ioasIova !== null && ioasIova % 4096 !== 0) {
+    r.error(`${at}/ioasIova`, "expected a multiple of 4096");
+  }
+  const guestRam = r.integer(
+    o.guestRamBytes ?? (importerApi === "pfn" ? 2 ** 32 : 0),
+    `${at}/guestRamBytes`,
+    "guest RAM bytes, a multiple of 1 GiB",
+    0,
+    2 ** 46,
+  );
+  if (guestRam !== null && guestRam % 2 ** 30 !== 0) {
+    r.error(`${at}/guestRamBytes`, "expected a multiple of 1 GiB (1073741824)");
+  }
+  if (
+    guestRam !== null && ioasIova !== null && bytes !== null && buffers !== null &&
+    guestRam > ioasIova && importerApi === "pfn"
+  ) r.error(`${at}/ioasIova`, "expected the buffers above the guest RAM");
   const faults: DmaBufWorkload["faults"][number][] = [];
   r.array(o.faults ?? [], `${at}/faults`, "the faults")?.forEach((f, i) => {
     const p = `${at}/faults/${i}`;
@@ -183,7 +242,12 @@ export function dmaBufWorkload(
       1,
       2 ** 40,
     );
-    if (code !== null && DMABUF_RESET_FAULTS.has(code) && o.flr === undefined) {
+    if (code !== null && importerApi === "pfn" && SG_ONLY_FAULTS.has(code)) {
+      r.error(
+        `${p}/code`,
+        `${code} needs dma_buf_unmap_attachment: a "pfn" importer never calls it`,
+      );
+    } else if (code !== null && DMABUF_RESET_FAULTS.has(code) && o.flr === undefined) {
       r.error(`${p}/code`, `${code} happens at a reset: the workload needs "flr"`);
     } else if (code !== null && after !== null) faults.push({ code, after });
   });
@@ -202,5 +266,9 @@ export function dmaBufWorkload(
     gapUs: gapUs!,
     flr,
     faults,
+    importerApi: importerApi!,
+    ioasIova: BigInt(ioasIova!),
+    guestRamBytes: BigInt(guestRam!),
+    barCpuStart,
   };
 }

@@ -118,8 +118,14 @@ Deno.test("validateScenario: a fault must fit its workload", () => {
   ]);
 });
 
-for (const code of DMABUF_FAULT_CODES) {
-  Deno.test(`synth injects ${code} into a dma-buf workload; the replay finds exactly those`, async () => {
+const SG_ONLY = new Set(["DMABUF_UNMAP_NOT_MAPPED", "DMABUF_DOUBLE_UNMAP"]);
+for (
+  const [code, api] of [
+    ...DMABUF_FAULT_CODES.map((c) => [c, "sg"] as const),
+    ...DMABUF_FAULT_CODES.filter((c) => !SG_ONLY.has(c)).map((c) => [c, "pfn"] as const),
+  ]
+) {
+  Deno.test(`synth injects ${code} into a dma-buf workload (${api} importer); the replay finds exactly those`, async () => {
     const reset = DMABUF_RESET_FAULTS.has(code);
     const v = validateScenario({
       name: code,
@@ -127,6 +133,7 @@ for (const code of DMABUF_FAULT_CODES) {
       dmabufs: [{
         exporter: { device: "0000:03:00.0", bar: 2 },
         importer: "0000:04:00.0",
+        importerApi: api,
         bytes: 65536,
         buffers: 4,
         mapsPerBuffer: [3, 6],
@@ -153,3 +160,30 @@ for (const code of DMABUF_FAULT_CODES) {
     assert.deepEqual(found, want);
   });
 }
+
+Deno.test("a pfn importer refuses the faults it cannot show; its IOVAs must sit above guest RAM", () => {
+  const r = validateScenario({
+    name: "bad",
+    topology,
+    dmabufs: [{
+      exporter: { device: "0000:03:00.0", bar: 2 },
+      importer: "0000:04:00.0",
+      importerApi: "pfn",
+      ioasIova: 4096,
+      guestRamBytes: 1 << 30,
+      faults: [{ code: "DMABUF_DOUBLE_UNMAP" }],
+    }, {
+      exporter: { device: "0000:03:00.0", bar: 2 },
+      importer: "0000:04:00.0",
+      importerApi: "dma",
+      guestRamBytes: 12345,
+    }],
+  });
+  assert.ok(!r.ok);
+  assert.deepEqual(r.errors.map((e) => `${e.pointer}: ${e.message}`), [
+    "/dmabufs/0/ioasIova: expected the buffers above the guest RAM",
+    '/dmabufs/0/faults/0/code: DMABUF_DOUBLE_UNMAP needs dma_buf_unmap_attachment: a "pfn" importer never calls it',
+    '/dmabufs/1/importerApi: expected the importer\'s API: one of "sg", "pfn"',
+    "/dmabufs/1/guestRamBytes: expected a multiple of 1 GiB (1073741824)",
+  ]);
+});

@@ -252,6 +252,39 @@ Deno.test("synth rdma-gpu-dmabuf: vfio-pci dma-bufs imported by the NIC, revoked
   assert.ok(revokes.length % 2 === 0 || revokes.length > 0);
 });
 
+Deno.test("synth vm-iommufd-pfn: iommufd takes GPU BAR PFNs for a VM, maps them into its IOAS, zaps at each reset; no anomaly", async () => {
+  const s = await shipped("vm-iommufd-pfn");
+  const { text } = await textOf(s, { events: 20000, seed: 4 });
+  const p = await summarizeTrace(new Blob([text]).stream());
+  assert.equal(p.diagnostics.total, 0);
+  const e = p.events.byName;
+  assert.equal(e.attach_device_to_domain, 2);
+  assert.equal(e.dmabuf_map ?? 0, 0, "a PFN importer maps no sg table");
+  // Each get_pfn's run is mapped into the VM's address space, after the 4 GiB of guest RAM.
+  assert.equal(e.map, e.dmabuf_get_pfn! + 4);
+  assert.equal(e.dmabuf_get_pfn_ret, e.dmabuf_get_pfn);
+  assert.ok((e.dmabuf_move_notify ?? 0) >= 4, "resets happened");
+  for (const revision of ["v8-2025", "rfc-2025-pfn"] as const) {
+    const r = await replayTrace(new Blob([text]).stream(), { topology: s.topology, revision });
+    assert.deepEqual(r.summary.anomalies.byCode, {}, revision);
+    const d = r.summary.dmaBuf;
+    assert.ok(d.exports > 8 && d.exports === d.attaches && d.attaches === d.detaches);
+    // Every PFN taken is zapped again: by the importer's unmaps, at a reset or before detach.
+    assert.equal(d.pfns, e.dmabuf_get_pfn);
+    assert.equal(d.zaps, d.pfns);
+    assert.equal(d.maps, 0);
+  }
+  // A zap the importer forgets is found: drop one reset's unmaps.
+  const lines = text.split("\n");
+  const at = lines.findIndex((l, i) =>
+    l.includes(": dmabuf_move_notify: ") && lines[i + 1]?.includes(": unmap: ")
+  );
+  assert.ok(at > 0);
+  lines.splice(at + 1, 1);
+  const r = await replayTrace(new Blob([lines.join("\n")]).stream(), { topology: s.topology });
+  assert.ok((r.summary.anomalies.byCode.DMABUF_MAPPING_OUTLIVES_REVOKE ?? 0) >= 1);
+});
+
 Deno.test("validateScenario: dma-buf workloads, each problem at its pointer", () => {
   const topo = {
     hostBridges: [{ id: "pci0000:00" }],

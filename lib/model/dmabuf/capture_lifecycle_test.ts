@@ -32,6 +32,8 @@ Deno.test({
       unmaps: 6,
       detaches: 6,
       releases: 9,
+      pfns: 0,
+      zaps: 0,
       unknown: 0,
     });
     for (let id = 0; id < 9; ++id) assert.equal(t.core.buffer(id)!.state, "RELEASED");

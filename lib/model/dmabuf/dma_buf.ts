@@ -430,28 +430,39 @@ export class DmaBufCore {
    * @param pgoff Page offset into the buffer.
    * @param line Trace line.
    * @param nowNs Trace time.
-   * @returns The errno, the PFN and the largest mapping order.
+   * @param observed The outcome the trace shows (its kretprobe), else the exporter's.
+   * @returns The errno, the PFN and the largest mapping order (the PFN is -1n when the
+   *   exporter cannot say, e.g. a success the revoked exporter would have refused).
    */
-  getPfn(att: number, pgoff: bigint, line: number, nowNs: number): DmaBufPfn {
+  getPfn(
+    att: number,
+    pgoff: bigint,
+    line: number,
+    nowNs: number,
+    observed?: 0 | string,
+  ): DmaBufPfn {
     const a = this.#atts[att]!;
     this.#emit("dma_buf_get_pfn", a.buf, att, line, nowNs);
     const b = this.#bufs[a.buf]!;
     this.#checkGrace(nowNs, line);
     if (this.#released(b, "get_pfn", line, att)) return { errno: "EINVAL", pfn: -1n, maxOrder: 0 };
-    if (b.exporter.getPfn === undefined) return { errno: "EINVAL", pfn: -1n, maxOrder: 0 };
-    const got = b.exporter.getPfn(b, a, pgoff);
-    if (got.errno !== 0) return got;
-    if (b.state !== "LIVE") {
+    const model = b.exporter.getPfn?.(b, a, pgoff) ??
+      { errno: "EINVAL", pfn: -1n, maxOrder: 0 } as DmaBufPfn;
+    const errno = observed ?? model.errno;
+    if (errno !== 0) return { errno, pfn: -1n, maxOrder: 0 };
+    // One mapping, however many pages it takes: the first get_pfn of it is the one to report.
+    if (b.state !== "LIVE" && a.mapLines.length === 0) {
       this.#raise(
         "DMABUF_MAP_WHILE_REVOKED",
         line,
         b.id,
         att,
-        `get_pfn of dma-buf ${b.id} by ${a.device} succeeded while it was revoked`,
+        `get_pfn of dma-buf ${b.id} by ${a.device} succeeded while it was ${b.state.toLowerCase()}`,
+        b.revokeLine >= 0 ? [b.revokeLine] : [],
       );
     }
     if (a.mapLines.length === 0) a.mapLines.push(line); // the importer's page table: one mapping
-    return got;
+    return model.errno === 0 ? model : { errno: 0, pfn: -1n, maxOrder: 0 };
   }
 
   /**

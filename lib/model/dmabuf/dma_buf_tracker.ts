@@ -28,6 +28,7 @@ import {
   u64At,
 } from "../../ingest/mod.ts";
 import { DmaBufCore } from "./dma_buf.ts";
+import { PfnMappings } from "./pfn_mappings.ts";
 import type { DmaBufBarSource, ImporterKind } from "./dma_buf_types.ts";
 import { defaultExporter, type ExporterFactory, VfioTrace } from "./vfio_pci_tracker.ts";
 
@@ -55,6 +56,10 @@ export interface DmaBufTrackerStats {
   detaches: number;
   /** Releases. */
   releases: number;
+  /** `get_pfn` calls that succeeded (PFN importers, seed 004). */
+  pfns: number;
+  /** Zaps of a PFN importer's mappings (its traced IOMMU mappings all unmapped). */
+  zaps: number;
   /** Operations on pointers the trace never introduced (skipped). */
   unknown: number;
 }
@@ -96,6 +101,8 @@ export class DmaBufTracker {
     unmaps: 0,
     detaches: 0,
     releases: 0,
+    pfns: 0,
+    zaps: 0,
     unknown: 0,
   };
   readonly #map: ProbeMap;
@@ -119,6 +126,13 @@ export class DmaBufTracker {
   readonly #byPid = new Map<number, number[]>();
   /** The BAR memory a vfio export in progress names (fetch-args of its probe), per pid. */
   readonly #barSource = new Map<number, DmaBufBarSource>();
+  /** `get_pfn` entries waiting for their return, per pid. */
+  readonly #pfnPending = new Map<
+    number,
+    { att: number; pgoff: bigint; line: number; ts: number }
+  >();
+  /** What the PFN importers mapped (their zap is the unmap of it). */
+  readonly #pfn = new PfnMappings();
   #lastTs = 0;
 
   /**
@@ -151,11 +165,15 @@ export class DmaBufTracker {
       if (kind !== EVENT_KIND.TRACEPOINT) continue;
       const name = b.eventNames.get(b.eventId[r]!);
       if (name.startsWith("dma_buf_")) this.#tracepoint(b, r, name);
+      else if (this.#pfn.size > 0 && (name === "map" || name === "unmap")) {
+        this.#iommu(b, r, name);
+      }
     }
   }
 
   /** Finish: flush maps whose return never came, and check revoked mappings. */
   end(): void {
+    for (const pid of [...this.#pfnPending.keys()]) this.#flushPfn(pid);
     for (const [pid, m] of this.#mapping) {
       this.#mapping.delete(pid);
       if (this.core.map(m.att, m.line, m.ts).errno === 0) ++this.stats.maps;
@@ -292,8 +310,29 @@ export class DmaBufTracker {
         const att = this.#attOf(num("attach"), pid);
         if (att < 0) return;
         this.core.detach(att, line, ts);
+        this.#pfn.drop(att);
         ++this.stats.detaches;
         return;
+      }
+      case "dma_buf_get_pfn_unlocked": {
+        if (!isReturn) {
+          this.#flushPfn(pid);
+          this.#pfn.moveOn(pid);
+          const att = this.#attOf(num("attach"), pid);
+          if (att < 0) return;
+          const pgoff = num("pgoff");
+          this.#pfnPending.set(pid, { att, pgoff: pgoff < 0n ? 0n : pgoff, line, ts });
+          return;
+        }
+        const ret = arg("retval");
+        if (typeof ret !== "bigint") return this.#flushPfn(pid);
+        // 0, or -errno printed as an unsigned 64-bit (or 32-bit) value.
+        const neg = ret >= 1n << 63n
+          ? (1n << 64n) - ret
+          : ret >= 1n << 31n
+          ? (1n << 32n) - ret
+          : 0n;
+        return this.#flushPfn(pid, ret === 0n ? 0 : neg > 0n ? `E${neg}` : `E${ret}`);
       }
       case "dma_buf_pin":
       case "dma_buf_unpin": {
@@ -310,11 +349,12 @@ export class DmaBufTracker {
         if (buf === undefined) return void ++this.stats.unknown;
         const b = this.core.buffer(buf)!;
         // With vfio's own move/cleanup probed, that probe already revoked and notified.
-        if (b.exporter.revocable && this.#vfio.moveSeen) return;
+        if (b.exporter.revocable && this.#vfio.moveSeen) return this.#zapUntraced(buf, line, ts);
         // A revocable exporter (vfio) calls move_notify only when it flips the revoked state.
         if (b.exporter.revocable && b.state !== "RELEASED") {
           this.core.revoke(buf, line, ts, b.state === "LIVE");
         } else this.core.moveNotify(buf, line, ts);
+        this.#zapUntraced(buf, line, ts);
         return;
       }
       case "dma_buf_release": {
@@ -409,6 +449,50 @@ export class DmaBufTracker {
     }
     this.#atts.set(ptr, att);
     return att;
+  }
+
+  /** A `get_pfn` call: to the core, with the outcome the trace shows when it shows one. */
+  #flushPfn(pid: number, observed?: 0 | string): void {
+    const p = this.#pfnPending.get(pid);
+    if (p === undefined) return;
+    this.#pfnPending.delete(pid);
+    const got = this.core.getPfn(p.att, p.pgoff, p.line, p.ts, observed);
+    if (got.errno !== 0) return;
+    ++this.stats.pfns;
+    this.#pfn.handedOut(p.att, got.pfn, got.maxOrder, pid);
+  }
+
+  /** An `iommu:map`/`unmap` while PFN importers are about: theirs, or not. */
+  #iommu(b: EventBatch, r: number, name: string): void {
+    const t = b.tables.get(name);
+    if (t === undefined) return;
+    const row = b.tableRow[r]!;
+    if (t.incomplete[row]) return;
+    const iova = u64At(t.cols.iova as Uint32Array, row);
+    if (name === "map") {
+      const size = BigInt((t.cols.size as Float64Array)[row]!);
+      this.#pfn.mapped(iova, u64At(t.cols.paddr as Uint32Array, row), size, b.pid[r]!);
+      return;
+    }
+    const size = BigInt((t.cols.unmapped_size as Float64Array)[row]!);
+    for (const att of this.#pfn.unmapped(iova, size)) {
+      this.core.zapPfns(att, b.lineNo1[r]!, this.#lastTs);
+      ++this.stats.zaps;
+    }
+  }
+
+  /**
+   * After a revoke: the PFN importers whose mappings no tracepoint shows (KVM's EPT) are taken
+   * to zap in their move_notify, as the RFC requires; only traced ones are checked.
+   */
+  #zapUntraced(buf: number, line: number, ts: number): void {
+    const b = this.core.buffer(buf)!;
+    if (b.state === "LIVE" || this.#pfn.size === 0) return;
+    for (const att of b.attachments) {
+      if (!this.#pfn.untraced(att)) continue;
+      this.core.zapPfns(att, line, ts);
+      this.#pfn.drop(att);
+    }
   }
 
   #flushMap(pid: number): void {

@@ -135,3 +135,60 @@ Deno.test("tracker: revoke triggers probed on their own (config write, reset ioc
   ]);
   assert.equal(t.stats.maps, 3);
 });
+
+Deno.test("tracker: PFN importers (seed 004): get_pfn outcomes, a traced zap, an untraced (KVM) one, a late one", async () => {
+  const ts = (i: number) => `1.${String(i + 1).padStart(6, "0")}`;
+  const ATTACH = (ptr: string) =>
+    `dmabuf_dynamic_attach: (dma_buf_dynamic_attach+0x4/0x260) dmabuf=${ptr} size=2097152 dev="0000:04:00.0" importer_ops=0xffffffffc0a01000`;
+  const PFN = (att: string, ret: string) => [
+    `dmabuf_get_pfn: (dma_buf_get_pfn_unlocked+0x4/0x90) attach=${att} pgoff=0x0`,
+    `dmabuf_get_pfn_ret: (iopt_map_dmabuf+0x11c/0x2a0 <- dma_buf_get_pfn_unlocked) ret=${ret}`,
+  ];
+  const MAP =
+    "map: IOMMU: iova=0x0000008000000000 - 0x0000008000200000 paddr=0x0000383000000000 size=2097152";
+  const UNMAP =
+    "unmap: IOMMU: iova=0x0000008000000000 - 0x0000008000200000 size=2097152 unmapped_size=2097152";
+  const NOTIFY = (ptr: string) =>
+    `dmabuf_move_notify: (dma_buf_move_notify+0x4/0x60) dmabuf=${ptr}`;
+  // iommufd on buffer 0xff01 (pid 7): an ENODEV get_pfn, then one that maps; a reset, zapped.
+  // KVM on buffer 0xff02 (pid 8): a get_pfn mapped nowhere a trace shows; its reset zaps it.
+  const t = await run([
+    line(7, ts(0), EXPORT("0xff01", "vfio_pci_core", 2097152)[0]!),
+    line(7, ts(1), EXPORT("0xff01", "vfio_pci_core", 2097152)[1]!),
+    line(7, ts(2), ATTACH("0xff01")),
+    ...PFN("0xaa", "0xffffffffffffffed").map((w, i) => line(7, ts(3 + i), w)),
+    ...PFN("0xaa", "0x0").map((w, i) => line(7, ts(5 + i), w)),
+    line(7, ts(7), MAP),
+    line(8, ts(8), EXPORT("0xff02", "vfio_pci_core", 2097152)[0]!),
+    line(8, ts(9), EXPORT("0xff02", "vfio_pci_core", 2097152)[1]!),
+    line(8, ts(10), ATTACH("0xff02")),
+    ...PFN("0xbb", "0x0").map((w, i) => line(8, ts(11 + i), w)),
+    line(7, ts(13), NOTIFY("0xff01")),
+    line(7, ts(14), UNMAP),
+    line(8, ts(15), NOTIFY("0xff02")),
+    // Restored; the iommufd importer takes its PFN again while live: fine.
+    line(7, ts(16), NOTIFY("0xff01")),
+    ...PFN("0xaa", "0x0").map((w, i) => line(7, ts(17 + i), w)),
+    line(7, ts(19), MAP),
+  ]);
+  assert.deepEqual(t.core.anomalies.map((a) => [a.code, a.line]), []);
+  assert.deepEqual([t.stats.pfns, t.stats.zaps], [3, 1]);
+  assert.equal(t.core.attachment(0)!.mapLines.length, 1, "mapped again after the restore");
+  assert.equal(t.core.attachment(1)!.mapLines.length, 0, "KVM's zap is taken at the revoke");
+
+  // The same iommufd importer, its zap 20 ms after the revoke; a get_pfn while revoked.
+  const late = await run([
+    line(7, "1.000001", EXPORT("0xff01", "vfio_pci_core", 2097152)[0]!),
+    line(7, "1.000002", EXPORT("0xff01", "vfio_pci_core", 2097152)[1]!),
+    line(7, "1.000003", ATTACH("0xff01")),
+    ...PFN("0xaa", "0x0").map((w, i) => line(7, `1.00000${4 + i}`, w)),
+    line(7, "1.000006", MAP),
+    line(7, "1.000007", NOTIFY("0xff01")),
+    line(7, "1.020007", UNMAP),
+    ...PFN("0xaa", "0x0").map((w, i) => line(7, `1.02000${8 + i}`, w)),
+  ]);
+  assert.deepEqual(late.core.anomalies.map((a) => [a.code, a.line]), [
+    ["DMABUF_MAPPING_OUTLIVES_REVOKE", 8],
+    ["DMABUF_MAP_WHILE_REVOKED", 9],
+  ]);
+});
