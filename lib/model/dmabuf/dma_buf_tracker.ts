@@ -166,7 +166,7 @@ export class DmaBufTracker {
       const name = b.eventNames.get(b.eventId[r]!);
       if (name.startsWith("dma_buf_")) this.#tracepoint(b, r, name);
       else if (this.#pfn.size > 0 && (name === "map" || name === "unmap")) {
-        this.#iommu(b, r, name);
+        this.stats.zaps += this.#pfn.iommu(this.core, b, r, name, this.#lastTs);
       }
     }
   }
@@ -349,12 +349,14 @@ export class DmaBufTracker {
         if (buf === undefined) return void ++this.stats.unknown;
         const b = this.core.buffer(buf)!;
         // With vfio's own move/cleanup probed, that probe already revoked and notified.
-        if (b.exporter.revocable && this.#vfio.moveSeen) return this.#zapUntraced(buf, line, ts);
+        if (b.exporter.revocable && this.#vfio.moveSeen) {
+          return this.#pfn.zapUntraced(this.core, buf, line, ts);
+        }
         // A revocable exporter (vfio) calls move_notify only when it flips the revoked state.
         if (b.exporter.revocable && b.state !== "RELEASED") {
           this.core.revoke(buf, line, ts, b.state === "LIVE");
         } else this.core.moveNotify(buf, line, ts);
-        this.#zapUntraced(buf, line, ts);
+        this.#pfn.zapUntraced(this.core, buf, line, ts);
         return;
       }
       case "dma_buf_release": {
@@ -460,39 +462,6 @@ export class DmaBufTracker {
     if (got.errno !== 0) return;
     ++this.stats.pfns;
     this.#pfn.handedOut(p.att, got.pfn, got.maxOrder, pid);
-  }
-
-  /** An `iommu:map`/`unmap` while PFN importers are about: theirs, or not. */
-  #iommu(b: EventBatch, r: number, name: string): void {
-    const t = b.tables.get(name);
-    if (t === undefined) return;
-    const row = b.tableRow[r]!;
-    if (t.incomplete[row]) return;
-    const iova = u64At(t.cols.iova as Uint32Array, row);
-    if (name === "map") {
-      const size = BigInt((t.cols.size as Float64Array)[row]!);
-      this.#pfn.mapped(iova, u64At(t.cols.paddr as Uint32Array, row), size, b.pid[r]!);
-      return;
-    }
-    const size = BigInt((t.cols.unmapped_size as Float64Array)[row]!);
-    for (const att of this.#pfn.unmapped(iova, size)) {
-      this.core.zapPfns(att, b.lineNo1[r]!, this.#lastTs);
-      ++this.stats.zaps;
-    }
-  }
-
-  /**
-   * After a revoke: the PFN importers whose mappings no tracepoint shows (KVM's EPT) are taken
-   * to zap in their move_notify, as the RFC requires; only traced ones are checked.
-   */
-  #zapUntraced(buf: number, line: number, ts: number): void {
-    const b = this.core.buffer(buf)!;
-    if (b.state === "LIVE" || this.#pfn.size === 0) return;
-    for (const att of b.attachments) {
-      if (!this.#pfn.untraced(att)) continue;
-      this.core.zapPfns(att, line, ts);
-      this.#pfn.drop(att);
-    }
   }
 
   #flushMap(pid: number): void {

@@ -12,6 +12,9 @@
  * @module
  */
 
+import { type EventBatch, u64At } from "../../ingest/mod.ts";
+import type { DmaBufCore } from "./dma_buf.ts";
+
 interface PfnAttachment {
   /** CPU physical ranges `[lo, hi)` `get_pfn` handed out (pfn << 12, 4 KiB << max_order). */
   readonly ranges: { lo: bigint; hi: bigint }[];
@@ -134,5 +137,52 @@ export class PfnMappings {
   drop(att: number): void {
     this.#atts.delete(att);
     for (const [pid, a] of this.#taken) if (a === att) this.#taken.delete(pid);
+  }
+
+  /**
+   * An `iommu:map`/`unmap` row while PFN importers are about: theirs (a zap when it removes an
+   * attachment's last mapping), or not.
+   *
+   * @param core The core (told of zaps).
+   * @param b The batch.
+   * @param r The row.
+   * @param name `map` or `unmap`.
+   * @param nowNs Trace time.
+   * @returns How many attachments it zapped.
+   */
+  iommu(core: DmaBufCore, b: EventBatch, r: number, name: string, nowNs: number): number {
+    const t = b.tables.get(name);
+    if (t === undefined) return 0;
+    const row = b.tableRow[r]!;
+    if (t.incomplete[row]) return 0;
+    const iova = u64At(t.cols.iova as Uint32Array, row);
+    if (name === "map") {
+      const size = BigInt((t.cols.size as Float64Array)[row]!);
+      this.mapped(iova, u64At(t.cols.paddr as Uint32Array, row), size, b.pid[r]!);
+      return 0;
+    }
+    const zapped = this.unmapped(iova, BigInt((t.cols.unmapped_size as Float64Array)[row]!));
+    for (const att of zapped) core.zapPfns(att, b.lineNo1[r]!, nowNs);
+    return zapped.length;
+  }
+
+  /**
+   * After a revoke: the PFN importers of a buffer whose mappings no tracepoint shows (KVM's
+   * EPT) are taken to zap in their move_notify, as the RFC requires; only traced ones are
+   * checked.
+   *
+   * @param core The core.
+   * @param buf The buffer.
+   * @param line Trace line of the move_notify.
+   * @param nowNs Trace time.
+   */
+  zapUntraced(core: DmaBufCore, buf: number, line: number, nowNs: number): void {
+    const b = core.buffer(buf)!;
+    if (b.state === "LIVE" || this.#atts.size === 0) return;
+    for (const att of b.attachments) {
+      if (!this.untraced(att)) continue;
+      core.zapPfns(att, line, nowNs);
+      this.drop(att);
+    }
   }
 }
