@@ -22,10 +22,13 @@
 export class StringTable {
   #ids = new Map<string, number>();
   #strings: string[] = [];
-  // Direct-mapped cache of recent strings for internBytes: a hit compares bytes and decodes
-  // nothing (task names, flags, event and device names repeat on almost every line).
-  #cacheBytes: (Uint8Array | undefined)[] = new Array(1024);
-  #cacheId = new Int32Array(1024);
+  // An open-addressing table keyed by the strings' UTF-8 bytes, for internBytes: a lookup hashes
+  // and compares bytes and decodes nothing (task names, flags, event and device names repeat on
+  // almost every line; a direct-mapped cache of a few bytes' hash thrashed on device names,
+  // which differ only inside).
+  #slotBytes: (Uint8Array | undefined)[] = new Array(4096);
+  #slotId = new Int32Array(4096);
+  #used = 0;
   #decoder = new TextDecoder("utf-8");
 
   /**
@@ -46,7 +49,7 @@ export class StringTable {
 
   /**
    * The id of the UTF-8 string `bytes[start, end)`, adding it when new; no decoding and no
-   * allocation when it was seen lately.
+   * allocation when its bytes were seen before.
    *
    * @param bytes The bytes holding the string.
    * @param start First byte.
@@ -56,18 +59,48 @@ export class StringTable {
   internBytes(bytes: Uint8Array, start: number, end: number): number {
     const n = end - start;
     if (n <= 0) return this.intern("");
-    const h = (n * 31 + bytes[start]! * 17 + bytes[end - 1]! * 5 + bytes[start + (n >> 1)]!) & 1023;
-    const hit = this.#cacheBytes[h];
-    if (hit !== undefined && hit.length === n) {
+    let h = n;
+    for (let k = start; k < end; ++k) h = Math.imul(h, 31) + bytes[k]! | 0;
+    const slots = this.#slotBytes;
+    const mask = slots.length - 1;
+    for (let i = (h ^ (h >>> 15)) & mask;; i = (i + 1) & mask) {
+      const hit = slots[i];
+      if (hit === undefined) break;
+      if (hit.length !== n) continue;
       let k = 0;
       while (k < n && hit[k] === bytes[start + k]) ++k;
-      if (k === n) return this.#cacheId[h]!;
+      if (k === n) return this.#slotId[i]!;
     }
     const copy = bytes.slice(start, end);
     const id = this.intern(this.#decoder.decode(copy));
-    this.#cacheBytes[h] = copy;
-    this.#cacheId[h] = id;
+    this.#insert(copy, h, id);
     return id;
+  }
+
+  #insert(key: Uint8Array, h: number, id: number): void {
+    if (2 * (this.#used + 1) > this.#slotBytes.length) this.#grow();
+    const slots = this.#slotBytes;
+    const mask = slots.length - 1;
+    let i = (h ^ (h >>> 15)) & mask;
+    while (slots[i] !== undefined) i = (i + 1) & mask;
+    slots[i] = key;
+    this.#slotId[i] = id;
+    ++this.#used;
+  }
+
+  #grow(): void {
+    const old = this.#slotBytes;
+    const oldId = this.#slotId;
+    this.#slotBytes = new Array(old.length * 2);
+    this.#slotId = new Int32Array(old.length * 2);
+    this.#used = 0;
+    for (let i = 0; i < old.length; ++i) {
+      const key = old[i];
+      if (key === undefined) continue;
+      let h = key.length;
+      for (let k = 0; k < key.length; ++k) h = Math.imul(h, 31) + key[k]! | 0;
+      this.#insert(key, h, oldId[i]!);
+    }
   }
 
   /**
