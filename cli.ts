@@ -738,24 +738,28 @@ class TableFiles {
   >();
   readonly #enc = new WorkerTableEncoder();
   #chain: Promise<void> = Promise.resolve();
-  #inFlight = 0;
+  /** Each chunk still with the worker: resolved once its bytes are written (oldest first). */
+  readonly #inFlight: Promise<void>[] = [];
 
   constructor(dir: string) {
     this.#dir = dir;
   }
 
   write(c: TableChunk): void {
-    ++this.#inFlight;
     const encoded = this.#enc.encode(c);
-    this.#chain = this.#chain.then(async () => {
-      this.#append(await encoded);
-      --this.#inFlight;
-    });
+    this.#chain = this.#chain.then(async () => this.#append(await encoded));
+    const done = this.#chain;
+    this.#inFlight.push(done);
+    void done.then(() => this.#inFlight.splice(this.#inFlight.indexOf(done), 1));
   }
 
-  /** Resolves once at most four chunks wait for the worker (memory stays flat). */
+  /**
+   * Resolves once at most four chunks wait for the worker (memory stays flat). It waits for
+   * the oldest only: waiting for all of them stopped the replay until the worker was idle, and
+   * left each side idle a quarter of the time.
+   */
   async ready(): Promise<void> {
-    while (this.#inFlight > 4) await this.#chain;
+    while (this.#inFlight.length > 4) await this.#inFlight[0];
   }
 
   #append(e: EncodedChunk): void {

@@ -6,6 +6,7 @@ import {
   costFeatures,
   DEFAULT_COST_PROFILE,
   modeledNs,
+  modeledNsOf,
   validateCostProfile,
 } from "./mod.ts";
 
@@ -134,4 +135,47 @@ Deno.test("CostCalibrator: a term that would fit negative is clamped at 0", () =
   assert.ok(Math.abs(r.profile.cpu.dma_map_sg.value - 950) < 1);
   assert.equal(new CostCalibrator().fit(DEFAULT_COST_PROFILE).samples, 0);
   assert.ok(Number.isNaN(new CostCalibrator().fit(DEFAULT_COST_PROFILE).r2));
+});
+
+Deno.test("modeledNsOf sums exactly costFeatures' terms, for any operation", () => {
+  const ops = [
+    "dma_map_page",
+    "dma_unmap_page",
+    "dma_map_sg",
+    "dma_unmap_sg",
+    "dma_alloc",
+    "dma_free",
+    "dma_sync_single_for_cpu",
+    "dma_buf_get_pfn",
+    "dma_buf_move_notify",
+    "iommu_map",
+    "no_such_op",
+  ];
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...ops),
+      fc.constantFrom("", "rcache", "rbtree", "fq", "other"),
+      fc.nat(600),
+      fc.nat(3),
+      fc.nat(130),
+      (op, iovaSource, pteWrites, iotlbInvalidations, sgEntries) => {
+        const o = { op, iovaSource, pteWrites, iotlbInvalidations, sgEntries };
+        const f = costFeatures(o);
+        const want = f.length === 0
+          ? NaN
+          : f.reduce((s, [t, n]) => s + DEFAULT_COST_PROFILE.cpu[t].value * n, 0);
+        const got = modeledNsOf(
+          DEFAULT_COST_PROFILE,
+          op,
+          iovaSource,
+          pteWrites,
+          iotlbInvalidations,
+          sgEntries,
+        );
+        assert.ok(Object.is(got, want) || got === want, `${JSON.stringify(o)}: ${got} vs ${want}`);
+        assert.ok(Object.is(modeledNs(DEFAULT_COST_PROFILE, o), got));
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });

@@ -31,6 +31,7 @@ export {
   type DataPathTerm,
   DEFAULT_COST_PROFILE,
   modeledNs,
+  modeledNsOf,
   validateCostProfile,
 } from "./cost_profile.ts";
 export {

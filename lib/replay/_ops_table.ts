@@ -2,7 +2,7 @@
 // summary counts, and the IOMMU work a CPU printed that is waiting for its operation.
 
 import type { EventBatch } from "../ingest/mod.ts";
-import { type CostProfile, modeledNs } from "../cost/mod.ts";
+import { type CostProfile, modeledNsOf } from "../cost/mod.ts";
 import { OPS_SCHEMA } from "./replay_tables.ts";
 import { TableBuilder, type TableChunk } from "./table_builder.ts";
 import type { Family } from "./_op_families.ts";
@@ -184,13 +184,14 @@ export class OpsTable {
     o.setNum(
       MODELED,
       row,
-      modeledNs(this.#cost, {
-        op: o.getStr(OP, row),
-        iovaSource: o.getStr(SRC, row),
-        pteWrites: o.getNum(PTE, row),
-        iotlbInvalidations: o.getNum(IOTLB, row),
-        sgEntries: o.getNum(SG, row),
-      }),
+      modeledNsOf(
+        this.#cost,
+        o.getStr(OP, row),
+        o.getStr(SRC, row),
+        o.getNum(PTE, row),
+        o.getNum(IOTLB, row),
+        o.getNum(SG, row),
+      ),
     );
   }
 

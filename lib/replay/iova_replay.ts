@@ -15,6 +15,7 @@
  * @module
  */
 
+import { PerCpu } from "./_per_cpu.ts";
 import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, pfnAt, u64At } from "../ingest/mod.ts";
 import {
   FlushQueue,
@@ -66,6 +67,9 @@ interface UnmapOp {
   /** Whether the device is settled (or the pfn's last allocation is to be taken). */
   resolved: boolean;
 }
+
+/** What #onlyHolder says when several domains hold the pfn (no device is named so). */
+const MANY_HOLDERS = "\u0000several";
 
 /** DMA-API events traced before the unmap they cause: they name its device. */
 const UNMAP_BEFORE = new Set(["dma_unmap_sg", "dma_free", "dma_free_pages", "dma_free_sgt"]);
@@ -133,7 +137,7 @@ export class IovaReplay {
   readonly #topology: Topology | undefined;
   readonly #domains = new Map<string, Domain>();
   /** Per CPU: the allocation whose maps are being printed. */
-  readonly #pending = new Map<number, Alloc>();
+  readonly #pending = new PerCpu<Alloc>();
   /** Ops in trace order, waiting for their allocation's device. */
   readonly #queue: Op[] = [];
   /** pfn → device of IOVAs handed out in the trace. */
@@ -141,17 +145,17 @@ export class IovaReplay {
   /** Where the allocations resolved in the last batch came from, by their dma:* line. */
   readonly #sources = new Map<number, "rcache" | "rbtree">();
   /** CPUs where an interrupt unmapped since the task's last map. */
-  readonly #irqFreed = new Set<number>();
+  readonly #irqFreed = new PerCpu<true>();
   readonly #irqFlags = new Map<number, boolean>();
   /**
    * Per CPU: the device a dma_unmap_sg/dma_free just named (its iommu:unmap comes next) and the
    * IOVA (pfn) of the mapping it names when the trace mapped it (-1: not known).
    */
-  readonly #unmapOwner = new Map<number, { dev: string; pfn: number }>();
+  readonly #unmapOwner = new PerCpu<{ dev: string; pfn: number }>();
   /** The IOVA (pfn) of each live sg list, by device and first physical address. */
   readonly #sgIova = new Map<string, number>();
   /** Per CPU: an iommu:unmap whose device waits for the dma_unmap_page after it. */
-  readonly #unmapWaiting = new Map<number, UnmapOp>();
+  readonly #unmapWaiting = new PerCpu<UnmapOp>();
   /** Mismatches no known cause explains: `IOMMU_IOVA_MISMATCH`. */
   readonly mismatches: IovaMismatch[] = [];
   /** Mismatches explained: lazy flush timing, interrupt ordering, warm-up. */
@@ -270,7 +274,7 @@ export class IovaReplay {
         if (unmaps.incomplete[t]) continue;
         const pfn = pfnAt(unmaps.cols.iova as Uint32Array, t);
         const pages = Math.ceil((unmaps.cols.size as Float64Array)[t]! / 4096);
-        if (this.#inIrq(b, r)) this.#irqFreed.add(cpu);
+        if (this.#inIrq(b, r)) this.#irqFreed.set(cpu, true);
         this.#settleWaiting(cpu);
         // A map no DMA-API call owned yet, unmapped on its CPU before any did: the driver's
         // own mapping (another domain), not an allocation of this allocator.
@@ -316,12 +320,13 @@ export class IovaReplay {
         // A named device that does not hold the pfn (a dma_unmap_sg that unmapped nothing,
         // then another device's unmap) yields to the only domain that does.
         const named = dev === "" ? undefined : this.#domains.get(dev);
-        const holders = named?.live.has(o.pfn) ? [dev] : this.#holders(o.pfn);
-        if (dev !== "" && !holders.includes(dev) && holders.length === 1) dev = holders[0]!;
-        if (dev === "") {
-          if (holders.length === 1) dev = holders[0]!;
-          else if (holders.length > 1 && !o.resolved) break; // the dma_unmap_* after will say
-          else dev = this.#devOfPfn.get(o.pfn);
+        if (named === undefined || !named.live.has(o.pfn)) {
+          const only = this.#onlyHolder(o.pfn);
+          if (only !== null && only !== MANY_HOLDERS) dev = only;
+          else if (dev === "") {
+            if (only === MANY_HOLDERS && !o.resolved) break; // the dma_unmap_* after will say
+            dev = this.#devOfPfn.get(o.pfn);
+          }
         }
         if (dev !== undefined) this.#unmap(dev, o);
       }
@@ -329,11 +334,15 @@ export class IovaReplay {
     if (i > 0) this.#queue.splice(0, i);
   }
 
-  /** The devices whose domains hold `pfn` allocated. */
-  #holders(pfn: number): string[] {
-    const out: string[] = [];
-    for (const [k, d] of this.#domains) if (d.live.has(pfn)) out.push(k);
-    return out;
+  /** The one device whose domain holds `pfn` allocated; null for none, MANY_HOLDERS for more. */
+  #onlyHolder(pfn: number): string | null {
+    let only: string | null = null;
+    for (const [k, d] of this.#domains) {
+      if (!d.live.has(pfn)) continue;
+      if (only !== null) return MANY_HOLDERS;
+      only = k;
+    }
+    return only;
   }
 
   /** No dma_unmap_* named the waiting unmap's device: take the pfn's last allocation's. */

@@ -388,28 +388,29 @@ export class OpsRecorder {
     const o = this.#t.b;
     const row = this.#t.row(b, r, name);
     o.setStr(DEVICE, row, device);
-    const arr = (col: string) => {
-      const st = (c[col + "_start"] as Int32Array | undefined)?.[tr] ?? 0;
-      const n = (c[col + "_len"] as Int32Array | undefined)?.[tr] ?? 0;
-      return { st, n: Math.max(n, 0) };
-    };
     let phys = -1n;
     if (c.phys_addrs !== undefined || c.phys_addrs_start !== undefined) {
-      const p = arr("phys_addrs");
-      if (p.n > 0) phys = u64At(b.pool, p.st);
-      o.setNum(RANGES, row, p.n);
+      const n = Math.max((c.phys_addrs_len as Int32Array | undefined)?.[tr] ?? 0, 0);
+      if (n > 0) phys = u64At(b.pool, (c.phys_addrs_start as Int32Array)[tr]!);
+      o.setNum(RANGES, row, n);
     } else if (c.phys_addr !== undefined) {
       phys = u64At(c.phys_addr as Uint32Array, tr);
       o.setNum(RANGES, row, 1);
     }
     if (c.dma_addrs_start !== undefined) {
-      const d = arr("dma_addrs");
-      const z = arr("sizes");
+      const dn = Math.max((c.dma_addrs_len as Int32Array)[tr]!, 0);
+      const zst = (c.sizes_start as Int32Array | undefined)?.[tr] ?? 0;
+      const zn = Math.max((c.sizes_len as Int32Array | undefined)?.[tr] ?? 0, 0);
       let bytes = 0;
-      for (let k = 0; k < z.n; ++k) bytes += Number(u64At(b.pool, z.st + k));
-      o.setNum(SG, row, d.n);
+      // Each size as a number (no bigint: an sg segment is far below 2^53 bytes).
+      for (let k = 0; k < zn; ++k) {
+        bytes += b.pool[2 * (zst + k)]! + b.pool[2 * (zst + k) + 1]! * 2 ** 32;
+      }
+      o.setNum(SG, row, dn);
       o.setNum(BYTES, row, bytes);
-      if (d.n > 0) o.setStr(DMA_ADDR, row, hex(u64At(b.pool, d.st)));
+      if (dn > 0) {
+        o.setStr(DMA_ADDR, row, hex(u64At(b.pool, (c.dma_addrs_start as Int32Array)[tr]!)));
+      }
     } else {
       if (c.size !== undefined) o.setNum(BYTES, row, (c.size as Float64Array)[tr]!);
       if (c.dma_addr !== undefined) {
