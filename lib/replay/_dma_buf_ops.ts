@@ -228,6 +228,15 @@ export class DmaBufOps {
   }
 
   /** A physical address a task maps during its dma-buf map: inside the buffer's ranges? */
+  /**
+   * Whether the task is inside a dma-buf map whose ranges its maps must stay in (else
+   * {@linkcode checkRange} has nothing to check: callers skip making its arguments).
+   */
+  checksRanges(pid: number): boolean {
+    const op = this.#taskOp.get(pid);
+    return op !== undefined && !op.unmap && op.ranges !== null;
+  }
+
   checkRange(pid: number, paddr: bigint, bytes: number, line: number): void {
     const op = this.#taskOp.get(pid);
     if (op === undefined || op.unmap || op.ranges === null) return;

@@ -31,6 +31,12 @@ export const REV = 19;
 
 export const hex = (v: bigint): string => (v < 0n ? "" : `0x${v.toString(16)}`);
 
+/**
+ * The hex of a page-aligned address held as a number (exact: a multiple of 4096 below 2^64 is
+ * a double), "" for -1.
+ */
+export const hexNum = (v: number): string => (v < 0 ? "" : `0x${v.toString(16)}`);
+
 /** IOMMU work printed on one CPU and not yet given to an operation. */
 export interface Work {
   /** Line, time (s) and task of the first event, line of the last. */
@@ -41,8 +47,10 @@ export interface Work {
   events: number;
   pte: number;
   bytes: number;
-  iova: bigint;
-  next: bigint;
+  /** IOVA of the first event, and where the next one would follow it (-1: none): numbers,
+   * exact for page-aligned IOVAs (iommu_map maps whole pages). */
+  iova: number;
+  next: number;
 }
 
 export function newWork(): Work {
@@ -54,8 +62,8 @@ export function newWork(): Work {
     events: 0,
     pte: 0,
     bytes: 0,
-    iova: -1n,
-    next: -1n,
+    iova: -1,
+    next: -1,
   };
 }
 
@@ -79,8 +87,8 @@ export function resetWork(w: Work): void {
   w.events = 0;
   w.pte = 0;
   w.bytes = 0;
-  w.iova = -1n;
-  w.next = -1n;
+  w.iova = -1;
+  w.next = -1;
 }
 
 /** A row that may still take IOMMU work or a duration. */
@@ -211,7 +219,7 @@ export class OpsTable {
 export function applyWork(t: OpsTable, w: Work, row: number, unmap: boolean, lazy: boolean): void {
   const o = t.b;
   o.setNum(PTE, row, o.getNum(PTE, row) + w.pte);
-  if (o.getStr(IOVA, row) === "") o.setStr(IOVA, row, hex(w.iova));
+  if (o.getStr(IOVA, row) === "") o.setStr(IOVA, row, hexNum(w.iova));
   if (unmap) {
     if (!lazy) o.setNum(IOTLB, row, o.getNum(IOTLB, row) + w.events);
     if (o.getStr(SRC, row) === "") {

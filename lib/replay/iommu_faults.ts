@@ -32,17 +32,19 @@ export interface IommuFaultAnomaly {
 /** Unmapped ranges remembered (the oldest are forgotten: memory stays bounded). */
 const UNMAPPED_KEPT = 1 << 16;
 
-const BUCKET_SHIFT = 16n; // 64 KiB: a DMA mapping touches a few buckets, a bucket holds few ranges
+const BUCKET_PAGES = 16; // 64 KiB: a DMA mapping touches a few buckets, a bucket holds few ranges
 const MAX_BUCKETS = 4096; // ranges wider than 256 MiB go to a list every lookup scans
 
 /**
- * The unmapped ranges, columnar: a ring of slots (start, end, unmap line, map line), oldest
- * overwritten first, and an index from 64 KiB buckets of IOVA space to the slots that touch
- * them. (No object per range: a long trace would fill the old generation with dead ones.)
+ * The unmapped ranges, columnar, in 4 KiB pages (IOMMU mappings are page-granular; numbers are
+ * exact for every 64-bit address's page): a ring of slots (first page, end page, unmap line,
+ * map line), oldest overwritten first, and an index from 64 KiB buckets of IOVA space to the
+ * slots that touch them. (No object and no bigint per range: a long trace would fill the old
+ * generation with dead ones.)
  */
 class UnmappedRing {
-  readonly start = new BigUint64Array(UNMAPPED_KEPT);
-  readonly end = new BigUint64Array(UNMAPPED_KEPT);
+  readonly start = new Float64Array(UNMAPPED_KEPT);
+  readonly end = new Float64Array(UNMAPPED_KEPT);
   readonly line = new Float64Array(UNMAPPED_KEPT);
   readonly mapLine = new Float64Array(UNMAPPED_KEPT);
   readonly live = new Uint8Array(UNMAPPED_KEPT);
@@ -51,20 +53,22 @@ class UnmappedRing {
   #at = 0;
   size = 0;
 
-  /** Whether any range may touch buckets [a, b] (cheap: no bigint). */
-  mayTouch(a: number, b: number): boolean {
+  /** Whether any range may touch pages [first, last]. */
+  mayTouch(first: number, last: number): boolean {
     if (this.size === 0) return false;
+    const a = Math.floor(first / BUCKET_PAGES);
+    const b = Math.floor(last / BUCKET_PAGES);
     if (this.#wide.size > 0 || b - a >= MAX_BUCKETS) return true;
-    for (let k = a; k <= b; ++k) if (this.#buckets.has(k)) return true;
+    for (let k = a; k <= b; ++k) if (this.#buckets.get(k)?.length) return true;
     return false;
   }
 
-  /** Slots that touch [start, end) (call with a fresh array to fill). */
-  overlapping(start: bigint, end: bigint, out: number[]): void {
+  /** Slots that touch pages [start, end) (call with an emptied array to fill). */
+  overlapping(start: number, end: number, out: number[]): void {
     if (this.size === 0) return;
     for (const k of this.#wide) if (this.start[k]! < end && start < this.end[k]!) out.push(k);
-    const a = Number(start >> BUCKET_SHIFT);
-    const b = Number((end - 1n) >> BUCKET_SHIFT);
+    const a = Math.floor(start / BUCKET_PAGES);
+    const b = Math.floor((end - 1) / BUCKET_PAGES);
     if (b - a >= MAX_BUCKETS) return;
     for (let k = a; k <= b; ++k) {
       const list = this.#buckets.get(k);
@@ -73,18 +77,11 @@ class UnmappedRing {
         const slot = list[i]!;
         const s = this.start[slot]!;
         // A range in several buckets is reported from the first bucket it shares with the query.
-        if (s < end && start < this.end[slot]! && (k === a || Number(s >> BUCKET_SHIFT) >= k)) {
-          out.push(slot);
-        }
+        if (
+          s < end && start < this.end[slot]! && (k === a || Math.floor(s / BUCKET_PAGES) >= k)
+        ) out.push(slot);
       }
     }
-  }
-
-  #span(slot: number): [number, number] {
-    return [
-      Number(this.start[slot]! >> BUCKET_SHIFT),
-      Number((this.end[slot]! - 1n) >> BUCKET_SHIFT),
-    ];
   }
 
   /** Forget a slot (mapped again, or the oldest). */
@@ -92,7 +89,8 @@ class UnmappedRing {
     if (this.live[slot] === 0) return;
     this.live[slot] = 0;
     --this.size;
-    const [a, b] = this.#span(slot);
+    const a = Math.floor(this.start[slot]! / BUCKET_PAGES);
+    const b = Math.floor((this.end[slot]! - 1) / BUCKET_PAGES);
     if (b - a >= MAX_BUCKETS) return void this.#wide.delete(slot);
     for (let k = a; k <= b; ++k) {
       const list = this.#buckets.get(k);
@@ -102,12 +100,15 @@ class UnmappedRing {
         list[i] = list[list.length - 1]!; // pop swaps in the last entry
         list.pop();
       }
-      if (list.length === 0) this.#buckets.delete(k);
+    }
+    // Empty lists stay (a bucket is used again soon); swept when they outnumber the slots.
+    if (this.#buckets.size > 4 * UNMAPPED_KEPT) {
+      for (const [k, list] of this.#buckets) if (list.length === 0) this.#buckets.delete(k);
     }
   }
 
-  /** Remember an unmapped span, overwriting the oldest. */
-  add(start: bigint, end: bigint, line: number, mapLine: number): void {
+  /** Remember unmapped pages [start, end), overwriting the oldest. */
+  add(start: number, end: number, line: number, mapLine: number): void {
     const slot = this.#at;
     this.forget(slot);
     this.#at = (slot + 1) % UNMAPPED_KEPT;
@@ -117,7 +118,8 @@ class UnmappedRing {
     this.mapLine[slot] = mapLine;
     this.live[slot] = 1;
     ++this.size;
-    const [a, b] = this.#span(slot);
+    const a = Math.floor(start / BUCKET_PAGES);
+    const b = Math.floor((end - 1) / BUCKET_PAGES);
     if (b - a >= MAX_BUCKETS) return void this.#wide.add(slot);
     for (let k = a; k <= b; ++k) {
       let list = this.#buckets.get(k);
@@ -126,6 +128,10 @@ class UnmappedRing {
     }
   }
 }
+
+/** Pages from an address and a byte count: [first, end) (a partial page counts whole). */
+const firstPage = (iova: bigint) => Number(iova >> 12n);
+const endPage = (iova: bigint, size: bigint) => Number((iova + size + 4095n) >> 12n);
 
 /**
  * Tracks mapped and unmapped IOVA ranges and checks each fault against them.
@@ -159,14 +165,18 @@ export class IommuFaults {
    * @param line Trace line.
    */
   map(iova: bigint, size: bigint, line: number): void {
+    this.#mapPages(firstPage(iova), endPage(iova, size), line);
+  }
+
+  #mapPages(start: number, end: number, line: number): void {
     const u = this.#unmapped;
-    if (u.size > 0) {
+    if (u.size > 0 && u.mayTouch(start, end - 1)) {
       const hits = this.#hits;
       hits.length = 0;
-      u.overlapping(iova, iova + size, hits);
+      u.overlapping(start, end, hits);
       for (let i = 0; i < hits.length; ++i) u.forget(hits[i]!);
     }
-    this.#noteMapLine(Number(iova >> 12n), line);
+    this.#noteMapLine(start, line);
   }
 
   #noteMapLine(pfn: number, line: number): void {
@@ -183,7 +193,12 @@ export class IommuFaults {
    * @param line Trace line.
    */
   unmap(iova: bigint, size: bigint, line: number): void {
-    this.#unmapped.add(iova, iova + size, line, this.#mapLines.get(Number(iova >> 12n)) ?? -1);
+    this.#unmapPages(firstPage(iova), endPage(iova, size), line);
+  }
+
+  #unmapPages(start: number, end: number, line: number): void {
+    if (end <= start) return;
+    this.#unmapped.add(start, end, line, this.#mapLines.get(start) ?? -1);
   }
 
   /**
@@ -197,7 +212,8 @@ export class IommuFaults {
     ++this.stats.faults;
     const u = this.#unmapped;
     const hits: number[] = [];
-    u.overlapping(iova, iova + 1n, hits);
+    const page = firstPage(iova);
+    u.overlapping(page, page + 1, hits);
     let hit = -1;
     for (const k of hits) if (hit < 0 || u.line[k]! > u.line[hit]!) hit = k;
     if (hit < 0) return; // a live mapping (a permission fault), or never mapped
@@ -230,18 +246,15 @@ export class IommuFaults {
       const line = b.lineNo1[r]!;
       if (name === "map" && maps) {
         if (maps.incomplete[row]) continue; // a truncated line: diagnosed, not guessed
-        const col = maps.cols.iova as Uint32Array;
+        // Pages, as numbers: no bigint per event (the IOVAs of iommu:map are page-aligned).
+        const pfn = pfnAt(maps.cols.iova as Uint32Array, row);
         const bytes = (maps.cols.size as Float64Array)[row]!;
-        // Most maps touch no remembered unmapped range: decide that without a bigint.
-        const pfn = pfnAt(col, row);
-        const a = Math.floor(pfn / 16);
-        const b = Math.floor((pfn + Math.max(1, Math.ceil(bytes / 4096)) - 1) / 16);
-        if (this.#unmapped.mayTouch(a, b)) this.map(u64At(col, row), BigInt(bytes), line);
-        else this.#noteMapLine(pfn, line);
+        this.#mapPages(pfn, pfn + Math.max(1, Math.ceil(bytes / 4096)), line);
       } else if (name === "unmap" && unmaps) {
         if (unmaps.incomplete[row]) continue;
-        const size = BigInt((unmaps.cols.size as Float64Array)[row]!);
-        this.unmap(u64At(unmaps.cols.iova as Uint32Array, row), size, line);
+        const pfn = pfnAt(unmaps.cols.iova as Uint32Array, row);
+        const bytes = (unmaps.cols.size as Float64Array)[row]!;
+        this.#unmapPages(pfn, pfn + Math.ceil(bytes / 4096), line);
       } else if (name === "io_page_fault" && faults) {
         if (faults.incomplete[row]) continue;
         const dev = b.strings.get((faults.cols.device as Int32Array)[row]!);

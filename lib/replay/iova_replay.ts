@@ -15,6 +15,7 @@
  * @module
  */
 
+import { PfnMap } from "./_pfn_map.ts";
 import { PerCpu } from "./_per_cpu.ts";
 import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, pfnAt, u64At } from "../ingest/mod.ts";
 import {
@@ -80,7 +81,7 @@ interface Domain {
   predictor: IovaPredictor;
   fq: FlushQueue | null;
   /** pfn → pages and map line of IOVAs allocated (in the trace) and not unmapped. */
-  live: Map<number, { pages: number; line: number }>;
+  live: PfnMap;
   livePages: number;
   peakPages: number;
 }
@@ -136,10 +137,14 @@ export interface IovaReplaySummary {
 export class IovaReplay {
   readonly #topology: Topology | undefined;
   readonly #domains = new Map<string, Domain>();
+  /** The same domains in a list (a lookup over all of them without Map entry arrays). */
+  readonly #domainList: [string, Domain][] = [];
   /** Per CPU: the allocation whose maps are being printed. */
   readonly #pending = new PerCpu<Alloc>();
   /** Ops in trace order, waiting for their allocation's device. */
   readonly #queue: Op[] = [];
+  /** The first op of #queue not yet run (the queue is compacted now and then, not per op). */
+  #qHead = 0;
   /** pfn → device of IOVAs handed out in the trace. */
   readonly #devOfPfn = new Map<number, string>();
   /** Where the allocations resolved in the last batch came from, by their dma:* line. */
@@ -187,8 +192,9 @@ export class IovaReplay {
         timer: "evidence",
       })
       : null;
-    d = { predictor, fq, live: new Map(), livePages: 0, peakPages: 0 };
+    d = { predictor, fq, live: new PfnMap(), livePages: 0, peakPages: 0 };
     this.#domains.set(dev, d);
+    this.#domainList.push([dev, d]);
     return d;
   }
 
@@ -281,7 +287,9 @@ export class IovaReplay {
         const orphan = this.#pending.get(cpu);
         if (orphan !== undefined && orphan.pfn === pfn) {
           this.#pending.delete(cpu);
-          const k = this.#queue.findIndex((q) => q.kind === "alloc" && q.a === orphan);
+          const k = this.#queue.findIndex((q, j) =>
+            j >= this.#qHead && q.kind === "alloc" && q.a === orphan
+          );
           if (k >= 0) this.#queue.splice(k, 1);
           this.#drain();
           continue;
@@ -309,7 +317,7 @@ export class IovaReplay {
 
   /** Run the ops whose allocation device is known, in order. */
   #drain(): void {
-    let i = 0;
+    let i = this.#qHead;
     for (; i < this.#queue.length; ++i) {
       const o = this.#queue[i]!;
       if (o.kind === "alloc") {
@@ -331,13 +339,14 @@ export class IovaReplay {
         if (dev !== undefined) this.#unmap(dev, o);
       }
     }
-    if (i > 0) this.#queue.splice(0, i);
+    this.#qHead = i;
+    if (i > 1024 && 2 * i > this.#queue.length) this.#compact();
   }
 
   /** The one device whose domain holds `pfn` allocated; null for none, MANY_HOLDERS for more. */
   #onlyHolder(pfn: number): string | null {
     let only: string | null = null;
-    for (const [k, d] of this.#domains) {
+    for (const [k, d] of this.#domainList) {
       if (!d.live.has(pfn)) continue;
       if (only !== null) return MANY_HOLDERS;
       only = k;
@@ -398,7 +407,7 @@ export class IovaReplay {
       }
     }
     if (!d.live.has(a.pfn)) {
-      d.live.set(a.pfn, { pages: a.pages, line: a.line });
+      d.live.set(a.pfn, a.pages, a.line);
       d.livePages += a.pages;
       this.#live += a.pages;
       if (this.#live > this.#peak) this.#peak = this.#live;
@@ -409,7 +418,7 @@ export class IovaReplay {
     const d = this.#domain(dev);
     if (d.fq !== null) d.fq.queueIova(o.pfn, o.pages, o.cpu, o.ts);
     else d.predictor.onFree(o.line, o.cpu, o.ts, o.pfn, o.pages);
-    const pages = d.live.get(o.pfn)?.pages;
+    const pages = d.live.pages(o.pfn);
     if (pages !== undefined) {
       d.live.delete(o.pfn);
       d.livePages -= pages;
@@ -448,12 +457,19 @@ export class IovaReplay {
     for (const a of this.#pending.values()) a.resolved = true;
     for (const w of this.#unmapWaiting.values()) w.resolved = true;
     this.#unmapWaiting.clear();
+    this.#compact();
     this.#queue.splice(
       0,
       this.#queue.length,
       ...this.#queue.filter((o) => o.kind !== "alloc" || o.a.dev !== ""),
     );
     this.#drain();
+  }
+
+  /** Drop the ops already run from the front of the queue. */
+  #compact(): void {
+    this.#queue.splice(0, this.#qHead);
+    this.#qHead = 0;
   }
 
   /**
@@ -465,7 +481,7 @@ export class IovaReplay {
   leaks(): { device: string; iova: bigint; pages: number; line: number }[] {
     const out: { device: string; iova: bigint; pages: number; line: number }[] = [];
     for (const [device, d] of this.#domains) {
-      for (const [pfn, l] of d.live) out.push({ device, iova: BigInt(pfn) << 12n, ...l });
+      for (const [pfn, l] of d.live.entries()) out.push({ device, iova: BigInt(pfn) << 12n, ...l });
     }
     return out;
   }

@@ -267,7 +267,7 @@ export class OpsRecorder {
     if (this.#dmabuf.claim(w, unmap, (x, row, dev) => this.#take(x, row, unmap, dev))) return;
     ++this.orphanIommuOps;
     if (!atEnd && this.#unowned.length < 10_000) {
-      this.#unowned.push({ line: w.line, cpu, iova: w.iova, bytes: w.bytes, map: !unmap });
+      this.#unowned.push({ line: w.line, cpu, iova: BigInt(w.iova), bytes: w.bytes, map: !unmap });
     }
     const o = this.#t.b;
     const row = this.#t.row(null, -1, unmap ? "iommu_unmap" : "iommu_map");
@@ -336,13 +336,17 @@ export class OpsRecorder {
 
   #onIommu(b: EventBatch, r: number, t: SchemaTable, unmap: boolean): void {
     const row = b.tableRow[r]!;
-    const iova = u64At(t.cols.iova as Uint32Array, row);
+    // The IOVA as a number: exact, as iommu_map maps whole pages (no bigint per event).
+    const iovaCol = t.cols.iova as Uint32Array;
+    const iova = iovaCol[2 * row]! + iovaCol[2 * row + 1]! * 4294967296;
     const bytes = (t.cols[unmap ? "unmapped_size" : "size"] as Float64Array)[row]!;
-    const paddr = unmap ? iova : u64At(t.cols.paddr as Uint32Array, row);
     // Below the second page size every leaf is of the first: no page-size walk.
-    const pte = bytes < this.#secondPage
-      ? Math.ceil(bytes / this.#firstPage)
-      : iommuLeafCount(this.#bitmap, iova, paddr, BigInt(bytes));
+    const pte = bytes < this.#secondPage ? Math.ceil(bytes / this.#firstPage) : iommuLeafCount(
+      this.#bitmap,
+      u64At(iovaCol, row),
+      unmap ? u64At(iovaCol, row) : u64At(t.cols.paddr as Uint32Array, row),
+      BigInt(bytes),
+    );
     const pages = Math.ceil(bytes / 4096);
     this.#iovaPages = Math.max(0, this.#iovaPages + (unmap ? -pages : pages));
     const s = this.#cpu(b.cpu[r]!, r);
@@ -365,7 +369,14 @@ export class OpsRecorder {
     }
     const w = unmap ? s.unmap : s.map;
     if (w.events > 0 && (unmap || iova !== w.next)) this.#orphan(w, unmap, b.cpu[r]!);
-    if (!unmap) this.#dmabuf.checkRange(b.pid[r]!, paddr, bytes, b.lineNo1[r]!);
+    if (!unmap && this.#dmabuf.checksRanges(b.pid[r]!)) {
+      this.#dmabuf.checkRange(
+        b.pid[r]!,
+        u64At(t.cols.paddr as Uint32Array, row),
+        bytes,
+        b.lineNo1[r]!,
+      );
+    }
     if (w.events === 0) {
       w.iova = iova;
       w.pid = b.pid[r]!;
@@ -376,7 +387,7 @@ export class OpsRecorder {
     w.lastLine = b.lineNo1[r]!;
     w.pte += pte;
     w.bytes += bytes;
-    w.next = iova + BigInt(bytes);
+    w.next = iova + bytes;
   }
 
   #onDma(b: EventBatch, r: number, name: string, fam: Family): void {

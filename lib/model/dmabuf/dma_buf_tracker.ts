@@ -195,9 +195,14 @@ export class DmaBufTracker {
   #probe(b: EventBatch, p: number, r: number): void {
     const m = b.probes.meaning[p]!;
     if (m < 0) return;
+    const fn = this.#map.probes[m]!.meaning;
+    // The filter apart from the body: the body's closures make V8 allocate their context on
+    // entry, which every other probe (iova_alloc, ...) would pay.
+    if (fn.startsWith("dma_buf_") || fn.startsWith("vfio_")) this.#dmaBufProbe(b, p, r, m, fn);
+  }
+
+  #dmaBufProbe(b: EventBatch, p: number, r: number, m: number, fn: string): void {
     const binding = this.#map.probes[m]!;
-    const fn = binding.meaning;
-    if (!fn.startsWith("dma_buf_") && !fn.startsWith("vfio_")) return;
     const isReturn = b.probes.caller[p]! >= 0;
     const args = this.#args(b, p);
     const arg = (name: string) => {
