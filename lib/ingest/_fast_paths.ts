@@ -20,25 +20,36 @@ for (let c = 0; c < 6; ++c) {
   HEX[65 + c] = 10 + c;
 }
 
-/** 8 hex digits at `p` (the caller checked `p + 8` is within the line) as a number, or -1. */
-function hex8(s: Uint8Array, p: number): number {
-  const d0 = HEX[s[p]!]!;
-  const d1 = HEX[s[p + 1]!]!;
-  const d2 = HEX[s[p + 2]!]!;
-  const d3 = HEX[s[p + 3]!]!;
-  const d4 = HEX[s[p + 4]!]!;
-  const d5 = HEX[s[p + 5]!]!;
-  const d6 = HEX[s[p + 6]!]!;
-  const d7 = HEX[s[p + 7]!]!;
-  if ((d0 | d1 | d2 | d3 | d4 | d5 | d6 | d7) < 0) return -1;
-  const hi16 = ((d0 * 16 + d1) * 16 + d2) * 16 + d3;
-  const lo16 = ((d4 * 16 + d5) * 16 + d6) * 16 + d7;
-  return hi16 * 65536 + lo16;
+/**
+ * 16 hex digits at `p` (the caller checked `p + 16` is within the line) into `out[2i]` (low 32
+ * bits) and `out[2i + 1]` (high); false when one is not a hex digit. The halves go straight to
+ * the column: a 32-bit value returned from a call would be boxed (a heap number per field).
+ */
+function hex16To(s: Uint8Array, p: number, out: Uint32Array, i: number): boolean {
+  let hi = 0;
+  let lo = 0;
+  let bad = 0;
+  for (let k = 0; k < 8; ++k) {
+    const d = HEX[s[p + k]!]!;
+    bad |= d;
+    hi = (hi << 4) | (d & 15);
+  }
+  for (let k = 8; k < 16; ++k) {
+    const d = HEX[s[p + k]!]!;
+    bad |= d;
+    lo = (lo << 4) | (d & 15);
+  }
+  if (bad < 0) return false;
+  out[2 * i] = lo;
+  out[2 * i + 1] = hi;
+  return true;
 }
 
-/** Whether `s[p, p + 16)` are hex digits (the two halves are then hex8 of p and p + 8). */
-function isHex16(hi: number, lo: number): boolean {
-  return hi >= 0 && lo >= 0;
+const SCRATCH = new Uint32Array(6);
+
+function copyU64(from: Uint32Array, i: number, to: Uint32Array, r: number): void {
+  to[2 * r] = from[2 * i]!;
+  to[2 * r + 1] = from[2 * i + 1]!;
 }
 
 /**
@@ -53,28 +64,17 @@ export function fastMap(t: SchemaTable, r: number, s: Uint8Array, a: number, e: 
   if (e < pSize + 7 || !startsWithAt(s, a, MAP_HEAD) || !startsWithAt(s, pEnd, MID)) return false;
   if (!startsWithAt(s, pPaddr, PADDR) || !startsWithAt(s, pSize, SIZE)) return false;
   const size = parseUint(s, pSize + 6, e);
-  const iovaHi = hex8(s, a + 14);
-  const iovaLo = hex8(s, a + 22);
-  const endHi = hex8(s, pEnd + 5);
-  const endLo = hex8(s, pEnd + 13);
-  const paddrHi = hex8(s, pPaddr + 9);
-  const paddrLo = hex8(s, pPaddr + 17);
+  if (size < 0) return false;
+  // Into scratch words first: nothing is written unless every digit is one.
   if (
-    size < 0 || !isHex16(iovaHi, iovaLo) || !isHex16(endHi, endLo) || !isHex16(paddrHi, paddrLo)
-  ) {
-    return false;
-  }
+    !hex16To(s, a + 14, SCRATCH, 0) || !hex16To(s, pEnd + 5, SCRATCH, 1) ||
+    !hex16To(s, pPaddr + 9, SCRATCH, 2)
+  ) return false;
   const c = t.fieldCols;
   const pr = t.fieldPresent;
-  const iova = c[0]![0] as Uint32Array;
-  const end = c[1]![0] as Uint32Array;
-  const paddr = c[2]![0] as Uint32Array;
-  iova[2 * r] = iovaLo;
-  iova[2 * r + 1] = iovaHi;
-  end[2 * r] = endLo;
-  end[2 * r + 1] = endHi;
-  paddr[2 * r] = paddrLo;
-  paddr[2 * r + 1] = paddrHi;
+  copyU64(SCRATCH, 0, c[0]![0] as Uint32Array, r);
+  copyU64(SCRATCH, 1, c[1]![0] as Uint32Array, r);
+  copyU64(SCRATCH, 2, c[2]![0] as Uint32Array, r);
   (c[3]![0] as Float64Array)[r] = size;
   pr[0]![r] = 1;
   pr[1]![r] = 1;
@@ -102,18 +102,11 @@ export function fastUnmap(t: SchemaTable, r: number, s: Uint8Array, a: number, e
   if (!startsWithAt(s, q, UNMAPPED)) return false;
   const size = parseUint(s, sizeStart, q);
   const unmapped = parseUint(s, q + 15, e);
-  const iovaHi = hex8(s, a + 14);
-  const iovaLo = hex8(s, a + 22);
-  const endHi = hex8(s, pEnd + 5);
-  const endLo = hex8(s, pEnd + 13);
-  if (size < 0 || unmapped < 0 || !isHex16(iovaHi, iovaLo) || !isHex16(endHi, endLo)) return false;
+  if (size < 0 || unmapped < 0) return false;
+  if (!hex16To(s, a + 14, SCRATCH, 0) || !hex16To(s, pEnd + 5, SCRATCH, 1)) return false;
   const c = t.fieldCols;
-  const iova = c[0]![0] as Uint32Array;
-  const end = c[1]![0] as Uint32Array;
-  iova[2 * r] = iovaLo;
-  iova[2 * r + 1] = iovaHi;
-  end[2 * r] = endLo;
-  end[2 * r + 1] = endHi;
+  copyU64(SCRATCH, 0, c[0]![0] as Uint32Array, r);
+  copyU64(SCRATCH, 1, c[1]![0] as Uint32Array, r);
   (c[2]![0] as Float64Array)[r] = size;
   (c[3]![0] as Float64Array)[r] = unmapped;
   t.fieldPresent[0]![r] = 1;

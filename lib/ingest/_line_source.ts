@@ -103,6 +103,26 @@ function gunzipSource(head: Uint8Array, src: ByteSource, info: SourceInfo): Byte
   );
 }
 
+/**
+ * Read into `buf[off..]` until it is full or the input ends: one promise for what may take
+ * many reads (a file's readable hands out 64 KiB a read), so that all of them run while the
+ * other buffer is parsed, not one of them. `n` counts the bytes read, -1 at the end with none.
+ */
+async function fillUp(
+  src: ByteSource,
+  buf: Uint8Array,
+  off: number,
+): Promise<{ buf: Uint8Array; n: number }> {
+  let n = 0;
+  while (off + n < buf.byteLength) {
+    const r = await src.readInto(buf, off + n);
+    buf = r.buf;
+    if (r.n < 0) return { buf, n: n === 0 ? -1 : n };
+    n += r.n;
+  }
+  return { buf, n };
+}
+
 function reasonOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -160,7 +180,7 @@ export async function* linePieces(
       } else {
         const tail = fill - (last + 1);
         back.set(front.subarray(last + 1, fill), 0);
-        pending = src.readInto(back, tail);
+        pending = fillUp(src, back, tail);
         yield { kind: "bytes", bytes: front, end: last + 1 };
         const piece = front;
         front = back;

@@ -66,7 +66,9 @@ class UnmappedRing {
   /** Slots that touch pages [start, end) (call with an emptied array to fill). */
   overlapping(start: number, end: number, out: number[]): void {
     if (this.size === 0) return;
-    for (const k of this.#wide) if (this.start[k]! < end && start < this.end[k]!) out.push(k);
+    if (this.#wide.size > 0) {
+      for (const k of this.#wide) if (this.start[k]! < end && start < this.end[k]!) out.push(k);
+    }
     const a = Math.floor(start / BUCKET_PAGES);
     const b = Math.floor((end - 1) / BUCKET_PAGES);
     if (b - a >= MAX_BUCKETS) return;
