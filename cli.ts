@@ -35,7 +35,6 @@ import {
   type EncodedChunk,
   replayTrace,
   type TableChunk,
-  TableEncoder,
   WorkerTableEncoder,
 } from "./lib/replay/mod.ts";
 import type { ReplayRun } from "./lib/analysis/mod.ts";
@@ -293,7 +292,8 @@ async function cmdReport(args: string[]): Promise<number> {
     : null;
   const open = async () => bytes !== null ? new Blob([bytes]).stream() : await openInput(path);
   const runs: ReplayRun[] = [];
-  let mainChunks: readonly TableChunk[] = [];
+  const out = values.out;
+  await Deno.mkdir(out, { recursive: true });
   const plan = [
     ...revisions.map((r) => ({ label: r, revision: r, topology, whatIf: null })),
     ...whatIfs.map((w) => ({
@@ -305,21 +305,27 @@ async function cmdReport(args: string[]): Promise<number> {
   ];
   for (const [i, p] of plan.entries()) {
     const onProgress = await progressFor(path, values.quiet);
+    // Every run keeps its ops digest, not its ops: memory stays flat however long the trace.
+    // The first run's tables go to files as they come.
+    const files = i === 0 ? new TableFiles(out) : null;
     const run = await R.replayRun(p.label, await open(), {
       probeMap,
       cost,
       revision: p.revision,
       whatIf: p.whatIf,
+      keepOps: false,
+      ...(files !== null
+        ? { onChunk: (c: TableChunk) => files.write(keptCopy(c)), tablesReady: () => files.ready() }
+        : {}),
       ...(p.topology ? { topology: p.topology } : {}),
       ...(onProgress ? { onProgress } : {}),
     });
+    await files?.close();
     if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
     runs.push(run);
-    if (i === 0) mainChunks = run.chunks;
   }
-  const out = values.out;
   const name = path === "-" ? "stdin" : path.split("/").pop()!;
-  const model = await writeReport(out, name, runs, mainChunks);
+  const model = await writeReport(out, name, runs);
   const s = runs[0]!.summary;
   console.log(
     `${path}: ${s.input.lines} lines, ${s.events.total} events, ${s.anomalies.total} anomalies; ${runs.length} run(s): ${
@@ -331,39 +337,26 @@ async function cmdReport(args: string[]): Promise<number> {
   return hasErrors ? 1 : 0;
 }
 
-/** report.html, report.md, summary.json, charts and the main run's tables into `out`. */
+/**
+ * A chunk the run keeps (every table but ops, with `keepOps` false) is copied before its
+ * arrays move to the encoder worker; an ops chunk moves as it is.
+ */
+function keptCopy(c: TableChunk): TableChunk {
+  if (c.schema.name === "ops") return c;
+  return { ...c, data: c.data.map((d) => (Array.isArray(d) ? [...d] : d.slice())) };
+}
+
+/**
+ * report.html, report.md, summary.json and charts into `out` (the first run's tables were
+ * written while it replayed).
+ */
 async function writeReport(
   out: string,
   name: string,
   runs: readonly ReplayRun[],
-  mainChunks: readonly TableChunk[],
 ): Promise<{ charts: readonly unknown[] }> {
   const R = await reporting();
   await Deno.mkdir(`${out}/charts`, { recursive: true });
-  const enc = await TableEncoder.create();
-  const files = new Map<
-    string,
-    { csv: Uint8Array[]; arrow: Uint8Array[]; parquet: Uint8Array[] }
-  >();
-  for (const e of [...mainChunks.map((c) => enc.encode(c)), ...(await enc.end())]) {
-    const f = files.get(e.table) ?? { csv: [], arrow: [], parquet: [] };
-    f.csv.push(e.csv);
-    f.arrow.push(e.arrow);
-    f.parquet.push(e.parquet);
-    files.set(e.table, f);
-  }
-  for (const [t, f] of files) {
-    await Deno.writeFile(
-      `${out}/${t}.csv`,
-      new Uint8Array(await new Blob(f.csv as BlobPart[]).arrayBuffer()),
-    );
-    for (const [ext, parts] of [["arrow", f.arrow], ["parquet", f.parquet]] as const) {
-      await Deno.writeFile(
-        `${out}/${t}.${ext}`,
-        new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer()),
-      );
-    }
-  }
   const model = R.reportModel(name, runs);
   const svgs = new Map<string, string>();
   const fonts = await Deno.stat(DEJAVU).then(() => [DEJAVU], () => []);
@@ -422,21 +415,31 @@ async function cmdCompare(args: string[]): Promise<number> {
   const topology = await optionalTopology(values.topology);
   const cost = await loadCostProfile(values.cost);
   const runs: ReplayRun[] = [];
-  for (const path of positionals) {
+  await Deno.mkdir(values.out, { recursive: true });
+  for (const [i, path] of positionals.entries()) {
     const onProgress = await progressFor(path, values.quiet);
+    const files = i === 0 ? new TableFiles(values.out) : null;
     runs.push(
       await R.replayRun(path.split("/").pop()!, await openInput(path), {
         probeMap,
         cost,
         revision,
+        keepOps: false,
+        ...(files !== null
+          ? {
+            onChunk: (c: TableChunk) => files.write(keptCopy(c)),
+            tablesReady: () => files.ready(),
+          }
+          : {}),
         ...(topology ? { topology } : {}),
         ...(onProgress ? { onProgress } : {}),
       }),
     );
+    await files?.close();
     if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
   }
   const [a, b] = runs as [ReplayRun, ReplayRun];
-  await writeReport(values.out, `${a.label} vs ${b.label}`, runs, a.chunks);
+  await writeReport(values.out, `${a.label} vs ${b.label}`, runs);
   const d = b.summary.anomalies.total - a.summary.anomalies.total;
   console.log(
     `${a.label}: ${a.summary.ops.total} ops, ${a.summary.anomalies.total} anomalies; ${b.label}: ${b.summary.ops.total} ops, ${b.summary.anomalies.total} anomalies (${

@@ -9,6 +9,7 @@
 import { type ColumnTable, op, table } from "arquero";
 import { ANOMALY_CODES } from "../replay/mod.ts";
 import type { ReplayTables } from "./replay_tables.ts";
+import type { OpsDigest } from "./ops_digest.ts";
 
 /** What {@linkcode compareRuns} returns. */
 export interface RunComparison {
@@ -38,6 +39,20 @@ function opsByKey(ops: ColumnTable): Map<string, Record<string, number>> {
   return out;
 }
 
+/** The same sums from a digest (whose ops table was not kept). */
+function opsOfDigest(d: OpsDigest): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>();
+  for (const [k, v] of d.sumsByOpPath()) {
+    out.set(k, {
+      ops: v.ops,
+      "modeled_ns": v.modeled,
+      "pte_writes": v.pte,
+      "iotlb_invalidations": v.iotlb,
+    });
+  }
+  return out;
+}
+
 function anomalyCounts(anomalies: ColumnTable): Map<string, number> {
   const out = new Map<string, number>();
   if (anomalies.numRows() === 0) return out;
@@ -54,6 +69,8 @@ function anomalyCounts(anomalies: ColumnTable): Map<string, number> {
  *
  * @param a The first run's tables.
  * @param b The second's.
+ * @param digests The two runs' ops digests, when their ops tables were not kept (the sums come
+ *   from them then).
  * @returns The op and anomaly tables, one row per key present in either run.
  *
  * @example v2-2022 maps where v8 did not, and raises P2P_WRONG_PATH
@@ -74,9 +91,13 @@ function anomalyCounts(anomalies: ColumnTable): Map<string, number> {
  * assert.deepEqual(rowsOf(c.anomalies).map((r) => [r.code, r.a, r.b, r.delta]), [["P2P_WRONG_PATH", 0, 1, 1]]);
  * ```
  */
-export function compareRuns(a: ReplayTables, b: ReplayTables): RunComparison {
-  const oa = opsByKey(a.ops);
-  const ob = opsByKey(b.ops);
+export function compareRuns(
+  a: ReplayTables,
+  b: ReplayTables,
+  digests?: readonly [OpsDigest, OpsDigest],
+): RunComparison {
+  const oa = digests ? opsOfDigest(digests[0]) : opsByKey(a.ops);
+  const ob = digests ? opsOfDigest(digests[1]) : opsByKey(b.ops);
   const keys = [...new Set([...oa.keys(), ...ob.keys()])].sort();
   const zero = { ops: 0, "modeled_ns": 0, "pte_writes": 0, "iotlb_invalidations": 0 };
   const cols: Record<string, (string | number)[]> = { op: [], path: [] };

@@ -32,4 +32,12 @@ export {
 } from "./cost_tables.ts";
 export { anomaliesByCode, compareRuns, type RunComparison } from "./compare_runs.ts";
 export { attachmentLifetimes, dmaBufOps, revokeTimeline } from "./dmabuf_tables.ts";
-export { type ReplayRun, replayRun, sweepTable } from "./replay_run.ts";
+export { type ReplayRun, replayRun, type ReplayRunOptions, sweepTable } from "./replay_run.ts";
+export {
+  DIGEST_DISTINCT_MAX,
+  DIGEST_DMABUF_MAX,
+  DIGEST_SAMPLE_MAX,
+  type DigestGrouping,
+  type OpPathSums,
+  OpsDigest,
+} from "./ops_digest.ts";

@@ -14,6 +14,7 @@ import {
   type TableChunk,
 } from "../replay/mod.ts";
 import { type ReplayTables, tablesFromChunks } from "./replay_tables.ts";
+import { OpsDigest } from "./ops_digest.ts";
 
 /** A replay with its tables. */
 export interface ReplayRun {
@@ -27,6 +28,23 @@ export interface ReplayRun {
   readonly anomalies: readonly ReplayAnomaly[];
   /** The chunks the tables were made of (for writing them as CSV, Arrow or Parquet). */
   readonly chunks: readonly TableChunk[];
+  /** The ops folded as they came (what a report reads of them, in bounded memory). */
+  readonly digest: OpsDigest;
+}
+
+/** How {@linkcode replayRun} keeps the tables. */
+export interface ReplayRunOptions extends Omit<ReplayOptions, "tables"> {
+  /**
+   * Keep the ops table's rows (default true). False keeps only its digest: `tables.ops` is then
+   * empty and memory does not grow with the trace (the other tables are small and kept).
+   */
+  keepOps?: boolean;
+  /**
+   * Every chunk as it comes, after the digest read it (e.g. to write the tables while
+   * replaying). A chunk that is kept (not an ops chunk with `keepOps` false) must be left
+   * intact: copy it before transferring its arrays.
+   */
+  onChunk?: (chunk: TableChunk) => void;
 }
 
 /**
@@ -50,16 +68,26 @@ export interface ReplayRun {
 export async function replayRun(
   label: string,
   stream: ReadableStream<Uint8Array>,
-  options: Omit<ReplayOptions, "tables" | "tablesReady"> = {},
+  options: ReplayRunOptions = {},
 ): Promise<ReplayRun> {
+  const { keepOps = true, onChunk, ...replayOptions } = options;
   const chunks: TableChunk[] = [];
-  const r = await replayTrace(stream, { ...options, tables: (c) => chunks.push(c) });
+  const digest = new OpsDigest();
+  const r = await replayTrace(stream, {
+    ...replayOptions,
+    tables: (c) => {
+      digest.add(c);
+      if (keepOps || c.schema.name !== "ops") chunks.push(c);
+      onChunk?.(c);
+    },
+  });
   return {
     label,
     summary: r.summary,
     tables: tablesFromChunks(chunks),
     anomalies: r.anomalies,
     chunks,
+    digest,
   };
 }
 

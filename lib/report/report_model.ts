@@ -12,7 +12,11 @@ import {
   compareRuns,
   costBy,
   cumulativeCost,
+  DIGEST_DISTINCT_MAX,
+  DIGEST_DMABUF_MAX,
+  DIGEST_SAMPLE_MAX,
   dmaBufOps,
+  type OpsDigest,
   type ReplayTables,
   revokeTimeline,
   rowsOf,
@@ -39,6 +43,11 @@ export interface ReportRun {
   readonly tables: ReplayTables;
   /** Its anomalies, in trace order. */
   readonly anomalies: readonly ReplayAnomaly[];
+  /**
+   * Its ops digest: when given, the report reads the ops from it (the ops table may then be
+   * empty: a replay that kept only the digest, for traces of any size).
+   */
+  readonly digest?: OpsDigest;
 }
 
 /** A table of the report: a caption, column names, rows of cells. */
@@ -170,12 +179,18 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
     facts.push(["what-if", `${s.whatIf.name}: ${s.whatIf.applied.join("; ")}`]);
   }
   const ops = main.tables.ops;
+  const d = main.digest;
   const charts: ReportChart[] = [];
   const tables: ReportTable[] = [];
-  if (ops.numRows() > 0) {
-    const byPath = rowsOf(costBy(ops, "path"));
+  if (d !== undefined ? d.total > 0 : ops.numRows() > 0) {
+    const cost = (by: "path" | "device" | "size_class" | "task") =>
+      d !== undefined ? d.costBy(by) : costBy(ops, by);
+    const byPath = rowsOf(cost("path"));
     charts.push({ name: "cost-by-path", spec: costByPathSpec(byPath) });
-    charts.push({ name: "cumulative-cost", spec: cumulativeCostSpec(rowsOf(cumulativeCost(ops))) });
+    charts.push({
+      name: "cumulative-cost",
+      spec: cumulativeCostSpec(rowsOf(d !== undefined ? d.cumulativeCost() : cumulativeCost(ops))),
+    });
     tables.push({
       title: "Cost by path",
       columns: ["path", ...COST_COLS],
@@ -189,7 +204,7 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
         ["task", "Cost by task"],
       ] as const
     ) {
-      const rows = rowsOf(costBy(ops, by));
+      const rows = rowsOf(cost(by));
       tables.push({
         title: caption,
         columns: [by, ...COST_COLS],
@@ -197,12 +212,28 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
         note: MODELED_NOTE,
       });
     }
-    const ovm = rowsOf(observedVsModeled(ops));
+    const ovm = rowsOf(d !== undefined ? d.observedVsModeled() : observedVsModeled(ops));
+    if (d !== undefined && d.measured > DIGEST_SAMPLE_MAX) {
+      facts.push([
+        "measured ops charted",
+        `${DIGEST_SAMPLE_MAX} of ${d.measured} (a uniform sample; the sums are of all)`,
+      ]);
+    }
+    const approx = byPath.filter((r) => r.approximate === true).length;
+    if (approx > 0) {
+      facts.push([
+        "percentiles",
+        `from a uniform sample of ${DIGEST_DISTINCT_MAX} values in ${approx} path group(s) with more distinct costs; counts, means and totals exact`,
+      ]);
+    }
+    if (d?.dmaBufTruncated) {
+      facts.push(["dma-buf ops", `the first ${DIGEST_DMABUF_MAX} kept for the revoke tables`]);
+    }
     if (ovm.length > 0) {
       charts.push({ name: "observed-vs-modeled", spec: observedVsModeledSpec(ovm) });
     }
     // The dma-buf work only: the revoke and attachment tables never read every DMA-API op.
-    const dmabufOps = dmaBufOps(ops);
+    const dmabufOps = d !== undefined ? d.dmaBufOps() : dmaBufOps(ops);
     const dmabuf = rowsOf(dmabufOps);
     if (dmabuf.length > 0) {
       charts.push({ name: "revoke-timeline", spec: revokeTimelineSpec(dmabuf) });
@@ -247,7 +278,11 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
     ]),
   });
   for (const other of runs.slice(1)) {
-    const c = compareRuns(main.tables, other.tables);
+    const c = compareRuns(
+      main.tables,
+      other.tables,
+      d !== undefined && other.digest !== undefined ? [d, other.digest] : undefined,
+    );
     const labels = [main.label, other.label] as const;
     charts.push({ name: `compare-${other.label}`, spec: comparisonSpec(rowsOf(c.ops), labels) });
     tables.push({
