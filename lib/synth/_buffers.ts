@@ -154,3 +154,20 @@ export class Buffers {
     return Array.from({ length: pages }, (_, k) => first + (BigInt(k) << 12n));
   }
 }
+
+/**
+ * The path `pci_p2pdma_map_type` gives a peer workload's pair and the BAR's bus offset (what
+ * the P2P faults need of it), or null when the BAR is not a P2P provider.
+ *
+ * @param topology The machine.
+ * @param peer The BAR the buffers are in.
+ * @param client The mapping device.
+ */
+export function peerPair(
+  topology: Topology,
+  peer: PeerBar,
+  client: string,
+): { mapType: P2pdmaMapType; busOffset: bigint } | null {
+  const b = new Buffers(topology, [peer], () => 0);
+  return b.classifier(client)(b.provider(peer).cpuStart);
+}

@@ -244,12 +244,16 @@ export class DmaBufRunner {
         (6 + k).toString(16)
       }`,
     );
+    // DMABUF_ATTACH_WITHOUT_P2P: a static importer (no importer_ops, so no peer2peer) on the
+    // BAR's memory.
+    const noP2p = b.faults.includes("DMABUF_ATTACH_WITHOUT_P2P");
     t = this.#line(
       t,
       "dmabuf_dynamic_attach",
       `(dma_buf_dynamic_attach+0x4/0x260) dmabuf=${
         hex(b.dmabuf)
-      } size=${w.bytes} dev="${w.importer}" importer_ops=0xffffffffc0a01000`,
+      } size=${w.bytes} dev="${w.importer}" importer_ops=${noP2p ? "0x0" : "0xffffffffc0a01000"}`,
+      noP2p ? "DMABUF_ATTACH_WITHOUT_P2P" : undefined,
     );
     if (b.faults.includes("DMABUF_PINNED_ON_REVOCABLE")) {
       // A pinning importer on a revocable exporter (kernel-spec §8.5).

@@ -139,6 +139,8 @@ export const LARGEST: ReadonlySet<string> = new Set([
 /** Faults shown by the dma_map_sg line itself. */
 export const SG_FAULTS: ReadonlySet<string> = new Set([
   "P2P_WRONG_PATH",
+  "P2P_NOT_SUPPORTED_PATH",
+  "P2P_DMA_ADDR_MISMATCH",
   "DMA_SG_SEGMENT_TOO_LONG",
   "DMA_SG_SEGMENT_CROSSES_BOUNDARY",
 ]);

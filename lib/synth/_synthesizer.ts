@@ -12,6 +12,7 @@ import {
   dmaUnmapPhys,
   dmaUnmapSg,
 } from "../model/dma/mod.ts";
+import type { P2pdmaMapType } from "../model/topology/mod.ts";
 import { Buffers } from "./_buffers.ts";
 import { coherentAlloc, type CoherentEnv, coherentFree } from "./_coherent.ts";
 import { DmaBufRunner } from "./_dmabuf_runner.ts";
@@ -80,6 +81,8 @@ export class Synthesizer {
   readonly stats: SynthStats = { events: 0, bytes: 0, maps: 0, failedMaps: 0, injected: [] };
   /** Faults by workload and map number. */
   readonly #faults = new Map<string, SynthFaultCode[]>();
+  /** Map attempts per workload (failed ones too). */
+  readonly #attemptsOf: number[];
   /** Maps so far per workload. */
   readonly #mapsOf: number[];
   /** Leaks injected (`DMA_LEAK_AT_END`, `IOMMU_IOVA_LEAK_AT_END`): the last line shows them. */
@@ -117,8 +120,10 @@ export class Synthesizer {
     });
     this.#failures = s.workloads.map(() => 0);
     this.#mapsOf = s.workloads.map(() => 0);
+    this.#attemptsOf = s.workloads.map(() => 0);
     for (const f of s.faults) {
-      const k = `${f.workload}/${f.after}`;
+      // A map on a pair the kernel refuses never succeeds: that fault counts map attempts.
+      const k = `${f.workload}/${f.after}${f.code === "P2P_NOT_SUPPORTED_PATH" ? "/attempt" : ""}`;
       this.#faults.set(k, [...(this.#faults.get(k) ?? []), f.code]);
     }
     this.#cpuFreeAt = Array.from({ length: s.cpus }, () => 0);
@@ -221,7 +226,11 @@ export class Synthesizer {
     const dev = this.#device(w.device);
     // A device's first map is one page, at the top of its IOVA space: a replay takes the space
     // above a domain's first IOVA as allocated before the trace began.
-    const faults = this.#faults.get(`${i}/${this.#mapsOf[i]! + 1}`) ?? [];
+    const attempt = ++this.#attemptsOf[i]!;
+    const faults = [
+      ...this.#faults.get(`${i}/${this.#mapsOf[i]! + 1}`) ?? [],
+      ...this.#faults.get(`${i}/${attempt}/attempt`) ?? [],
+    ];
     // An sg list one entry short needs two entries at least: the largest size.
     const bytes = faults.some((f) => LARGEST.has(f))
       ? Math.max(...w.sizes.map((x) => x.bytes))
@@ -248,14 +257,7 @@ export class Synthesizer {
         phys: p,
         lengthBytes: k < pages - 1 ? 4096 : bytes - 4096 * (pages - 1),
       }));
-      // P2P_WRONG_PATH: this map goes through the IOMMU although the pair has a bus path (the
-      // v2-2022 way).
-      const classify = faults.includes("P2P_WRONG_PATH")
-        ? (phys: bigint) => {
-          const c = this.#buffers.classifier(w.device)(phys);
-          return c === null ? null : { ...c, mapType: "THRU_HOST_BRIDGE" as const };
-        }
-        : this.#buffers.classifier(w.device);
+      const classify = p2pFaultClassifier(this.#buffers.classifier(w.device), faults);
       const r = dmaMapSg(dev, entries, classify, cpu, t);
       this.#frees = []; // a full ring drained during the map: none here (maps do not queue)
       if (r.errno !== 0) {
@@ -479,4 +481,28 @@ export class Synthesizer {
   addBytes(n: number): void {
     this.stats.bytes += n;
   }
+}
+
+/**
+ * How a map's P2P entries are classified, as its fault bends it: P2P_WRONG_PATH through the
+ * IOMMU although the pair has a bus path (the v2-2022 way); P2P_NOT_SUPPORTED_PATH by bus
+ * address although the kernel refuses the pair; P2P_DMA_ADDR_MISMATCH by bus address without
+ * the BAR's bus offset (phys, as v2-2022 gave on platforms whose host bridge translates).
+ */
+function p2pFaultClassifier(
+  base: (phys: bigint) => { mapType: P2pdmaMapType; busOffset: bigint } | null,
+  faults: readonly SynthFaultCode[],
+): (phys: bigint) => { mapType: P2pdmaMapType; busOffset: bigint } | null {
+  const bend = faults.includes("P2P_WRONG_PATH")
+    ? { mapType: "THRU_HOST_BRIDGE" as const }
+    : faults.includes("P2P_NOT_SUPPORTED_PATH")
+    ? { mapType: "BUS_ADDR" as const }
+    : faults.includes("P2P_DMA_ADDR_MISMATCH")
+    ? { busOffset: 0n }
+    : null;
+  if (bend === null) return base;
+  return (phys) => {
+    const c = base(phys);
+    return c === null ? null : { ...c, ...bend };
+  };
 }

@@ -20,6 +20,7 @@ export const DMABUF_FAULT_CODES = [
   "DMABUF_PINNED_ON_REVOCABLE",
   "DMABUF_MAP_WHILE_REVOKED",
   "DMABUF_MAPPING_OUTLIVES_REVOKE",
+  "DMABUF_ATTACH_WITHOUT_P2P",
 ] as const;
 
 /** A dma-buf fault code. */
@@ -246,6 +247,11 @@ export function dmaBufWorkload(
       r.error(
         `${p}/code`,
         `${code} needs dma_buf_unmap_attachment: a "pfn" importer never calls it`,
+      );
+    } else if (code === "DMABUF_ATTACH_WITHOUT_P2P" && o.flr !== undefined) {
+      r.error(
+        `${p}/code`,
+        `${code} attaches a static importer, which no revoke reaches: the workload must have no "flr"`,
       );
     } else if (code !== null && DMABUF_RESET_FAULTS.has(code) && o.flr === undefined) {
       r.error(`${p}/code`, `${code} happens at a reset: the workload needs "flr"`);

@@ -21,10 +21,25 @@ const topology = {
       kind: "endpoint",
       parent: "0000:02:00.0",
       name: "nvme",
-      bars: [{ index: 2, cpuStart: "0x384004000000", len: "0x4000000", mem: true, prefetch: true }],
+      bars: [
+        { index: 2, cpuStart: "0x384004000000", len: "0x4000000", mem: true, prefetch: true },
+        // A BAR the host bridge translates (its bus address differs: an offset platform's).
+        {
+          index: 4,
+          cpuStart: "0x384010000000",
+          busStart: "0x10000000",
+          len: "0x1000000",
+          mem: true,
+          prefetch: true,
+        },
+      ],
       dma: { maxSegmentSize: 65536 },
     },
     { bdf: "0000:04:00.0", kind: "endpoint", parent: "0000:02:01.0", name: "mlx5_core" },
+    // Behind another root port of a host bridge that is not on the P2P allowlist: the kernel
+    // refuses its P2P with the NVMe (NOT_SUPPORTED).
+    { bdf: "0000:00:02.0", kind: "root_port", parent: "pci0000:00" },
+    { bdf: "0000:05:00.0", kind: "endpoint", parent: "0000:00:02.0", name: "gpu" },
   ],
   iommu: { present: true, defaultDomain: "dma" },
 };
@@ -50,6 +65,22 @@ function workloadFor(code: SynthFaultCode) {
         dir: "TO_DEVICE",
         sizes: [{ bytes: 4096 }, { bytes: 65536 }],
         peer: { device: "0000:03:00.0", bar: 2 },
+      };
+    case "P2P_NOT_SUPPORTED_PATH":
+      return {
+        ...base,
+        device: "0000:05:00.0",
+        dir: "TO_DEVICE",
+        sizes: [{ bytes: 4096 }, { bytes: 65536 }],
+        peer: { device: "0000:03:00.0", bar: 2 },
+      };
+    case "P2P_DMA_ADDR_MISMATCH":
+      return {
+        ...base,
+        device: "0000:04:00.0",
+        dir: "TO_DEVICE",
+        sizes: [{ bytes: 4096 }, { bytes: 65536 }],
+        peer: { device: "0000:03:00.0", bar: 4 },
       };
     default:
       return { ...base, sizes: [{ bytes: 4096 }, { bytes: 65536 }] };
@@ -101,6 +132,8 @@ Deno.test("validateScenario: a fault must fit its workload", () => {
       { code: "DMA_UNMAP_SIZE_MISMATCH" },
       { code: "DMA_UNMAP_SG_NENTS_MISMATCH" },
       { code: "P2P_WRONG_PATH" },
+      { code: "P2P_NOT_SUPPORTED_PATH" },
+      { code: "P2P_DMA_ADDR_MISMATCH" },
       { code: "DMA_NONSENSE" },
       { code: "DMA_LEAK_AT_END", workload: 3, after: 0 },
     ],
@@ -110,11 +143,13 @@ Deno.test("validateScenario: a fault must fit its workload", () => {
     '/faults/0/code: DMA_UNMAP_SIZE_MISMATCH needs a workload with api "page" (dma-debug checks no sg size); workload 0 is not one',
     '/faults/1/code: DMA_UNMAP_SG_NENTS_MISMATCH needs a workload with api "sg" and a size above one page; workload 0 is not one',
     "/faults/2/code: P2P_WRONG_PATH needs a peer-to-peer workload on a translated device; workload 0 is not one",
-    `/faults/3/code: expected an injectable anomaly code: one of ${
+    "/faults/3/code: P2P_NOT_SUPPORTED_PATH needs a peer-to-peer workload on a pair the kernel refuses (NOT_SUPPORTED); workload 0 is not one",
+    "/faults/4/code: P2P_DMA_ADDR_MISMATCH needs a peer-to-peer workload on a bus-address pair whose BAR has a bus offset; workload 0 is not one",
+    `/faults/5/code: expected an injectable anomaly code: one of ${
       SYNTH_FAULT_CODES.map((c) => `"${c}"`).join(", ")
     }`,
-    "/faults/4/workload: expected a workload index: an integer from 0 to 0",
-    "/faults/4/after: expected which map (1-based): an integer from 1 to 9007199254740991",
+    "/faults/6/workload: expected a workload index: an integer from 0 to 0",
+    "/faults/6/after: expected which map (1-based): an integer from 1 to 9007199254740991",
   ]);
 });
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { peerPair } from "./_buffers.ts";
 import { type JsonError, JsonReader } from "../ingest/mod.ts";
 import { type DmaBufWorkload, dmaBufWorkload } from "./dmabuf_scenario.ts";
 import { type Topology, validateTopology } from "../model/topology/mod.ts";
@@ -81,6 +82,8 @@ export const SYNTH_FAULT_CODES = [
   "IOMMU_FAULT_AFTER_UNMAP",
   "IOMMU_MAP_WITHOUT_DMA_OWNER",
   "P2P_WRONG_PATH",
+  "P2P_NOT_SUPPORTED_PATH",
+  "P2P_DMA_ADDR_MISMATCH",
 ] as const;
 
 /** An injectable anomaly code. */
@@ -247,6 +250,8 @@ function faultMisfit(code: SynthFaultCode, w: Workload, topology: Topology | nul
     return topology?.iommu.present === true && (type === "dma" || type === "dma-fq");
   };
   const coherent = w.api === "coherent";
+  const pair = () =>
+    w.peer === null || topology === null ? null : peerPair(topology, w.peer, w.device);
   if (code.startsWith("DMA_SYNC_") || code === "DMA_UNMAP_DIR_MISMATCH") {
     if (coherent) return 'a streaming workload (api "sg" or "page"): coherent memory is not synced';
   }
@@ -283,6 +288,16 @@ function faultMisfit(code: SynthFaultCode, w: Workload, topology: Topology | nul
       return w.peer !== null && translated()
         ? ""
         : "a peer-to-peer workload on a translated device";
+    case "P2P_NOT_SUPPORTED_PATH":
+      return w.peer !== null && pair()?.mapType === "NOT_SUPPORTED"
+        ? ""
+        : "a peer-to-peer workload on a pair the kernel refuses (NOT_SUPPORTED)";
+    case "P2P_DMA_ADDR_MISMATCH": {
+      const p = pair();
+      return w.peer !== null && p?.mapType === "BUS_ADDR" && p.busOffset !== 0n
+        ? ""
+        : "a peer-to-peer workload on a bus-address pair whose BAR has a bus offset";
+    }
     default:
       return "";
   }
