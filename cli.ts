@@ -338,11 +338,12 @@ async function cmdReport(args: string[]): Promise<number> {
 }
 
 /**
- * A chunk the run keeps (every table but ops, with `keepOps` false) is copied before its
- * arrays move to the encoder worker; an ops chunk moves as it is.
+ * A chunk the run keeps (attachments, anomalies, with `keepOps` false) is copied before its
+ * arrays move to the encoder worker; ops and timeline chunks move as they are (the run keeps a
+ * digest and a sample of them, read before the move).
  */
 function keptCopy(c: TableChunk): TableChunk {
-  if (c.schema.name === "ops") return c;
+  if (c.schema.name === "ops" || c.schema.name === "timeline") return c;
   return { ...c, data: c.data.map((d) => (Array.isArray(d) ? [...d] : d.slice())) };
 }
 

@@ -40,4 +40,5 @@ export {
   type DigestGrouping,
   type OpPathSums,
   OpsDigest,
+  TimelineSample,
 } from "./ops_digest.ts";

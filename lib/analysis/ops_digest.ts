@@ -408,3 +408,68 @@ export class OpsDigest {
     return this.#opPath;
   }
 }
+
+/**
+ * The timeline table thinned as it streams by: at most `2 * max` rows, evenly spread over the
+ * trace (every other row dropped each time it fills), for the report's chart; the whole table
+ * is what the replay writes to its files.
+ *
+ * @example 10 000 grid rows thinned to at most 200
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TimelineSample } from "./mod.ts";
+ * const schema = { name: "timeline", columns: [{ name: "ts_s", kind: "f64" as const, doc: "" }] };
+ * const t = new TimelineSample(100);
+ * t.add({ schema, n: 10000, data: [Float64Array.from({ length: 10000 }, (_, i) => i)] });
+ * const ts = t.table().array("ts_s") as number[];
+ * assert.ok(ts.length <= 200 && ts[0] === 0 && ts[1]! - ts[0]! === ts[2]! - ts[1]!);
+ * ```
+ */
+export class TimelineSample {
+  readonly #max: number;
+  #every = 1;
+  #seen = 0;
+  #names: string[] = [];
+  #rows: (number | string | null)[][] = [];
+
+  /**
+   * A sample of about `max` to `2 * max` rows.
+   *
+   * @param max Rows kept at least, once there are that many.
+   */
+  constructor(max = 2000) {
+    this.#max = max;
+  }
+
+  /**
+   * Fold a chunk in (other tables' chunks are ignored).
+   *
+   * @param c A chunk.
+   */
+  add(c: TableChunk): void {
+    if (c.schema.name !== "timeline") return;
+    this.#names = c.schema.columns.map((x) => x.name);
+    for (let r = 0; r < c.n; ++r) {
+      if (this.#seen++ % this.#every !== 0) continue;
+      this.#rows.push(c.data.map((d) => {
+        const v = d[r]!;
+        return typeof v === "number" && Number.isNaN(v) ? null : v;
+      }));
+      if (this.#rows.length >= 2 * this.#max) {
+        this.#rows = this.#rows.filter((_, i) => i % 2 === 0);
+        this.#every *= 2;
+      }
+    }
+  }
+
+  /**
+   * The rows kept.
+   *
+   * @returns The timeline's columns.
+   */
+  table(): ColumnTable {
+    const cols: Record<string, (number | string | null)[]> = {};
+    this.#names.forEach((n, i) => (cols[n] = this.#rows.map((r) => r[i]!)));
+    return table(cols);
+  }
+}

@@ -14,7 +14,7 @@ import {
   type TableChunk,
 } from "../replay/mod.ts";
 import { type ReplayTables, tablesFromChunks } from "./replay_tables.ts";
-import { OpsDigest } from "./ops_digest.ts";
+import { OpsDigest, TimelineSample } from "./ops_digest.ts";
 
 /** A replay with its tables. */
 export interface ReplayRun {
@@ -35,8 +35,9 @@ export interface ReplayRun {
 /** How {@linkcode replayRun} keeps the tables. */
 export interface ReplayRunOptions extends Omit<ReplayOptions, "tables"> {
   /**
-   * Keep the ops table's rows (default true). False keeps only its digest: `tables.ops` is then
-   * empty and memory does not grow with the trace (the other tables are small and kept).
+   * Keep the ops table's rows (default true). False keeps only its digest and a sample of the
+   * timeline (at most 4000 rows evenly over the trace): `tables.ops` is then empty and memory
+   * does not grow with the trace (the attachment and anomaly tables are kept).
    */
   keepOps?: boolean;
   /**
@@ -73,18 +74,22 @@ export async function replayRun(
   const { keepOps = true, onChunk, ...replayOptions } = options;
   const chunks: TableChunk[] = [];
   const digest = new OpsDigest();
+  const timeline = keepOps ? null : new TimelineSample();
   const r = await replayTrace(stream, {
     ...replayOptions,
     tables: (c) => {
       digest.add(c);
-      if (keepOps || c.schema.name !== "ops") chunks.push(c);
+      timeline?.add(c);
+      const name = c.schema.name;
+      if (keepOps || (name !== "ops" && name !== "timeline")) chunks.push(c);
       onChunk?.(c);
     },
   });
+  const tables = tablesFromChunks(chunks);
   return {
     label,
     summary: r.summary,
-    tables: tablesFromChunks(chunks),
+    tables: timeline === null ? tables : { ...tables, timeline: timeline.table() },
     anomalies: r.anomalies,
     chunks,
     digest,

@@ -3,6 +3,7 @@
 // (pci_p2pdma_map_type between the BAR's provider and the mapping device).
 
 import {
+  calcMapTypeAndDist,
   type P2pdmaMapType,
   P2pdmaMapTypes,
   type P2pdmaProvider,
@@ -119,6 +120,21 @@ export class Buffers {
   provider(peer: { device: string; bar: number }): P2pdmaProvider {
     const dev = this.#tree.device(peer.device)!;
     return this.#providers.pcimP2pdmaProvider(dev, peer.bar)!;
+  }
+
+  /**
+   * Whether a pair goes through the host bridge although both sit below one bridge (ACS
+   * redirect): what a replay reports as P2P_HOST_BRIDGE_WHEN_BUS_PATH at the pair's first map.
+   *
+   * @param peer The BAR.
+   * @param client The mapping device.
+   */
+  hostBridgeDespiteBridge(peer: PeerBar, client: string): boolean {
+    const p = this.#tree.device(peer.device);
+    const c = this.#tree.device(client);
+    if (p === undefined || c === undefined) return false;
+    const r = calcMapTypeAndDist(this.#tree, p, c);
+    return r.mapType === "THRU_HOST_BRIDGE" && r.sharedBridge !== null;
   }
 
   /** `pci_p2pdma_map_type` for the mapping device, as dma_map_sg classifies each entry. */

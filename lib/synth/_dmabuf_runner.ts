@@ -32,6 +32,11 @@ export interface DmaBufEnv {
   int(lo: number, hi: number): number;
   /** Whether the trace is long enough (no new buffers, no new resets). */
   stopped(): boolean;
+  /**
+   * Whether this is the first map of a pair the topology routes through the host bridge
+   * although both sit below one bridge (a replay reports P2P_HOST_BRIDGE_WHEN_BUS_PATH there).
+   */
+  firstHostBridgeMap(peer: { device: string; bar: number }, client: string): boolean;
 }
 
 const STEP_NS = 1000;
@@ -133,7 +138,12 @@ export class DmaBufRunner {
     return t;
   }
 
-  #line(t: number, event: string, body: string, fault?: DmaBufFaultCode): number {
+  #line(
+    t: number,
+    event: string,
+    body: string,
+    fault?: DmaBufFaultCode | "P2P_HOST_BRIDGE_WHEN_BUS_PATH",
+  ): number {
     // One thread per buffer slot (pid + slot): dma_buf_release names no buffer, so a replay
     // releases the task's buffer without attachments; one buffer a thread keeps that exact.
     this.#env.emit({ ...this.#ctx, pid: this.#w.pid + this.#slot }, t, event, body, fault);
@@ -291,6 +301,9 @@ export class DmaBufRunner {
       t,
       "dmabuf_map_unlocked",
       `(dma_buf_map_attachment_unlocked+0x4/0x70) attach=${hex(b.attach)} dir=0`,
+      this.#env.firstHostBridgeMap(this.#w.exporter, this.#w.importer)
+        ? "P2P_HOST_BRIDGE_WHEN_BUS_PATH"
+        : undefined,
     );
     t = this.#line(
       t,

@@ -8,7 +8,7 @@ interface Line {
   readonly t: number;
   readonly seq: number;
   readonly text: string;
-  /** The anomaly this line shows, when it is an injected fault's. */
+  /** The anomalies this line shows (`A+B` for several), when it shows any. */
   readonly fault?: string;
 }
 
@@ -44,7 +44,9 @@ export class LineMerger {
       n += l.text.length;
       this.#lastTs = l.t;
       ++stats.events;
-      if (l.fault !== undefined) stats.injected.push({ code: l.fault, line: stats.events });
+      if (l.fault !== undefined) {
+        for (const code of l.fault.split("+")) stats.injected.push({ code, line: stats.events });
+      }
     }
     return n;
   }

@@ -81,6 +81,8 @@ export class Synthesizer {
   readonly stats: SynthStats = { events: 0, bytes: 0, maps: 0, failedMaps: 0, injected: [] };
   /** Faults by workload and map number. */
   readonly #faults = new Map<string, SynthFaultCode[]>();
+  /** P2P pairs mapped so far (`BDF:BAR>client`). */
+  readonly #pairsMapped = new Set<string>();
   /** Map attempts per workload (failed ones too). */
   readonly #attemptsOf: number[];
   /** Maps so far per workload. */
@@ -116,6 +118,7 @@ export class Synthesizer {
         us: (r) => this.#us(r),
         int: (lo, hi) => this.#int(lo, hi),
         stopped: () => this.#stopped,
+        firstHostBridgeMap: (peer, client) => this.#firstHostBridgeMap(peer, client),
       }).start(Math.round(s.startS * 1e9) + 50 * 1000);
     });
     this.#failures = s.workloads.map(() => 0);
@@ -170,6 +173,17 @@ export class Synthesizer {
       this.#devices.set(bdf, d);
     }
     return d;
+  }
+
+  /**
+   * The first P2P map of a pair the topology sends through the host bridge although both sit
+   * below one bridge: a replay reports it there (P2P_HOST_BRIDGE_WHEN_BUS_PATH, once a pair).
+   */
+  #firstHostBridgeMap(peer: { device: string; bar: number }, client: string): boolean {
+    const key = `${peer.device}:${peer.bar}>${client}`;
+    if (this.#pairsMapped.has(key)) return false;
+    this.#pairsMapped.add(key);
+    return this.#buffers.hostBridgeDespiteBridge(peer, client);
   }
 
   #emit(c: TraceContext, t: number, event: string, body: string, fault?: string): void {
@@ -279,7 +293,12 @@ export class Synthesizer {
         t,
         "dma_map_sg",
         dmaMapSgBody(w.device, w.dir, phys, ...badSegments(r.segments, faults, dev)),
-        faults.find((f) => SG_FAULTS.has(f)),
+        [
+          faults.find((f) => SG_FAULTS.has(f)),
+          w.peer !== null && this.#firstHostBridgeMap(w.peer, w.device)
+            ? "P2P_HOST_BRIDGE_WHEN_BUS_PATH"
+            : undefined,
+        ].filter((x) => x !== undefined).join("+") || undefined,
       );
       m = {
         w: i,

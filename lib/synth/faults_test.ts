@@ -222,3 +222,46 @@ Deno.test("a pfn importer refuses the faults it cannot show; its IOVAs must sit 
     "/dmabufs/1/guestRamBytes: expected a multiple of 1 GiB (1073741824)",
   ]);
 });
+
+Deno.test("a pair ACS redirect sends through the host bridge below one switch: the synthesizer expects P2P_HOST_BRIDGE_WHEN_BUS_PATH at its first map, and the replay reports it there", async () => {
+  const topo = JSON.parse(
+    await Deno.readTextFile(
+      new URL("../../traces/switch-acs-redirect.topology.json", import.meta.url),
+    ),
+  );
+  for (
+    const [name, extra] of [
+      ["stream", {
+        workloads: [{
+          kind: "stream",
+          device: "0000:04:00.0",
+          dir: "TO_DEVICE",
+          cpus: [0],
+          sizes: [{ bytes: 4096 }, { bytes: 65536 }],
+          peer: { device: "0000:03:00.0", bar: 0 },
+        }],
+      }],
+      ["dma-buf", {
+        dmabufs: [{
+          exporter: { device: "0000:03:00.0", bar: 0 },
+          importer: "0000:04:00.0",
+          bytes: 65536,
+          buffers: 3,
+          mapsPerBuffer: [2, 4],
+          holdUs: [100, 500],
+        }],
+      }],
+    ] as const
+  ) {
+    const v = validateScenario({ name, topology: topo, ...extra });
+    assert.ok(v.ok, JSON.stringify(!v.ok && v.errors));
+    const { stream, stats } = synthesizeTrace(v.scenario, { events: 2000, seed: 3 });
+    const text = await new Response(stream).text();
+    const r = await replayTrace(new Blob([text]).stream(), { topology: v.scenario.topology });
+    const key = (a: { code: string; line: number }) => `${a.line} ${a.code}`;
+    assert.deepEqual(stats.injected.map(key), [
+      `${stats.injected[0]?.line} P2P_HOST_BRIDGE_WHEN_BUS_PATH`,
+    ], name);
+    assert.deepEqual(r.anomalies.map(key).sort(), stats.injected.map(key).sort(), name);
+  }
+});
