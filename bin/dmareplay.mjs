@@ -6,7 +6,10 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const deno = join(root, "node_modules", ".bin", "deno");
-const r = spawnSync(deno, ["run", "-A", join(root, "cli.ts"), ...process.argv.slice(2)], {
+// V8's young generation held at 4 MiB semi-spaces: a replay allocates fast, and V8 otherwise
+// grows it (and the peak RSS, unevenly) as a long trace goes on (bench/RESULTS.md).
+const V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
+const r = spawnSync(deno, ["run", V8_FLAGS, "-A", join(root, "cli.ts"), ...process.argv.slice(2)], {
   stdio: "inherit",
 });
 process.exit(r.status ?? 2);

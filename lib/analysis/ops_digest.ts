@@ -172,7 +172,8 @@ export class OpsDigest {
   total = 0;
   /** Whether dma-buf ops beyond {@linkcode DIGEST_DMABUF_MAX} were dropped. */
   dmaBufTruncated = false;
-  readonly #groups = new Map<DigestGrouping, Map<string, Group>>(
+  /** Per grouping, per direction, per key (no string built per op). */
+  readonly #groups = new Map<DigestGrouping, Map<string, Map<string, Group>>>(
     GROUPINGS.map((g) => [g, new Map()]),
   );
   readonly #steps = new Map<string, Steps>();
@@ -219,15 +220,18 @@ export class OpsDigest {
       const dir = direction(o);
       const m = modeled[r]!;
       const obs = observed[r]!;
-      const keys: Record<DigestGrouping, string> = {
-        path: path[r] || "(none)",
-        device: device[r] || "(none)",
-        "size_class": sizeClass(Number.isNaN(bytes[r]!) ? null : bytes[r]!),
-        task: task[r] || "(none)",
-      };
+      const pathKey = path[r] || "(none)";
       for (const g of GROUPINGS) {
-        const groups = this.#groups.get(g)!;
-        const key = `${keys[g]}\u0000${dir}`;
+        const key = g === "path"
+          ? pathKey
+          : g === "device"
+          ? device[r] || "(none)"
+          : g === "task"
+          ? task[r] || "(none)"
+          : sizeClass(Number.isNaN(bytes[r]!) ? null : bytes[r]!);
+        const byDir = this.#groups.get(g)!;
+        let groups = byDir.get(dir);
+        if (groups === undefined) byDir.set(dir, groups = new Map());
         let grp = groups.get(key);
         if (grp === undefined) {
           grp = {
@@ -254,7 +258,7 @@ export class OpsDigest {
         }
       }
       this.#addOpPath(o, path[r]!, m, pte[r]!, iotlb[r]!);
-      if (Number.isFinite(ts[r]!) && Number.isFinite(m)) this.#step(keys.path, ts[r]!, m);
+      if (Number.isFinite(ts[r]!) && Number.isFinite(m)) this.#step(pathKey, ts[r]!, m);
       if (!Number.isNaN(obs)) this.#measure(o, path[r]!, line[r]!, m, obs);
       if (o.startsWith("dma_buf_")) this.#keepDmaBuf(c, r);
     }
@@ -320,14 +324,15 @@ export class OpsDigest {
    * @returns One row per (key, direction), in key then direction order.
    */
   costBy(by: DigestGrouping): ColumnTable {
-    const groups = [...this.#groups.get(by)!].sort((
-      a,
-      b,
-    ) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const groups: [string, string, Group][] = [];
+    for (const [dir, m] of this.#groups.get(by)!) {
+      for (const [k, g] of m) groups.push([k, dir, g]);
+    }
+    const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+    groups.sort((a, b) => cmp(a[0], b[0]) || cmp(a[1], b[1]));
     const out: Record<string, unknown[]> = {};
     const put = (k: string, v: unknown) => (out[k] ??= []).push(v);
-    for (const [key, g] of groups) {
-      const [k, dir] = key.split("\u0000");
+    for (const [k, dir, g] of groups) {
       put(by, k);
       put("direction", dir);
       put("ops", g.ops);
