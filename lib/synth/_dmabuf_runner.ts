@@ -142,7 +142,7 @@ export class DmaBufRunner {
     t: number,
     event: string,
     body: string,
-    fault?: DmaBufFaultCode | "P2P_HOST_BRIDGE_WHEN_BUS_PATH",
+    fault?: string,
   ): number {
     // One thread per buffer slot (pid + slot): dma_buf_release names no buffer, so a replay
     // releases the task's buffer without attachments; one buffer a thread keeps that exact.
@@ -228,14 +228,21 @@ export class DmaBufRunner {
     };
     const offset = b.offset;
     const len = BigInt(w.bytes);
+    // IOMMU_IOVA_LINK_OVERLAP: the piece exported as two ranges (the merged code links both at
+    // offset 0 of one IOVA reservation).
+    const twoRanges = b.faults.includes("IOMMU_IOVA_LINK_OVERLAP");
     t = this.#line(
       t,
       "vfio_feature_dma_buf",
       `(vfio_pci_core_feature_dma_buf+0x4/0x320) vdev=${
         hex(this.#vdev)
-      } flags=0x1 bdf="${w.exporter.device}" region_index=${w.exporter.bar} offset=${
-        hex(offset)
-      } length=${hex(len)}`,
+      } flags=0x1 bdf="${w.exporter.device}" region_index=${w.exporter.bar} ${
+        twoRanges
+          ? `offset=${hex(offset)} length=${hex(len / 2n)} offset1=${
+            hex(offset + len / 2n)
+          } length1=${hex(len - len / 2n)}`
+          : `offset=${hex(offset)} length=${hex(len)}`
+      }`,
     );
     t = this.#line(
       t,
@@ -301,9 +308,12 @@ export class DmaBufRunner {
       t,
       "dmabuf_map_unlocked",
       `(dma_buf_map_attachment_unlocked+0x4/0x70) attach=${hex(b.attach)} dir=0`,
-      this.#env.firstHostBridgeMap(this.#w.exporter, this.#w.importer)
-        ? "P2P_HOST_BRIDGE_WHEN_BUS_PATH"
-        : undefined,
+      [
+        this.#env.firstHostBridgeMap(this.#w.exporter, this.#w.importer)
+          ? "P2P_HOST_BRIDGE_WHEN_BUS_PATH"
+          : undefined,
+        b.faults.includes("IOMMU_IOVA_LINK_OVERLAP") ? "IOMMU_IOVA_LINK_OVERLAP" : undefined,
+      ].filter((x) => x !== undefined).join("+") || undefined,
     );
     t = this.#line(
       t,

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { peerPair } from "./_buffers.ts";
 import type { JsonReader } from "../ingest/mod.ts";
 import type { Topology } from "../model/topology/mod.ts";
 
@@ -21,6 +22,7 @@ export const DMABUF_FAULT_CODES = [
   "DMABUF_MAP_WHILE_REVOKED",
   "DMABUF_MAPPING_OUTLIVES_REVOKE",
   "DMABUF_ATTACH_WITHOUT_P2P",
+  "IOMMU_IOVA_LINK_OVERLAP",
 ] as const;
 
 /** A dma-buf fault code. */
@@ -229,6 +231,14 @@ export function dmaBufWorkload(
     guestRam !== null && ioasIova !== null && bytes !== null && buffers !== null &&
     guestRam > ioasIova && importerApi === "pfn"
   ) r.error(`${at}/ioasIova`, "expected the buffers above the guest RAM");
+  // IOMMU_IOVA_LINK_OVERLAP: a two-range export mapped through the IOMMU (kernel-spec §7.2).
+  const linkable = topology === null || device === null || importer === null ? null : () => {
+    const d = topology.devices.find((x) => x.bdf === importer);
+    const type = d?.iommuDomain ?? topology.iommu.defaultDomain;
+    const translated = topology.iommu.present && (type === "dma" || type === "dma-fq");
+    return importerApi === "sg" && translated &&
+      peerPair(topology, { device, bar: bar ?? 0 }, importer)?.mapType === "THRU_HOST_BRIDGE";
+  };
   const faults: DmaBufWorkload["faults"][number][] = [];
   r.array(o.faults ?? [], `${at}/faults`, "the faults")?.forEach((f, i) => {
     const p = `${at}/faults/${i}`;
@@ -247,6 +257,11 @@ export function dmaBufWorkload(
       r.error(
         `${p}/code`,
         `${code} needs dma_buf_unmap_attachment: a "pfn" importer never calls it`,
+      );
+    } else if (code === "IOMMU_IOVA_LINK_OVERLAP" && !(linkable?.() ?? false)) {
+      r.error(
+        `${p}/code`,
+        `${code} needs an "sg" importer that the IOMMU translates on a pair the kernel sends through the host bridge (the merged code links a second range over the first)`,
       );
     } else if (code === "DMABUF_ATTACH_WITHOUT_P2P" && o.flr !== undefined) {
       r.error(

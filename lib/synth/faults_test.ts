@@ -153,7 +153,17 @@ Deno.test("validateScenario: a fault must fit its workload", () => {
   ]);
 });
 
-const SG_ONLY = new Set(["DMABUF_UNMAP_NOT_MAPPED", "DMABUF_DOUBLE_UNMAP"]);
+const SG_ONLY = new Set([
+  "DMABUF_UNMAP_NOT_MAPPED",
+  "DMABUF_DOUBLE_UNMAP",
+  "IOMMU_IOVA_LINK_OVERLAP",
+]);
+/** A GPU and a NIC below one switch whose ACS redirect sends their P2P through the host bridge. */
+const acsRedirect = JSON.parse(
+  await Deno.readTextFile(
+    new URL("../../traces/switch-acs-redirect.topology.json", import.meta.url),
+  ),
+);
 for (
   const [code, api] of [
     ...DMABUF_FAULT_CODES.map((c) => [c, "sg"] as const),
@@ -162,11 +172,13 @@ for (
 ) {
   Deno.test(`synth injects ${code} into a dma-buf workload (${api} importer); the replay finds exactly those`, async () => {
     const reset = DMABUF_RESET_FAULTS.has(code);
+    // A second range linked over the first needs a pair through the host bridge.
+    const link = code === "IOMMU_IOVA_LINK_OVERLAP";
     const v = validateScenario({
       name: code,
-      topology,
+      topology: link ? acsRedirect : topology,
       dmabufs: [{
-        exporter: { device: "0000:03:00.0", bar: 2 },
+        exporter: { device: "0000:03:00.0", bar: link ? 0 : 2 },
         importer: "0000:04:00.0",
         importerApi: api,
         bytes: 65536,
@@ -185,9 +197,16 @@ for (
     const key = (a: { code: string; line: number }) => `${a.line} ${a.code}`;
     const found = r.anomalies.map(key).sort();
     const want = stats.injected.map(key).sort();
-    assert.equal(stats.injected.filter((x) => x.code === code).length, 2, JSON.stringify(want));
-    // A map after the release comes with the release of an attached buffer.
-    const also = code === "DMABUF_OP_AFTER_RELEASE" ? ["DMABUF_RELEASE_WITH_ATTACHMENTS"] : [];
+    // Two buffers; a two-range buffer overlaps at every one of its maps.
+    const n = stats.injected.filter((x) => x.code === code).length;
+    assert.ok(link ? n >= 6 : n === 2, JSON.stringify(want));
+    // A map after the release comes with the release of an attached buffer; a host-bridge pair
+    // below one switch is reported at its first map.
+    const also = code === "DMABUF_OP_AFTER_RELEASE"
+      ? ["DMABUF_RELEASE_WITH_ATTACHMENTS"]
+      : link
+      ? ["P2P_HOST_BRIDGE_WHEN_BUS_PATH"]
+      : [];
     assert.deepEqual(
       [...new Set(stats.injected.map((x) => x.code))].sort(),
       [code, ...also].sort(),
@@ -264,4 +283,19 @@ Deno.test("a pair ACS redirect sends through the host bridge below one switch: t
     ], name);
     assert.deepEqual(r.anomalies.map(key).sort(), stats.injected.map(key).sort(), name);
   }
+});
+
+Deno.test("IOMMU_IOVA_LINK_OVERLAP needs a translated sg importer on a host-bridge pair", () => {
+  const r = validateScenario({
+    name: "bad",
+    topology, // ACS off below the switch: a bus-address pair, no IOVA to link
+    dmabufs: [{
+      exporter: { device: "0000:03:00.0", bar: 2 },
+      importer: "0000:04:00.0",
+      faults: [{ code: "IOMMU_IOVA_LINK_OVERLAP" }],
+    }],
+  });
+  assert.ok(!r.ok);
+  assert.deepEqual(r.errors.map((e) => e.pointer), ["/dmabufs/0/faults/0/code"]);
+  assert.match(r.errors[0]!.message, /through the host bridge/);
 });
