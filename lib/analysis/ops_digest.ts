@@ -29,13 +29,20 @@ export const DIGEST_DMABUF_MAX = 200000;
 export type DigestGrouping = "path" | "device" | "size_class" | "task";
 const GROUPINGS: readonly DigestGrouping[] = ["path", "device", "size_class", "task"];
 
-/** Whether an op maps (else unmaps, frees, syncs): as `costBy` splits them. */
+const DIRECTIONS = new Map<string, string>();
+
+/** Whether an op maps (else unmaps, frees, syncs): as `costBy` splits them (once per name). */
 function direction(opName: string): string {
-  return /unmap|free|detach|release/.test(opName)
-    ? "unmap"
-    : /map|alloc|attach|export|get_pfn/.test(opName)
-    ? "map"
-    : "other";
+  let d = DIRECTIONS.get(opName);
+  if (d === undefined) {
+    d = /unmap|free|detach|release/.test(opName)
+      ? "unmap"
+      : /map|alloc|attach|export|get_pfn/.test(opName)
+      ? "map"
+      : "other";
+    DIRECTIONS.set(opName, d);
+  }
+  return d;
 }
 
 /** A deterministic PRNG for the samples (the same trace gives the same report). */
@@ -178,7 +185,8 @@ export class OpsDigest {
   );
   readonly #steps = new Map<string, Steps>();
   readonly #maxSteps: number;
-  readonly #opPath = new Map<string, OpPathSums>();
+  /** Per op, per path (no string built per op). */
+  readonly #opPath = new Map<string, Map<string, OpPathSums>>();
   readonly #measured: { op: string; path: string; line: number; m: number; o: number }[] = [];
   #measuredSeen = 0;
   readonly #dmabuf: Record<string, (number | string | null)[]> = {};
@@ -265,9 +273,10 @@ export class OpsDigest {
   }
 
   #addOpPath(op: string, path: string, m: number, pte: number, iotlb: number): void {
-    const key = `${op}\u0000${path}`;
-    let s = this.#opPath.get(key);
-    if (s === undefined) this.#opPath.set(key, s = { ops: 0, modeled: 0, pte: 0, iotlb: 0 });
+    let byPath = this.#opPath.get(op);
+    if (byPath === undefined) this.#opPath.set(op, byPath = new Map());
+    let s = byPath.get(path);
+    if (s === undefined) byPath.set(path, s = { ops: 0, modeled: 0, pte: 0, iotlb: 0 });
     ++s.ops;
     if (!Number.isNaN(m)) s.modeled += m;
     if (!Number.isNaN(pte)) s.pte += pte;
@@ -410,7 +419,11 @@ export class OpsDigest {
    * @returns Keyed `op \0 path`.
    */
   sumsByOpPath(): ReadonlyMap<string, Readonly<OpPathSums>> {
-    return this.#opPath;
+    const out = new Map<string, OpPathSums>();
+    for (const [op, byPath] of this.#opPath) {
+      for (const [path, s] of byPath) out.set(`${op}\u0000${path}`, s);
+    }
+    return out;
   }
 }
 
