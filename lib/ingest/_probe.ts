@@ -64,13 +64,16 @@ export class ProbeStacks {
   }
 }
 
-/** Split `SYM+0xOFF/0xSIZE` into a symbol id and offset. */
+/**
+ * Split `SYM+0xOFF/0xSIZE` into a symbol id (returned) and offset (`SYMBOL_OFF[0]`): no object
+ * per probe line.
+ */
 function symbol(
   ctx: LineContext,
   s: Uint8Array,
   a: number,
   e: number,
-): { id: number; off: number } {
+): number {
   let plus = -1;
   for (let q = a; q < e; ++q) {
     if (s[q]! === CH_PLUS) {
@@ -78,12 +81,17 @@ function symbol(
       break;
     }
   }
-  if (plus < 0) return { id: ctx.b.strings.internBytes(s, a, e), off: 0 };
+  if (plus < 0) {
+    SYMBOL_OFF[0] = 0;
+    return ctx.b.strings.internBytes(s, a, e);
+  }
   let slash = plus;
   while (slash < e && s[slash]! !== CH_SLASH) ++slash;
   const off = parseHexNumber(s, plus + 1, slash);
-  return { id: ctx.b.strings.internBytes(s, a, plus), off: off < 0 ? 0 : off };
+  SYMBOL_OFF[0] = off < 0 ? 0 : off;
+  return ctx.b.strings.internBytes(s, a, plus);
 }
+const SYMBOL_OFF = new Float64Array(1);
 
 /**
  * Parse a probe payload into the batch's probe table.
@@ -119,23 +127,22 @@ export function parseProbe(
   const r = addProbeRow(b, commonRow);
   const p = b.probes;
   if (isReturn) {
-    const caller = symbol(ctx, s, inner, arrow);
+    p.caller[r] = symbol(ctx, s, inner, arrow);
+    p.callerOffset[r] = SYMBOL_OFF[0]!;
     const fn = symbol(ctx, s, arrow + 4, close);
-    p.caller[r] = caller.id;
-    p.callerOffset[r] = caller.off;
-    p.func[r] = fn.id;
+    p.func[r] = fn;
     p.funcOffset[r] = 0;
     b.kind[commonRow] = EVENT_KIND.PROBE_RETURN;
-    const t0 = stacks.pop(b.pid[commonRow]!, fn.id);
+    const t0 = stacks.pop(b.pid[commonRow]!, fn);
     p.durNs[r] = Number.isNaN(t0) ? NaN : b.tsNs[commonRow]! - t0;
   } else {
     const fn = symbol(ctx, s, inner, close);
-    p.func[r] = fn.id;
-    p.funcOffset[r] = fn.off;
+    p.func[r] = fn;
+    p.funcOffset[r] = SYMBOL_OFF[0]!;
     p.caller[r] = -1;
     p.callerOffset[r] = 0;
     b.kind[commonRow] = EVENT_KIND.PROBE_ENTRY;
-    stacks.push(b.pid[commonRow]!, fn.id, b.tsNs[commonRow]!);
+    stacks.push(b.pid[commonRow]!, fn, b.tsNs[commonRow]!);
   }
   const kind = isReturn ? "return" : "entry";
   // Meaning by (event name, side, function): numeric key, no string built per line.

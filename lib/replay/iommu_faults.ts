@@ -63,15 +63,18 @@ class UnmappedRing {
     return false;
   }
 
-  /** Slots that touch pages [start, end) (call with an emptied array to fill). */
-  overlapping(start: number, end: number, out: number[]): void {
-    if (this.size === 0) return;
+  /** Slots that touch pages [start, end), into `out` (grown when full); returns how many. */
+  overlapping(start: number, end: number, out: { slots: Int32Array }): number {
+    let n = 0;
+    if (this.size === 0) return 0;
     if (this.#wide.size > 0) {
-      for (const k of this.#wide) if (this.start[k]! < end && start < this.end[k]!) out.push(k);
+      for (const k of this.#wide) {
+        if (this.start[k]! < end && start < this.end[k]!) n = pushSlot(out, n, k);
+      }
     }
     const a = Math.floor(start / BUCKET_PAGES);
     const b = Math.floor((end - 1) / BUCKET_PAGES);
-    if (b - a >= MAX_BUCKETS) return;
+    if (b - a >= MAX_BUCKETS) return n;
     for (let k = a; k <= b; ++k) {
       const list = this.#buckets.get(k);
       if (list === undefined) continue;
@@ -81,9 +84,10 @@ class UnmappedRing {
         // A range in several buckets is reported from the first bucket it shares with the query.
         if (
           s < end && start < this.end[slot]! && (k === a || Math.floor(s / BUCKET_PAGES) >= k)
-        ) out.push(slot);
+        ) n = pushSlot(out, n, slot);
       }
     }
+    return n;
   }
 
   /** Forget a slot (mapped again, or the oldest). */
@@ -131,6 +135,17 @@ class UnmappedRing {
   }
 }
 
+/** Append a slot to `out` at `n` (growing it when full); returns the new count. */
+function pushSlot(out: { slots: Int32Array }, n: number, slot: number): number {
+  if (n === out.slots.length) {
+    const grown = new Int32Array(2 * n);
+    grown.set(out.slots);
+    out.slots = grown;
+  }
+  out.slots[n] = slot;
+  return n + 1;
+}
+
 /** Pages from an address and a byte count: [first, end) (a partial page counts whole). */
 const firstPage = (iova: bigint) => Number(iova >> 12n);
 const endPage = (iova: bigint, size: bigint) => Number((iova + size + 4095n) >> 12n);
@@ -157,7 +172,8 @@ export class IommuFaults {
   readonly #unmapped = new UnmappedRing();
   /** Map line by IOVA pfn (for the anomaly's related lines), cleared as it fills. */
   #mapLines = new Map<number, number>();
-  readonly #hits: number[] = [];
+  /** Slots a lookup found (reused: no array per map). */
+  readonly #hits = { slots: new Int32Array(64) };
 
   /**
    * `iommu:map`: the range is mapped again, so no longer "unmapped earlier".
@@ -173,10 +189,8 @@ export class IommuFaults {
   #mapPages(start: number, end: number, line: number): void {
     const u = this.#unmapped;
     if (u.size > 0 && u.mayTouch(start, end - 1)) {
-      const hits = this.#hits;
-      hits.length = 0;
-      u.overlapping(start, end, hits);
-      for (let i = 0; i < hits.length; ++i) u.forget(hits[i]!);
+      const n = u.overlapping(start, end, this.#hits);
+      for (let i = 0; i < n; ++i) u.forget(this.#hits.slots[i]!);
     }
     this.#noteMapLine(start, line);
   }
@@ -213,11 +227,13 @@ export class IommuFaults {
   fault(device: string, iova: bigint, line: number): void {
     ++this.stats.faults;
     const u = this.#unmapped;
-    const hits: number[] = [];
     const page = firstPage(iova);
-    u.overlapping(page, page + 1, hits);
+    const n = u.overlapping(page, page + 1, this.#hits);
     let hit = -1;
-    for (const k of hits) if (hit < 0 || u.line[k]! > u.line[hit]!) hit = k;
+    for (let i = 0; i < n; ++i) {
+      const k = this.#hits.slots[i]!;
+      if (hit < 0 || u.line[k]! > u.line[hit]!) hit = k;
+    }
     if (hit < 0) return; // a live mapping (a permission fault), or never mapped
     const unmapLine = u.line[hit]!;
     const mapLine = u.mapLine[hit]!;

@@ -27,6 +27,8 @@ import {
 import type { Topology } from "../model/topology/mod.ts";
 
 interface Alloc {
+  /** It is its own queue entry (no wrapper object per map). */
+  readonly kind: "alloc";
   line: number;
   cpu: number;
   ts: number;
@@ -54,7 +56,7 @@ export interface IovaMismatch {
 
 /** Allocations of a domain whose mismatches count as warm-up (pre-trace state unknown). */
 const WARMUP_ALLOCS = 32;
-type Op = { kind: "alloc"; a: Alloc } | UnmapOp;
+type Op = Alloc | UnmapOp;
 
 interface UnmapOp {
   kind: "unmap";
@@ -222,6 +224,7 @@ export class IovaReplay {
         if (p === undefined) {
           // Its place in the order is its first map (an interrupt's unmap after it comes later).
           const a: Alloc = {
+            kind: "alloc",
             line,
             cpu,
             ts,
@@ -233,7 +236,7 @@ export class IovaReplay {
             afterIrqFree: this.#irqFreed.has(cpu),
           };
           this.#irqFreed.delete(cpu);
-          this.#queue.push({ kind: "alloc", a });
+          this.#queue.push(a);
           this.#pending.set(cpu, a);
         } else p.pages += bytes;
       } else if (UNMAP_BEFORE.has(name) || UNMAP_AFTER.has(name)) {
@@ -287,9 +290,7 @@ export class IovaReplay {
         const orphan = this.#pending.get(cpu);
         if (orphan !== undefined && orphan.pfn === pfn) {
           this.#pending.delete(cpu);
-          const k = this.#queue.findIndex((q, j) =>
-            j >= this.#qHead && q.kind === "alloc" && q.a === orphan
-          );
+          const k = this.#queue.findIndex((q, j) => j >= this.#qHead && q === orphan);
           if (k >= 0) this.#queue.splice(k, 1);
           this.#drain();
           continue;
@@ -321,8 +322,8 @@ export class IovaReplay {
     for (; i < this.#queue.length; ++i) {
       const o = this.#queue[i]!;
       if (o.kind === "alloc") {
-        if (!o.a.resolved) break;
-        this.#alloc(o.a);
+        if (!o.resolved) break;
+        this.#alloc(o);
       } else {
         let dev: string | undefined = o.dev;
         // A named device that does not hold the pfn (a dma_unmap_sg that unmapped nothing,
@@ -461,7 +462,7 @@ export class IovaReplay {
     this.#queue.splice(
       0,
       this.#queue.length,
-      ...this.#queue.filter((o) => o.kind !== "alloc" || o.a.dev !== ""),
+      ...this.#queue.filter((o) => o.kind !== "alloc" || o.dev !== ""),
     );
     this.#drain();
   }
