@@ -12,6 +12,11 @@
  * the DMA API's allocator and are left out. The domain type of a device comes from the
  * topology; without one it is taken as strict.
  *
+ * Over 500 lines on purpose: one class replays one ordering problem. Which device an unmap
+ * belongs to, when an allocation is resolved and in which order the ops reach the allocator
+ * model are decided together over the same per-CPU state and queue; split, each half would
+ * have to expose that state to the other.
+ *
  * @module
  */
 

@@ -10,6 +10,11 @@
  * driver's own domain). dma-buf operations come from the dma-buf core. The path is the P2P map
  * type of the pair when the address is in a BAR of the topology, `DIRECT` otherwise.
  *
+ * Over 500 lines on purpose: the recorder folds the IOMMU work each CPU prints into the
+ * DMA-API or dma-buf operation that caused it, and all three kinds of event read and write the
+ * same per-CPU pending work and open rows; the table helpers, CPU state and dma-buf ops already
+ * live in their own files.
+ *
  * @module
  */
 

@@ -2,6 +2,7 @@
 // I/O is in flight, and what comes after its unmap (a second unmap, a late sync, a late DMA).
 
 import type { DmaDevice, DmaSegment } from "../model/dma/mod.ts";
+import type { P2pdmaMapType } from "../model/topology/mod.ts";
 import type { StreamWorkload, SynthDir, SynthFaultCode } from "./scenario.ts";
 import { dmaUnmapPageBody, dmaUnmapSgBody } from "./ftrace_text.ts";
 
@@ -165,4 +166,28 @@ export function badSegments(
     addrs[0] = (dev.segmentBoundary + 1n) * 2n - 0x1000n;
   }
   return [addrs, lens];
+}
+
+/**
+ * How a map's P2P entries are classified, as its fault bends it: P2P_WRONG_PATH through the
+ * IOMMU although the pair has a bus path (the v2-2022 way); P2P_NOT_SUPPORTED_PATH by bus
+ * address although the kernel refuses the pair; P2P_DMA_ADDR_MISMATCH by bus address without
+ * the BAR's bus offset (phys, as v2-2022 gave on platforms whose host bridge translates).
+ */
+export function p2pFaultClassifier(
+  base: (phys: bigint) => { mapType: P2pdmaMapType; busOffset: bigint } | null,
+  faults: readonly SynthFaultCode[],
+): (phys: bigint) => { mapType: P2pdmaMapType; busOffset: bigint } | null {
+  const bend = faults.includes("P2P_WRONG_PATH")
+    ? { mapType: "THRU_HOST_BRIDGE" as const }
+    : faults.includes("P2P_NOT_SUPPORTED_PATH")
+    ? { mapType: "BUS_ADDR" as const }
+    : faults.includes("P2P_DMA_ADDR_MISMATCH")
+    ? { busOffset: 0n }
+    : null;
+  if (bend === null) return base;
+  return (phys) => {
+    const c = base(phys);
+    return c === null ? null : { ...c, ...bend };
+  };
 }

@@ -1,5 +1,9 @@
 // The synthesizer's engine (synthesize.ts has the API): the scenario's workloads as actions in
 // time order, each run against the kernel model, its lines merged across CPUs.
+//
+// Over 500 lines on purpose: one event loop (submit, complete, call) over the model's devices,
+// the CPUs' time and the fault bookkeeping; the buffers, coherent rings, dma-buf runner, fault
+// events and line merging already live in their own files.
 
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
@@ -12,7 +16,6 @@ import {
   dmaUnmapPhys,
   dmaUnmapSg,
 } from "../model/dma/mod.ts";
-import type { P2pdmaMapType } from "../model/topology/mod.ts";
 import { Buffers } from "./_buffers.ts";
 import { coherentAlloc, type CoherentEnv, coherentFree } from "./_coherent.ts";
 import { DmaBufRunner } from "./_dmabuf_runner.ts";
@@ -26,6 +29,7 @@ import {
   type FaultEvent,
   LARGEST,
   otherDir,
+  p2pFaultClassifier,
   SG_FAULTS,
 } from "./_fault_events.ts";
 import type { Scenario, StreamWorkload, SynthFaultCode } from "./scenario.ts";
@@ -500,28 +504,4 @@ export class Synthesizer {
   addBytes(n: number): void {
     this.stats.bytes += n;
   }
-}
-
-/**
- * How a map's P2P entries are classified, as its fault bends it: P2P_WRONG_PATH through the
- * IOMMU although the pair has a bus path (the v2-2022 way); P2P_NOT_SUPPORTED_PATH by bus
- * address although the kernel refuses the pair; P2P_DMA_ADDR_MISMATCH by bus address without
- * the BAR's bus offset (phys, as v2-2022 gave on platforms whose host bridge translates).
- */
-function p2pFaultClassifier(
-  base: (phys: bigint) => { mapType: P2pdmaMapType; busOffset: bigint } | null,
-  faults: readonly SynthFaultCode[],
-): (phys: bigint) => { mapType: P2pdmaMapType; busOffset: bigint } | null {
-  const bend = faults.includes("P2P_WRONG_PATH")
-    ? { mapType: "THRU_HOST_BRIDGE" as const }
-    : faults.includes("P2P_NOT_SUPPORTED_PATH")
-    ? { mapType: "BUS_ADDR" as const }
-    : faults.includes("P2P_DMA_ADDR_MISMATCH")
-    ? { busOffset: 0n }
-    : null;
-  if (bend === null) return base;
-  return (phys) => {
-    const c = base(phys);
-    return c === null ? null : { ...c, ...bend };
-  };
 }
