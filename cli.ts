@@ -241,7 +241,8 @@ Options:
 const DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 async function cmdReport(args: string[]): Promise<number> {
-  const R = await reporting();
+  // The replays need only the analysis room; charts and report (vega, resvg) load after them.
+  const A = await import("./lib/analysis/mod.ts");
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -308,7 +309,7 @@ async function cmdReport(args: string[]): Promise<number> {
     // Every run keeps its ops digest, not its ops: memory stays flat however long the trace.
     // The first run's tables go to files as they come.
     const files = i === 0 ? new TableFiles(out) : null;
-    const run = await R.replayRun(p.label, await open(), {
+    const run = await A.replayRun(p.label, await open(), {
       probeMap,
       cost,
       revision: p.revision,
@@ -391,7 +392,7 @@ the files of dmareplay report (report.html, report.md, charts, A's summary.json 
 `;
 
 async function cmdCompare(args: string[]): Promise<number> {
-  const R = await reporting();
+  const A = await import("./lib/analysis/mod.ts");
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -421,7 +422,7 @@ async function cmdCompare(args: string[]): Promise<number> {
     const onProgress = await progressFor(path, values.quiet);
     const files = i === 0 ? new TableFiles(values.out) : null;
     runs.push(
-      await R.replayRun(path.split("/").pop()!, await openInput(path), {
+      await A.replayRun(path.split("/").pop()!, await openInput(path), {
         probeMap,
         cost,
         revision,
