@@ -326,3 +326,20 @@ Deno.test("validateScenario: dma-buf workloads, each problem at its pointer", ()
     "/dmabufs/1/bytes",
   ]);
 });
+
+Deno.test("synth anomalies-p2p: the P2P and IOVA-link codes anomalies.json's machine cannot show, found exactly at their lines", async () => {
+  const s = await shipped("anomalies-p2p");
+  for (const seed of [1, 9]) {
+    const { text, stats } = await textOf(s, { events: 20000, seed });
+    const r = await replay(s, text);
+    const key = (a: { code: string; line: number }) => `${a.line} ${a.code}`;
+    assert.deepEqual(r.anomalies.map(key).sort(), stats.injected.map(key).sort(), `seed ${seed}`);
+    assert.deepEqual([...new Set(stats.injected.map((x) => x.code))].sort(), [
+      "IOMMU_IOVA_LINK_OVERLAP",
+      "P2P_DMA_ADDR_MISMATCH",
+      "P2P_HOST_BRIDGE_WHEN_BUS_PATH",
+      "P2P_NOT_SUPPORTED_PATH",
+    ]);
+    assert.equal(stats.injected.filter((x) => x.code === "P2P_NOT_SUPPORTED_PATH").length, 2);
+  }
+});
