@@ -227,7 +227,6 @@ export class DmaBufOps {
     return true;
   }
 
-  /** A physical address a task maps during its dma-buf map: inside the buffer's ranges? */
   /**
    * Whether the task is inside a dma-buf map whose ranges its maps must stay in (else
    * {@linkcode checkRange} has nothing to check: callers skip making its arguments).
@@ -237,6 +236,7 @@ export class DmaBufOps {
     return op !== undefined && !op.unmap && op.ranges !== null;
   }
 
+  /** A physical address a task maps during its dma-buf map: inside the buffer's ranges? */
   checkRange(pid: number, paddr: bigint, bytes: number, line: number): void {
     const op = this.#taskOp.get(pid);
     if (op === undefined || op.unmap || op.ranges === null) return;

@@ -150,3 +150,49 @@ Deno.test("replay: an iommu:map cut off by the end of the trace (its dma:* event
   const r = await replayTrace(new Blob([more]).stream());
   assert.deepEqual(r.anomalies.map((a) => [a.code, a.line]), [["IOMMU_MAP_WITHOUT_DMA_OWNER", 1]]);
 });
+
+Deno.test("IOVA replay: the exporter's IOMMU work inside a dma-buf map or unmap is no DMA-API allocation", async () => {
+  const p = (pid: number, ts: string, w: string) => `  app-${pid} [001] .....  ${ts}: ${w}`;
+  const MAP_PAGE = (dma: string) =>
+    `dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=${dma} size=4096 phys_addr=2d15000 attrs=`;
+  const text = [
+    p(7, "1.000001", "dmabuf_map: (dma_buf_map_attachment+0x4/0xe0) attach=0xaa dir=0"),
+    // The exporter's link, inside the map call: not the next dma_map_page's IOVA.
+    p(
+      7,
+      "1.000002",
+      "map: IOMMU: iova=0x00000000fe000000 - 0x00000000fe001000 paddr=0x0000383000200000 size=4096",
+    ),
+    p(7, "1.000003", "dmabuf_map_ret: (x+0x1/0x2 <- dma_buf_map_attachment) sgt=0xbb"),
+    p(
+      7,
+      "1.000004",
+      "map: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 paddr=0x0000000002d15000 size=4096",
+    ),
+    p(7, "1.000005", MAP_PAGE("fffff000")),
+    p(
+      7,
+      "1.000006",
+      "dmabuf_unmap: (dma_buf_unmap_attachment+0x4/0x90) attach=0xaa sgt=0xbb dir=0",
+    ),
+    p(
+      7,
+      "1.000007",
+      "unmap: IOMMU: iova=0x00000000fe000000 - 0x00000000fe001000 size=4096 unmapped_size=4096",
+    ),
+    p(
+      7,
+      "1.000008",
+      "unmap: IOMMU: iova=0x00000000fffff000 - 0x0000000100000000 size=4096 unmapped_size=4096",
+    ),
+    p(
+      7,
+      "1.000009",
+      "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 attrs=",
+    ),
+  ].join("\n") + "\n";
+  const r = await replayTrace(new Blob([text]).stream());
+  const codes = r.anomalies.map((a) => a.code);
+  assert.ok(!codes.includes("IOMMU_IOVA_MISMATCH"), codes.join());
+  assert.equal(r.summary.iova.leakedPages, 0);
+});

@@ -60,6 +60,8 @@ interface Buffer {
   generation: number;
   /** Its offset into the BAR. */
   readonly offset: bigint;
+  /** P2P_RANGE_OUT_OF_BAR: the IOVA mapped outside the buffer, until its unmap (else -1n). */
+  strayIova: bigint;
 }
 
 /** A run of a buffer `get_pfn` hands out: its page offset, CPU address and bytes. */
@@ -225,6 +227,7 @@ export class DmaBufRunner {
       faults: this.#faultsAt(++this.#exported, false),
       unmaps: 0,
       offset: BigInt(k) * BigInt(w.bytes),
+      strayIova: -1n,
     };
     const offset = b.offset;
     const len = BigInt(w.bytes);
@@ -320,6 +323,13 @@ export class DmaBufRunner {
       "dmabuf_map",
       `(dma_buf_map_attachment+0x4/0xe0) attach=${hex(b.attach)} dir=0`,
     );
+    if (b.faults.includes("P2P_RANGE_OUT_OF_BAR") && b.unmaps === 0 && b.strayIova < 0n) {
+      // The exporter maps a page past the buffer's end (a range computed wrong): an iommu:map
+      // inside the map call, outside every range it exports; unmapped at the buffer's unmap.
+      b.strayIova = 0xfe000000n - (BigInt(b.slot) << 16n);
+      const stray = this.#w.barCpuStart + b.offset + BigInt(this.#w.bytes);
+      t = this.#line(t, "map", iommuMapBody(b.strayIova, stray, 4096n), "P2P_RANGE_OUT_OF_BAR");
+    }
     t = this.#line(
       t,
       "dmabuf_map_ret",
@@ -351,6 +361,10 @@ export class DmaBufRunner {
         } dir=0`,
       );
       t = this.#unmapLine(t, b);
+      if (b.strayIova >= 0n) {
+        t = this.#line(t, "unmap", iommuUnmapBody(b.strayIova, 4096n, 4096n));
+        b.strayIova = -2n; // done: not mapped again
+      }
       b.mapped = false;
       if (++b.unmaps === 1 && b.faults.includes("DMABUF_DOUBLE_UNMAP")) {
         t = this.#unmapLine(t, b, "DMABUF_DOUBLE_UNMAP");

@@ -23,6 +23,7 @@ export const DMABUF_FAULT_CODES = [
   "DMABUF_MAPPING_OUTLIVES_REVOKE",
   "DMABUF_ATTACH_WITHOUT_P2P",
   "IOMMU_IOVA_LINK_OVERLAP",
+  "P2P_RANGE_OUT_OF_BAR",
 ] as const;
 
 /** A dma-buf fault code. */
@@ -262,6 +263,13 @@ export function dmaBufWorkload(
       r.error(
         `${p}/code`,
         `${code} needs an "sg" importer that the IOMMU translates on a pair the kernel sends through the host bridge (the merged code links a second range over the first)`,
+      );
+    } else if (
+      code === "P2P_RANGE_OUT_OF_BAR" && (o.flr !== undefined || importerApi !== "sg")
+    ) {
+      r.error(
+        `${p}/code`,
+        `${code} maps a page outside the buffer inside its first map and unmaps it at its unmap: an "sg" importer and no "flr" (a revoke's unmap would come first)`,
       );
     } else if (code === "DMABUF_ATTACH_WITHOUT_P2P" && o.flr !== undefined) {
       r.error(

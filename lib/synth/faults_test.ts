@@ -157,6 +157,7 @@ const SG_ONLY = new Set([
   "DMABUF_UNMAP_NOT_MAPPED",
   "DMABUF_DOUBLE_UNMAP",
   "IOMMU_IOVA_LINK_OVERLAP",
+  "P2P_RANGE_OUT_OF_BAR",
 ]);
 /** A GPU and a NIC below one switch whose ACS redirect sends their P2P through the host bridge. */
 const acsRedirect = JSON.parse(

@@ -339,7 +339,12 @@ Deno.test("synth anomalies-p2p: the P2P and IOVA-link codes anomalies.json's mac
       "P2P_DMA_ADDR_MISMATCH",
       "P2P_HOST_BRIDGE_WHEN_BUS_PATH",
       "P2P_NOT_SUPPORTED_PATH",
+      "P2P_RANGE_OUT_OF_BAR",
     ]);
-    assert.equal(stats.injected.filter((x) => x.code === "P2P_NOT_SUPPORTED_PATH").length, 2);
+    for (
+      const code of ["P2P_NOT_SUPPORTED_PATH", "P2P_RANGE_OUT_OF_BAR", "P2P_DMA_ADDR_MISMATCH"]
+    ) {
+      assert.equal(stats.injected.filter((x) => x.code === code).length, 2, code);
+    }
   }
 });
