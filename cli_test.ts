@@ -481,6 +481,6 @@ Deno.test("dmareplay synth of the anomalies scenario: the replay finds exactly t
   }).sort();
   assert.deepEqual(found, injected.map((x) => `${x.line} ${x.code}`).sort());
   // The DMA-API, IOMMU, P2P and dma-buf codes the synthesizer injects.
-  assert.ok(new Set(injected.map((x) => x.code)).size >= 26);
+  assert.ok(new Set(injected.map((x) => x.code)).size >= 27);
   await Deno.remove(dir, { recursive: true });
 });

@@ -191,3 +191,36 @@ export function p2pFaultClassifier(
     return c === null ? null : { ...c, ...bend };
   };
 }
+
+/**
+ * IOMMU_IOVA_MISMATCH: `iommu_dma_map_phys` as a kernel whose allocator differs from the model
+ * would run it: the IOVA comes from a range never used before, far below where the allocator
+ * looks (from pfn `from` up: the caller moves it on, since a used one sits in an rcache where a
+ * replay would predict it), claimed as a replay claims a kernel IOVA it did not predict, so that
+ * the synthesizer's model and a replay's stay the same afterwards.
+ *
+ * @returns The DMA address, IOVA bytes and the pfn after the range, or null when none was free.
+ */
+export function mapAtUnpredictedIova(
+  dev: DmaDevice,
+  phys: bigint,
+  sizeBytes: bigint,
+  cpu: number,
+  nowNs: number,
+  from: number,
+): { dmaAddr: bigint; iovaBytes: bigint; next: number } | null {
+  const d = dev.domain!;
+  d.advanceTo(nowNs);
+  const g = BigInt(d.iova.granule);
+  const off = phys & (g - 1n);
+  const len = ((sizeBytes + off + g - 1n) / g) * g;
+  const pages = Number(len / g);
+  for (let pfn = from; pfn < from + 0x10000; pfn += 64) {
+    if (d.rcaches.claimPfn(pfn, pages, cpu) === "conflict") continue;
+    const iova = BigInt(pfn) << BigInt(d.iova.shift);
+    if (d.pageTable.iommuMap(iova, phys - off, len).errno !== 0) return null;
+    ++d.invalidation.syncMaps;
+    return { dmaAddr: iova + off, iovaBytes: len, next: pfn + Math.max(64, pages) };
+  }
+  return null;
+}

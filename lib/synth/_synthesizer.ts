@@ -28,6 +28,7 @@ import {
   badSegments,
   type FaultEvent,
   LARGEST,
+  mapAtUnpredictedIova,
   otherDir,
   p2pFaultClassifier,
   SG_FAULTS,
@@ -85,6 +86,10 @@ export class Synthesizer {
   readonly stats: SynthStats = { events: 0, bytes: 0, maps: 0, failedMaps: 0, injected: [] };
   /** Faults by workload and map number. */
   readonly #faults = new Map<string, SynthFaultCode[]>();
+  /** Where IOMMU_IOVA_MISMATCH's next IOVA is looked for (pfns never handed out before). */
+  #strayPfn = 0x20000;
+  /** Whether an interrupt unmapped on a CPU since its last iommu:map. */
+  readonly #irqUnmapped: boolean[] = [];
   /** P2P pairs mapped so far (`BDF:BAR>client`). */
   readonly #pairsMapped = new Set<string>();
   /** Map attempts per workload (failed ones too). */
@@ -191,6 +196,11 @@ export class Synthesizer {
   }
 
   #emit(c: TraceContext, t: number, event: string, body: string, fault?: string): void {
+    // What a replay calls an interrupt's free before a map (IOMMU_IOVA_MISMATCH's condition).
+    if (event === "map") this.#irqUnmapped[c.cpu] = false;
+    else if (event === "unmap" && "hHszZ".includes(c.flags[2] ?? "")) {
+      this.#irqUnmapped[c.cpu] = true;
+    }
     this.#lines.push(c, t, event, body, fault);
     ++this.#committed;
   }
@@ -320,7 +330,20 @@ export class Synthesizer {
       const phys = w.peer === null
         ? this.#buffers.contiguous(pages)
         : this.#buffers.peerBuffer(w.peer, pages)[0]!;
-      const r = dmaMapPhys(dev, phys, BigInt(bytes), 0, cpu, t);
+      // IOMMU_IOVA_MISMATCH shows only where an interrupt freed no IOVA on this CPU since its
+      // last map (a replay explains that order): else it waits for the workload's next map.
+      const wantStray = faults.includes("IOMMU_IOVA_MISMATCH");
+      const stray = wantStray && !this.#irqUnmapped[cpu]
+        ? mapAtUnpredictedIova(dev, phys, BigInt(bytes), cpu, t, this.#strayPfn)
+        : null;
+      if (stray !== null) this.#strayPfn = stray.next;
+      if (wantStray && stray === null) {
+        const k = `${i}/${this.#mapsOf[i]! + 2}`;
+        this.#faults.set(k, [...(this.#faults.get(k) ?? []), "IOMMU_IOVA_MISMATCH"]);
+      }
+      const r = stray === null
+        ? dmaMapPhys(dev, phys, BigInt(bytes), 0, cpu, t)
+        : { dmaAddr: stray.dmaAddr, iovaBytes: stray.iovaBytes, backend: "IOMMU" as const };
       if (r.dmaAddr === DMA_MAPPING_ERROR) {
         ++this.stats.failedMaps;
         if (w.peer === null) this.#buffers.releaseRam(phys, pages);
@@ -335,7 +358,13 @@ export class Synthesizer {
         this.#emit(ctx, t, "map", iommuMapBody(r.dmaAddr, phys, r.iovaBytes));
         t += STEP_NS;
       }
-      this.#emit(ctx, t, "dma_map_page", dmaMapPageBody(w.device, w.dir, r.dmaAddr, bytes, phys));
+      this.#emit(
+        ctx,
+        t,
+        "dma_map_page",
+        dmaMapPageBody(w.device, w.dir, r.dmaAddr, bytes, phys),
+        stray !== null ? "IOMMU_IOVA_MISMATCH" : undefined,
+      );
       m = {
         w: i,
         cpu,

@@ -50,6 +50,8 @@ function workloadFor(code: SynthFaultCode) {
   switch (code) {
     case "DMA_UNMAP_SIZE_MISMATCH":
       return { ...base, api: "page", sizes: [{ bytes: 1514 }, { bytes: 4096 }] };
+    case "IOMMU_IOVA_MISMATCH":
+      return { ...base, api: "page", sizes: [{ bytes: 4096 }, { bytes: 16384 }] };
     case "DMA_SG_SEGMENT_TOO_LONG":
     case "DMA_SG_SEGMENT_CROSSES_BOUNDARY":
       return { ...base, sizes: [{ bytes: 4096 }, { bytes: 131072 }] };
@@ -103,7 +105,10 @@ for (const code of SYNTH_FAULT_CODES) {
           sizes: [{ bytes: 1514 }],
         },
       ],
-      faults: [{ code, workload: 0, after: 5 }, { code, workload: 0, after: 40 }],
+      // (A replay takes a domain's first 32 allocations as warm-up.)
+      faults: code === "IOMMU_IOVA_MISMATCH"
+        ? [{ code, workload: 0, after: 40 }, { code, workload: 0, after: 90 }]
+        : [{ code, workload: 0, after: 5 }, { code, workload: 0, after: 40 }],
     });
     assert.ok(v.ok, JSON.stringify(!v.ok && v.errors));
     const { stream, stats } = synthesizeTrace(v.scenario, { events: 4000, seed: 11 });
@@ -299,4 +304,35 @@ Deno.test("IOMMU_IOVA_LINK_OVERLAP needs a translated sg importer on a host-brid
   assert.ok(!r.ok);
   assert.deepEqual(r.errors.map((e) => e.pointer), ["/dmabufs/0/faults/0/code"]);
   assert.match(r.errors[0]!.message, /through the host bridge/);
+});
+
+Deno.test("IOMMU_IOVA_MISMATCH needs a strict page workload past the warm-up", () => {
+  const r = validateScenario({
+    name: "bad",
+    topology,
+    workloads: [
+      { kind: "stream", device: "0000:03:00.0", api: "page", sizes: [{ bytes: 4096 }] },
+      { kind: "stream", device: "0000:03:00.0", api: "sg", sizes: [{ bytes: 4096 }] },
+    ],
+    faults: [
+      { code: "IOMMU_IOVA_MISMATCH", workload: 0, after: 10 },
+      { code: "IOMMU_IOVA_MISMATCH", workload: 1, after: 50 },
+    ],
+  });
+  assert.ok(!r.ok);
+  assert.deepEqual(r.errors.map((e) => `${e.pointer}: ${e.message}`), [
+    "/faults/0/after: expected a map after the 32nd: a replay takes a domain's first 32 allocations as warm-up",
+    '/faults/1/code: IOMMU_IOVA_MISMATCH needs a workload with api "page" on RAM whose device a strict IOMMU domain translates; workload 1 is not one',
+  ]);
+});
+
+Deno.test("every anomaly code of the replay can be injected (or, for two, comes with another or with the machine)", async () => {
+  const { ANOMALY_CODES } = await import("../replay/mod.ts");
+  const injectable = new Set<string>([
+    ...SYNTH_FAULT_CODES,
+    ...DMABUF_FAULT_CODES,
+    "IOMMU_IOVA_LEAK_AT_END", // with DMA_LEAK_AT_END on a translated device
+    "P2P_HOST_BRIDGE_WHEN_BUS_PATH", // a pair ACS redirect sends through the host bridge
+  ]);
+  assert.deepEqual(Object.keys(ANOMALY_CODES).filter((c) => !injectable.has(c)), []);
 });

@@ -84,6 +84,7 @@ export const SYNTH_FAULT_CODES = [
   "P2P_WRONG_PATH",
   "P2P_NOT_SUPPORTED_PATH",
   "P2P_DMA_ADDR_MISMATCH",
+  "IOMMU_IOVA_MISMATCH",
 ] as const;
 
 /** An injectable anomaly code. */
@@ -288,6 +289,13 @@ function faultMisfit(code: SynthFaultCode, w: Workload, topology: Topology | nul
       return w.peer !== null && translated()
         ? ""
         : "a peer-to-peer workload on a translated device";
+    case "IOMMU_IOVA_MISMATCH": {
+      const d = topology?.devices.find((x) => x.bdf === w.device);
+      const type = d?.iommuDomain ?? topology?.iommu.defaultDomain;
+      return w.api === "page" && w.peer === null && translated() && type === "dma"
+        ? ""
+        : 'a workload with api "page" on RAM whose device a strict IOMMU domain translates';
+    }
     case "P2P_NOT_SUPPORTED_PATH":
       return w.peer !== null && pair()?.mapType === "NOT_SUPPORTED"
         ? ""
@@ -332,6 +340,13 @@ function fault(
   if (code === null || wi === null || after === null) return null;
   const w = workloads[wi];
   if (w === undefined) return null; // the workload's own errors are reported
+  if (code === "IOMMU_IOVA_MISMATCH" && after <= 32) {
+    r.error(
+      `${at}/after`,
+      "expected a map after the 32nd: a replay takes a domain's first 32 allocations as warm-up",
+    );
+    return null;
+  }
   const misfit = faultMisfit(code, w, topology);
   if (misfit !== "") {
     r.error(`${at}/code`, `${code} needs ${misfit}; workload ${wi} is not one`);
