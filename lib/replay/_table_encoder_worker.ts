@@ -28,7 +28,13 @@ self_.onmessage = (e) => {
       const transfer = new Set(
         out.flatMap((x) => [x.csv.buffer, x.arrow.buffer] as ArrayBuffer[]),
       );
-      self_.postMessage(out, [...transfer]);
+      // The chunk's typed arrays go back too (encoded, they are no longer read here), for the
+      // table's next chunks.
+      const back = request.kind === "chunk"
+        ? request.chunk.data.filter((d): d is Float64Array | Int32Array => !Array.isArray(d))
+        : [];
+      for (const d of back) transfer.add(d.buffer as ArrayBuffer);
+      self_.postMessage({ out, back }, [...transfer]);
     } catch (err) {
       // Every request gets its answer: a failure is one too, not a silence.
       self_.postMessage({ error: err instanceof Error ? err.message : String(err) }, []);

@@ -43,6 +43,7 @@ export {
   type ColumnData,
   type ColumnKind,
   type ColumnSpec,
+  recycleChunkArrays,
   TableBuilder,
   type TableChunk,
   type TableSchema,

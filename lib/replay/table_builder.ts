@@ -31,6 +31,44 @@ export interface TableSchema {
 /** Column data of a chunk, by kind. */
 export type ColumnData = Float64Array | Int32Array | string[];
 
+/** Typed arrays of handed-out chunks, given back for new chunks, by `table:rows`. */
+const POOL = new Map<string, (Float64Array | Int32Array)[][]>();
+
+/**
+ * Give a chunk's typed arrays back once its consumer is done with them (the table encoder
+ * worker returns them): the table's next chunks take them instead of new ones. At most four
+ * chunks' worth are kept per table.
+ *
+ * @param table The table's name.
+ * @param arrays The chunk's typed arrays, in column order (string columns left out).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recycleChunkArrays, TableBuilder, type TableChunk } from "./mod.ts";
+ * const schema = { name: "t", columns: [{ name: "x", kind: "f64" as const, doc: "" }] };
+ * const chunks: TableChunk[] = [];
+ * const b = new TableBuilder(schema, (c) => chunks.push(c), 2);
+ * b.setNum(0, b.addRow(), 1);
+ * b.flush(); // chunk 0 out; chunk 1's arrays are made now
+ * const first = chunks[0]!.data[0] as Float64Array;
+ * recycleChunkArrays("t", [first]); // its consumer is done with chunk 0
+ * b.setNum(0, b.addRow(), 2);
+ * b.flush(); // chunk 1 out; chunk 2 takes chunk 0's arrays, reset
+ * b.setNum(0, b.addRow(), 3);
+ * b.flush();
+ * assert.equal(chunks[2]!.data[0], first);
+ * assert.deepEqual([...first], [3, NaN]);
+ * ```
+ */
+export function recycleChunkArrays(table: string, arrays: (Float64Array | Int32Array)[]): void {
+  if (arrays.length === 0) return;
+  const key = `${table}:${arrays[0]!.length}`;
+  const list = POOL.get(key) ?? [];
+  if (list.length < 4) list.push(arrays);
+  POOL.set(key, list);
+}
+
 /** A run of rows of one table. */
 export interface TableChunk {
   /** The table. */
@@ -87,13 +125,22 @@ export class TableBuilder {
   }
 
   #fresh(): ColumnData[] {
-    return this.schema.columns.map((c) =>
-      c.kind === "f64"
-        ? new Float64Array(this.#rows).fill(NaN)
-        : c.kind === "i32"
-        ? new Int32Array(this.#rows)
-        : new Array<string>(this.#rows).fill("")
-    );
+    // Typed arrays a consumer gave back (recycleChunkArrays) are used again: a chunk's arrays
+    // that the encoder worker frees at its own pace made the native heap grow for minutes.
+    const again = POOL.get(`${this.schema.name}:${this.#rows}`)?.pop();
+    let k = 0;
+    return this.schema.columns.map((c) => {
+      if (c.kind === "str") return new Array<string>(this.#rows).fill("");
+      const old = again?.[k++];
+      if (c.kind === "f64") {
+        return old instanceof Float64Array && old.length === this.#rows
+          ? old.fill(NaN)
+          : new Float64Array(this.#rows).fill(NaN);
+      }
+      return old instanceof Int32Array && old.length === this.#rows
+        ? old.fill(0)
+        : new Int32Array(this.#rows);
+    });
   }
 
   /** Rows added so far (all chunks). */

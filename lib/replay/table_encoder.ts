@@ -9,7 +9,7 @@
 
 import { ArrowStreamEncoder, chunkToCsv, csvHeader } from "./table_io.ts";
 import { loadParquet, type ParquetModule, ParquetStreamWriter } from "./parquet_writer.ts";
-import type { TableChunk } from "./table_builder.ts";
+import { recycleChunkArrays, type TableChunk } from "./table_builder.ts";
 
 /** One chunk's bytes, to append to its table's files. */
 export interface EncodedChunk {
@@ -127,10 +127,16 @@ export class WorkerTableEncoder {
     this.#w = new Worker(new URL("./_table_encoder_worker.ts", import.meta.url).href, {
       type: "module",
     });
-    this.#w.onmessage = (e: MessageEvent<EncodedChunk[] | { error: string }>) => {
+    this.#w.onmessage = (
+      e: MessageEvent<
+        { out: EncodedChunk[]; back: (Float64Array | Int32Array)[] } | { error: string }
+      >,
+    ) => {
       const w = this.#waiting.shift()!;
-      if (Array.isArray(e.data)) w.res(e.data);
-      else w.rej(new Error(`table encoder: ${e.data.error}`));
+      if ("error" in e.data) return w.rej(new Error(`table encoder: ${e.data.error}`));
+      const table = e.data.out[0]?.table;
+      if (table !== undefined) recycleChunkArrays(table, e.data.back);
+      w.res(e.data.out);
     };
     // A worker that dies fails every request still waiting, instead of leaving it unanswered.
     this.#w.onerror = (e: ErrorEvent) => {
