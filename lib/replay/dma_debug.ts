@@ -41,6 +41,9 @@ function goneAdd(gone: Set<bigint>, addr: bigint): void {
 /** The hex of an address, for messages (built only when one is raised). */
 const hexOf = (addr: bigint): string => `0x${addr.toString(16)}`;
 
+/** The segments of a mapping that is not sg (its own address and size stand for them). */
+const NO_SEGS: readonly (readonly [bigint, bigint])[] = Object.freeze([]);
+
 /** No sg entries, no CPU address: one shared object, not one per call. */
 const NO_EXTRA: {
   nents?: number;
@@ -197,7 +200,8 @@ export class DmaDebug {
     this.seen(line);
     // debug_dma_map_phys: a failed map (DMA_MAPPING_ERROR) is no mapping.
     if (type !== "sg" && addr === DMA_MAPPING_ERROR) return;
-    const segs = extra.segs ?? (type === "sg" ? [] : [[addr, size] as const]);
+    // A single or coherent mapping is its own one segment (addr, size): no array per map.
+    const segs = extra.segs ?? NO_SEGS;
     const at = this.#dev(device);
     const list = at.get(addr) ?? [];
     list.push({
@@ -384,6 +388,14 @@ export class DmaDebug {
     let inside = false;
     search: for (const l of live?.values() ?? []) {
       for (const cand of l) {
+        if (cand.type !== "sg") {
+          if (addr >= cand.addr && addr < cand.addr + cand.size) {
+            e = cand;
+            inside = addr + size <= cand.addr + cand.size;
+            break search;
+          }
+          continue;
+        }
         for (const [a, len] of cand.segs) {
           if (addr >= a && addr < a + len) {
             e = cand;
