@@ -25,13 +25,26 @@ export function sizeClass(bytes: number | null): string {
     : ">1G";
 }
 
-/** Whether an op maps (else unmaps, frees, syncs). */
-function direction(opName: string): string {
-  return /unmap|free|detach|release/.test(opName)
-    ? "unmap"
-    : /map|alloc|attach|export|get_pfn/.test(opName)
-    ? "map"
-    : "other";
+const DIRECTIONS = new Map<string, string>();
+
+/**
+ * Whether an op maps, unmaps (frees, detaches, releases) or neither (syncs): `map`, `unmap`,
+ * `other`; worked out once per op name.
+ *
+ * @param opName The op.
+ * @returns Its direction.
+ */
+export function direction(opName: string): string {
+  let d = DIRECTIONS.get(opName);
+  if (d === undefined) {
+    d = /unmap|free|detach|release/.test(opName)
+      ? "unmap"
+      : /map|alloc|attach|export|get_pfn/.test(opName)
+      ? "map"
+      : "other";
+    DIRECTIONS.set(opName, d);
+  }
+  return d;
 }
 
 /** The distribution columns of a group of ops. */

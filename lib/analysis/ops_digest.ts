@@ -16,7 +16,7 @@
 
 import { type ColumnTable, table } from "arquero";
 import type { TableChunk } from "../replay/mod.ts";
-import { sizeClass } from "./cost_tables.ts";
+import { direction, sizeClass } from "./cost_tables.ts";
 
 /** Distinct values a group's histogram keeps before it samples instead. */
 export const DIGEST_DISTINCT_MAX = 16384;
@@ -28,22 +28,6 @@ export const DIGEST_DMABUF_MAX = 200000;
 /** The groupings of {@linkcode OpsDigest.costBy}. */
 export type DigestGrouping = "path" | "device" | "size_class" | "task";
 const GROUPINGS: readonly DigestGrouping[] = ["path", "device", "size_class", "task"];
-
-const DIRECTIONS = new Map<string, string>();
-
-/** Whether an op maps (else unmaps, frees, syncs): as `costBy` splits them (once per name). */
-function direction(opName: string): string {
-  let d = DIRECTIONS.get(opName);
-  if (d === undefined) {
-    d = /unmap|free|detach|release/.test(opName)
-      ? "unmap"
-      : /map|alloc|attach|export|get_pfn/.test(opName)
-      ? "map"
-      : "other";
-    DIRECTIONS.set(opName, d);
-  }
-  return d;
-}
 
 /** A deterministic PRNG for the samples (the same trace gives the same report). */
 function lcg(seed: number): () => number {

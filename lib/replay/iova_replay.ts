@@ -20,6 +20,7 @@
  * @module
  */
 
+import { ExporterIovas } from "./_exporter_iovas.ts";
 import { PfnMap } from "./_pfn_map.ts";
 import { PerCpu } from "./_per_cpu.ts";
 import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, pfnAt, u64At } from "../ingest/mod.ts";
@@ -75,9 +76,6 @@ interface UnmapOp {
   /** Whether the device is settled (or the pfn's last allocation is to be taken). */
   resolved: boolean;
 }
-
-/** dma-buf calls inside which the exporter may map IOMMU pages. */
-const DMABUF_MAP_CALLS = new Set(["dma_buf_map_attachment", "dma_buf_map_attachment_unlocked"]);
 
 /** What #onlyHolder says when several domains hold the pfn (no device is named so). */
 const MANY_HOLDERS = "\u0000several";
@@ -153,10 +151,8 @@ export class IovaReplay {
   readonly #pending = new PerCpu<Alloc>();
   /** Ops in trace order, waiting for their allocation's device. */
   readonly #queue: Op[] = [];
-  /** Tasks inside a dma-buf map call (their iommu:map is the exporter's). */
-  readonly #inDmaBuf = new Set<number>();
-  /** IOVA pfns the exporters mapped inside dma-buf maps (their unmap is theirs too). */
-  readonly #dmaBufIovas = new Set<number>();
+  /** The iommu:map/unmap rows a dma-buf exporter owns. */
+  readonly #exporter = new ExporterIovas();
   /** The first op of #queue not yet run (the queue is compacted now and then, not per op). */
   #qHead = 0;
   /** pfn → device of IOVAs handed out in the trace. */
@@ -224,7 +220,7 @@ export class IovaReplay {
     for (let r = 0; r < b.n; ++r) {
       const kind = b.kind[r]!;
       if (kind === EVENT_KIND.PROBE_ENTRY || kind === EVENT_KIND.PROBE_RETURN) {
-        this.#onProbe(b, r, kind === EVENT_KIND.PROBE_RETURN);
+        this.#exporter.owns(b, r, "", undefined);
         continue;
       }
       if (kind !== EVENT_KIND.TRACEPOINT) continue;
@@ -232,19 +228,8 @@ export class IovaReplay {
       const cpu = b.cpu[r]!;
       const line = b.lineNo1[r]!;
       const ts = b.tsNs[r]!;
-      // The exporter's own IOMMU work: mapped inside a dma-buf map call (v8's dma_iova_link
-      // path), unmapped whenever: no streaming DMA-API allocation of this allocator.
-      if (name === "map" && this.#inDmaBuf.size > 0 && this.#inDmaBuf.has(b.pid[r]!) && maps) {
-        if (this.#dmaBufIovas.size >= 65536) this.#dmaBufIovas.clear(); // bounded
-        this.#dmaBufIovas.add(pfnAt(maps.cols.iova as Uint32Array, b.tableRow[r]!));
-        continue;
-      }
-      if (name === "unmap" && this.#dmaBufIovas.size > 0 && unmaps) {
-        if (this.#dmaBufIovas.delete(pfnAt(unmaps.cols.iova as Uint32Array, b.tableRow[r]!))) {
-          continue;
-        }
-      }
-      if (this.#inDmaBuf.size > 0 && name.startsWith("dma_")) this.#inDmaBuf.delete(b.pid[r]!);
+      // The exporter's own IOMMU work (v8's dma_iova_link path): no DMA-API allocation.
+      if (this.#exporter.owns(b, r, name, name === "map" ? maps : unmaps)) continue;
       if (name === "map" && maps) {
         const t = b.tableRow[r]!;
         if (maps.incomplete[t]) continue; // a truncated line: diagnosed, not guessed
@@ -344,20 +329,6 @@ export class IovaReplay {
         this.#drain();
       }
     }
-  }
-
-  /**
-   * A dma-buf map call begins (its entry) or ends (its return; without a return probe, the
-   * task's next dma-buf call or dma:* event).
-   */
-  #onProbe(b: EventBatch, r: number, isReturn: boolean): void {
-    const f = b.strings.get(b.probes.func[b.tableRow[r]!]!);
-    if (!f.startsWith("dma_buf_")) return;
-    const pid = b.pid[r]!;
-    if (isReturn) {
-      if (DMABUF_MAP_CALLS.has(f)) this.#inDmaBuf.delete(pid);
-    } else if (DMABUF_MAP_CALLS.has(f)) this.#inDmaBuf.add(pid);
-    else this.#inDmaBuf.delete(pid);
   }
 
   /** Run the ops whose allocation device is known, in order. */

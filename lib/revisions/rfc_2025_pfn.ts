@@ -9,6 +9,7 @@
 
 import type { MappingStrategy, RevisionMapping } from "./mapping_strategy.ts";
 import { NO_MAPPING } from "./_measure.ts";
+import { pfnMaxOrder } from "../model/dmabuf/mod.ts";
 
 /**
  * The PFN strategy: one `get_pfn` per largest naturally aligned run.
@@ -37,12 +38,7 @@ export const RFC_2025_PFN: MappingStrategy = {
       while (off < r.len) {
         // The largest order the pfn is aligned to that stays inside the range (max_order).
         const pfn = (r.paddr + off) >> 12n;
-        let order = 0n;
-        while (
-          order < 18n && (pfn & ((1n << (order + 1n)) - 1n)) === 0n &&
-          (1n << (order + 1n)) * 4096n <= r.len - off
-        ) ++order;
-        const len = (1n << order) * 4096n;
+        const len = 4096n << BigInt(pfnMaxOrder(pfn, (r.len - off) >> 12n));
         entries.push({ dmaAddr: r.paddr + off, lengthBytes: len });
         off += len;
       }

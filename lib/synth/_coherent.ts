@@ -6,6 +6,7 @@
 
 import { type DmaDevice, dmaMapSg, type DmaSegment, dmaUnmapSg } from "../model/dma/mod.ts";
 import type { Buffers } from "./_buffers.ts";
+import type { Mapping } from "./_types.ts";
 import type { StreamWorkload, SynthFaultCode } from "./scenario.ts";
 import {
   dmaUnmapPageBody,
@@ -27,18 +28,8 @@ export interface CoherentEnv {
   readonly iovaAllocProbe: boolean;
 }
 
-/** A coherent allocation. */
-export interface CoherentMapping {
-  readonly phys: readonly bigint[];
-  readonly physStart: bigint;
-  readonly bytes: number;
-  readonly dmaAddr: bigint;
-  readonly segments: readonly DmaSegment[];
-  readonly iova: bigint;
-  readonly iovaBytes: bigint;
-  readonly faults: readonly SynthFaultCode[];
-  readonly cpuAddr: string;
-}
+/** A coherent allocation: a mapping (not yet bound to its workload and CPU) with its CPU address. */
+export type CoherentMapping = Omit<Mapping, "w" | "cpu" | "cpuAddr"> & { readonly cpuAddr: string };
 
 /** `dma_alloc_coherent`: its lines from `t`; null when the model refuses (no IOVA). */
 export function coherentAlloc(

@@ -18,6 +18,7 @@ import {
   type DmaBufFaultCode,
   type DmaBufWorkload,
 } from "./dmabuf_scenario.ts";
+import { type PfnRun, pfnRuns } from "./_pfn_runs.ts";
 import { iommuMapBody, iommuUnmapBody, type TraceContext } from "./ftrace_text.ts";
 
 /** What the runner needs of the synthesizer. */
@@ -62,29 +63,6 @@ interface Buffer {
   readonly offset: bigint;
   /** P2P_RANGE_OUT_OF_BAR: the IOVA mapped outside the buffer, until its unmap (else -1n). */
   strayIova: bigint;
-}
-
-/** A run of a buffer `get_pfn` hands out: its page offset, CPU address and bytes. */
-interface PfnRun {
-  readonly pgoff: bigint;
-  readonly paddr: bigint;
-  readonly bytes: bigint;
-}
-
-/** The runs of `[paddr, paddr + len)`: each the largest naturally aligned order that fits. */
-function pfnRuns(paddr: bigint, len: bigint): PfnRun[] {
-  const out: PfnRun[] = [];
-  for (let off = 0n; off < len;) {
-    const pfn = (paddr + off) >> 12n;
-    let order = 0n;
-    while (
-      order < 18n && (pfn & ((2n << order) - 1n)) === 0n && (8192n << order) <= len - off
-    ) ++order;
-    const bytes = 4096n << order;
-    out.push({ pgoff: off >> 12n, paddr: paddr + off, bytes });
-    off += bytes;
-  }
-  return out;
 }
 
 const hex = (v: bigint) => "0x" + v.toString(16);

@@ -45,6 +45,7 @@ export {
   vfioPciCoreFeatureDmaBuf,
 } from "./vfio_pci_dmabuf.ts";
 export {
+  pfnMaxOrder,
   type VfioExporterContext,
   VfioPciDevice,
   VfioPciDmaBufExporter,

@@ -43,6 +43,29 @@ export interface VfioExporterContext {
 }
 
 /**
+ * The largest order `get_pfn` reports at a PFN (`max_order`, seed 004): the PFN aligned to
+ * 2^order pages, and 2^order pages left in its range; at most 18 (1 GiB).
+ *
+ * @param pfn The page frame.
+ * @param pagesLeft Pages from it to the end of its range.
+ * @returns The order.
+ *
+ * @example A 2 MiB-aligned PFN with 4 MiB left: order 10 would need 4 MiB alignment
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pfnMaxOrder } from "./mod.ts";
+ * assert.equal(pfnMaxOrder(0x383000200n, 1024n), 9);
+ * ```
+ */
+export function pfnMaxOrder(pfn: bigint, pagesLeft: bigint): number {
+  let order = 0;
+  while (
+    order < 18 && (pfn & ((2n << BigInt(order)) - 1n)) === 0n && 2n << BigInt(order) <= pagesLeft
+  ) ++order;
+  return order;
+}
+
+/**
  * One exported vfio-pci dma-buf (`struct vfio_pci_dma_buf`): its ranges, provider and the
  * mappings its importers hold.
  */
@@ -133,13 +156,7 @@ export class VfioPciDmaBufExporter implements DmaBufExporter {
     for (const r of this.phys) {
       if (off < r.len) {
         const pfn = (r.paddr + off) >> 12n;
-        const left = (r.len - off) >> 12n;
-        let order = 0;
-        while (
-          order < 18 && (pfn & ((1n << BigInt(order + 1)) - 1n)) === 0n &&
-          1n << BigInt(order + 1) <= left
-        ) ++order;
-        return { errno: 0, pfn, maxOrder: order };
+        return { errno: 0, pfn, maxOrder: pfnMaxOrder(pfn, (r.len - off) >> 12n) };
       }
       off -= r.len;
     }
