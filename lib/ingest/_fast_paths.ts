@@ -3,45 +3,83 @@
 // strings are unchanged since 2013). A line that differs in any byte falls back to the
 // generic walker, which diagnoses it; a fast path writes nothing unless the whole line fits.
 
-import { ascii, parseUint, startsWithAt } from "./_scan.ts";
+import { ascii, parseUint } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 
-const MAP_HEAD = ascii("IOMMU: iova=0x");
-const MID = ascii(" - 0x");
-const PADDR = ascii(" paddr=0x");
-const SIZE = ascii(" size=");
-const UNMAPPED = ascii(" unmapped_size=");
+/** A literal compared four bytes at a time (DataView reads compile to single loads). */
+interface Literal {
+  words: Int32Array;
+  tail: Uint8Array;
+  length: number;
+}
 
-/** Hex digit values by byte (-1: not a hex digit). */
-const HEX = new Int8Array(256).fill(-1);
-for (let c = 0; c < 10; ++c) HEX[48 + c] = c;
-for (let c = 0; c < 6; ++c) {
-  HEX[97 + c] = 10 + c;
-  HEX[65 + c] = 10 + c;
+function literal(word: string): Literal {
+  const bytes = ascii(word);
+  const n4 = bytes.length >> 2;
+  const v = new DataView(bytes.buffer);
+  const words = new Int32Array(n4);
+  for (let k = 0; k < n4; ++k) words[k] = v.getInt32(4 * k, true);
+  return { words, tail: bytes.subarray(4 * n4), length: bytes.length };
+}
+
+/** Whether the bytes at `p` of `v` are `lit`. */
+function isAt(v: DataView, p: number, lit: Literal): boolean {
+  if (p < 0 || p + lit.length > v.byteLength) return false;
+  const words = lit.words;
+  let q = p;
+  for (let k = 0; k < words.length; ++k, q += 4) if (v.getInt32(q, true) !== words[k]) return false;
+  const tail = lit.tail;
+  for (let k = 0; k < tail.length; ++k) if (v.getUint8(q + k) !== tail[k]) return false;
+  return true;
+}
+
+const MAP_HEAD = literal("IOMMU: iova=0x");
+const MID = literal(" - 0x");
+const PADDR = literal(" paddr=0x");
+const SIZE = literal(" size=");
+const UNMAPPED = literal(" unmapped_size=");
+
+/** The byte value of two hex digits, by the pair read big-endian (-1: not two hex digits). */
+const HEX2 = new Int16Array(65536).fill(-1);
+{
+  const digits = "0123456789abcdefABCDEF";
+  for (const hi of digits) {
+    for (const lo of digits) {
+      HEX2[(hi.charCodeAt(0) << 8) | lo.charCodeAt(0)] = parseInt(hi + lo, 16);
+    }
+  }
+}
+
+let lastBytes: Uint8Array | undefined;
+let lastView: DataView = new DataView(new ArrayBuffer(0));
+
+/** A DataView of `s` (the last one is kept: every line of a read buffer shares it). */
+function viewOf(s: Uint8Array): DataView {
+  if (s !== lastBytes) {
+    lastBytes = s;
+    lastView = new DataView(s.buffer, s.byteOffset, s.byteLength);
+  }
+  return lastView;
 }
 
 /**
  * 16 hex digits at `p` (the caller checked `p + 16` is within the line) into `out[2i]` (low 32
- * bits) and `out[2i + 1]` (high); false when one is not a hex digit. The halves go straight to
- * the column: a 32-bit value returned from a call would be boxed (a heap number per field).
+ * bits) and `out[2i + 1]` (high); false when one is not a hex digit. Two digits a lookup; the
+ * halves go straight to the column: a 32-bit value returned from a call would be boxed (a heap
+ * number per field).
  */
-function hex16To(s: Uint8Array, p: number, out: Uint32Array, i: number): boolean {
-  let hi = 0;
-  let lo = 0;
-  let bad = 0;
-  for (let k = 0; k < 8; ++k) {
-    const d = HEX[s[p + k]!]!;
-    bad |= d;
-    hi = (hi << 4) | (d & 15);
-  }
-  for (let k = 8; k < 16; ++k) {
-    const d = HEX[s[p + k]!]!;
-    bad |= d;
-    lo = (lo << 4) | (d & 15);
-  }
-  if (bad < 0) return false;
-  out[2 * i] = lo;
-  out[2 * i + 1] = hi;
+function hex16To(v: DataView, p: number, out: Uint32Array, i: number): boolean {
+  const h0 = HEX2[v.getUint16(p, false)]!;
+  const h1 = HEX2[v.getUint16(p + 2, false)]!;
+  const h2 = HEX2[v.getUint16(p + 4, false)]!;
+  const h3 = HEX2[v.getUint16(p + 6, false)]!;
+  const l0 = HEX2[v.getUint16(p + 8, false)]!;
+  const l1 = HEX2[v.getUint16(p + 10, false)]!;
+  const l2 = HEX2[v.getUint16(p + 12, false)]!;
+  const l3 = HEX2[v.getUint16(p + 14, false)]!;
+  if ((h0 | h1 | h2 | h3 | l0 | l1 | l2 | l3) < 0) return false;
+  out[2 * i] = (l0 << 24) | (l1 << 16) | (l2 << 8) | l3;
+  out[2 * i + 1] = (h0 << 24) | (h1 << 16) | (h2 << 8) | h3;
   return true;
 }
 
@@ -61,14 +99,15 @@ export function fastMap(t: SchemaTable, r: number, s: Uint8Array, a: number, e: 
   const pEnd = a + 14 + 16;
   const pPaddr = pEnd + 5 + 16;
   const pSize = pPaddr + 9 + 16;
-  if (e < pSize + 7 || !startsWithAt(s, a, MAP_HEAD) || !startsWithAt(s, pEnd, MID)) return false;
-  if (!startsWithAt(s, pPaddr, PADDR) || !startsWithAt(s, pSize, SIZE)) return false;
+  const v = viewOf(s);
+  if (e < pSize + 7 || !isAt(v, a, MAP_HEAD) || !isAt(v, pEnd, MID)) return false;
+  if (!isAt(v, pPaddr, PADDR) || !isAt(v, pSize, SIZE)) return false;
   const size = parseUint(s, pSize + 6, e);
   if (size < 0) return false;
   // Into scratch words first: nothing is written unless every digit is one.
   if (
-    !hex16To(s, a + 14, SCRATCH, 0) || !hex16To(s, pEnd + 5, SCRATCH, 1) ||
-    !hex16To(s, pPaddr + 9, SCRATCH, 2)
+    !hex16To(v, a + 14, SCRATCH, 0) || !hex16To(v, pEnd + 5, SCRATCH, 1) ||
+    !hex16To(v, pPaddr + 9, SCRATCH, 2)
   ) return false;
   const c = t.fieldCols;
   const pr = t.fieldPresent;
@@ -90,20 +129,18 @@ export function fastUnmap(t: SchemaTable, r: number, s: Uint8Array, a: number, e
   // "IOMMU: iova=0x" 16 " - 0x" 16 " size=" digits " unmapped_size=" digits
   const pEnd = a + 14 + 16;
   const pSize = pEnd + 5 + 16;
-  if (
-    e < pSize + 7 || !startsWithAt(s, a, MAP_HEAD) || !startsWithAt(s, pEnd, MID) ||
-    !startsWithAt(s, pSize, SIZE)
-  ) {
+  const v = viewOf(s);
+  if (e < pSize + 7 || !isAt(v, a, MAP_HEAD) || !isAt(v, pEnd, MID) || !isAt(v, pSize, SIZE)) {
     return false;
   }
   let q = pSize + 6;
   const sizeStart = q;
   while (q < e && s[q]! !== 32) ++q;
-  if (!startsWithAt(s, q, UNMAPPED)) return false;
+  if (!isAt(v, q, UNMAPPED)) return false;
   const size = parseUint(s, sizeStart, q);
   const unmapped = parseUint(s, q + 15, e);
   if (size < 0 || unmapped < 0) return false;
-  if (!hex16To(s, a + 14, SCRATCH, 0) || !hex16To(s, pEnd + 5, SCRATCH, 1)) return false;
+  if (!hex16To(v, a + 14, SCRATCH, 0) || !hex16To(v, pEnd + 5, SCRATCH, 1)) return false;
   const c = t.fieldCols;
   copyU64(SCRATCH, 0, c[0]![0] as Uint32Array, r);
   copyU64(SCRATCH, 1, c[1]![0] as Uint32Array, r);

@@ -21,6 +21,7 @@ import {
   strIn,
   toSpace,
 } from "./_scan.ts";
+import { ByteKeys } from "./_byte_keys.ts";
 
 const INSTANCE_SEP = ascii(": ");
 
@@ -46,6 +47,52 @@ export interface Prefix {
   nameStart: number;
   nameEnd: number;
   payloadStart: number;
+  /**
+   * The line's task field ("comm-pid [cpu] flags") in `spans`, or -1: then it is new and, when
+   * `spanEnd > 0`, the caller adds it with the ids it interned.
+   */
+  span: number;
+  /** One past the task field of a kernel-layout line whose field was not found; else -1. */
+  spanEnd: number;
+  /** Task fields seen before (the same few tasks print on every CPU all trace long). */
+  spans: TaskSpans;
+}
+
+/**
+ * The task fields of kernel-layout lines seen so far, by their bytes: a line whose field is
+ * known takes comm, pid, cpu and flags from here and parses none of them. At most `MAX` fields
+ * (a trace of many short-lived tasks parses the rest the long way).
+ */
+export class TaskSpans {
+  static readonly MAX = 1 << 16;
+  readonly keys: ByteKeys = new ByteKeys();
+  pid: Int32Array = new Int32Array(256);
+  cpu: Int32Array = new Int32Array(256);
+  /** Interned ids of the comm and of the flags (-1: none). */
+  comm: Int32Array = new Int32Array(256);
+  flags: Int32Array = new Int32Array(256);
+
+  /** Add the task field `s[a, e)` with what it holds; -1 when the table is full. */
+  add(s: Uint8Array, a: number, e: number, pid: number, cpu: number, comm: number, flags: number) {
+    if (this.keys.size >= TaskSpans.MAX) return -1;
+    const id = this.keys.add(s, a, e);
+    if (id === this.pid.length) {
+      const grow = (x: Int32Array) => {
+        const y = new Int32Array(id * 2);
+        y.set(x);
+        return y;
+      };
+      this.pid = grow(this.pid);
+      this.cpu = grow(this.cpu);
+      this.comm = grow(this.comm);
+      this.flags = grow(this.flags);
+    }
+    this.pid[id] = pid;
+    this.cpu[id] = cpu;
+    this.comm[id] = comm;
+    this.flags[id] = flags;
+    return id;
+  }
 }
 
 /** A fresh scratch record. */
@@ -67,6 +114,9 @@ export function newPrefix(): Prefix {
     nameStart: 0,
     nameEnd: 0,
     payloadStart: 0,
+    span: -1,
+    spanEnd: -1,
+    spans: new TaskSpans(),
   };
 }
 
@@ -85,30 +135,38 @@ export const PREFIX_BAD_TS = 2;
 
 const POW10 = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
 
-/** Parse a timestamp word `s[a, e)` that ends with ":" into `out`; false when malformed. */
+/**
+ * Parse a timestamp word `s[a, e)` that ends with ":" into `out` (one pass: seconds up to the
+ * dot, then the fraction); false when malformed.
+ */
 function parseTs(s: Uint8Array, a: number, e: number, out: Prefix): boolean {
   if (e - a < 2 || s[e - 1]! !== CH_COLON) return false;
   const end = e - 1;
-  let dot = -1;
-  for (let q = a; q < end; ++q) {
-    const c = s[q]!;
-    if (c === CH_DOT) {
-      if (dot >= 0) return false;
-      dot = q;
-    } else if (!isDigit(c)) return false;
+  let secs = 0;
+  let q = a;
+  for (; q < end; ++q) {
+    const d = s[q]! - CH_0;
+    if (d < 0 || d > 9) break;
+    secs = secs * 10 + d;
   }
-  if (dot < 0) {
-    const v = parseUint(s, a, end);
-    if (v < 0) return false;
-    out.secs = v;
+  if (q === end) {
+    out.secs = secs;
     out.fracNs = 0;
     out.ticks = true;
     return true;
   }
+  if (s[q]! !== CH_DOT || q === a) return false;
+  const dot = q;
   const digits = end - dot - 1;
-  if (dot === a || digits < 1 || digits > 9) return false;
-  out.secs = parseUint(s, a, dot);
-  out.fracNs = parseUint(s, dot + 1, end) * POW10[digits]!;
+  if (digits < 1 || digits > 9) return false;
+  let frac = 0;
+  for (q = dot + 1; q < end; ++q) {
+    const d = s[q]! - CH_0;
+    if (d < 0 || d > 9) return false;
+    frac = frac * 10 + d;
+  }
+  out.secs = secs;
+  out.fracNs = frac * POW10[digits]!;
   out.ticks = false;
   out.tsStart = a;
   return true;
@@ -138,6 +196,8 @@ export function parsePrefix(
   instances: boolean,
 ): number {
   if (fastPrefix(s, start, end, out)) return PREFIX_OK;
+  out.span = -1;
+  out.spanEnd = -1;
   let lb = bracketIn(s, start, end);
   let close = -1;
   while (lb >= 0) {
@@ -190,22 +250,6 @@ function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean
     return false;
   }
   if (s[a + 29]! !== CH_RBRACKET || s[a + 30]! !== CH_SPACE) return false;
-  const c0 = s[a + 26]! - CH_0;
-  const c1 = s[a + 27]! - CH_0;
-  const c2 = s[a + 28]! - CH_0;
-  if (c0 < 0 || c0 > 9 || c1 < 0 || c1 > 9 || c2 < 0 || c2 > 9) return false;
-  // pid: digits from column 17, then spaces up to column 24.
-  let pid = 0;
-  let q = a + 17;
-  for (; q < a + 24; ++q) {
-    const d = s[q]! - CH_0;
-    if (d < 0 || d > 9) break;
-    pid = pid * 10 + d;
-  }
-  if (q === a + 17) return false;
-  for (; q < a + 25; ++q) if (s[q]! !== CH_SPACE) return false;
-  let cs = a;
-  while (cs < a + 16 && s[cs]! === CH_SPACE) ++cs;
   // The word after "] ": flags (4..8 characters) when irq-info is on, else the timestamp.
   let p = a + 31;
   while (p < end && s[p]! === CH_SPACE) ++p;
@@ -214,14 +258,42 @@ function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean
   if (w >= end) return false;
   let flagsStart = -1;
   let flagsEnd = -1;
+  let spanEnd = a + 31;
   if (s[w - 1]! !== CH_COLON) {
     flagsStart = p;
     flagsEnd = w;
+    spanEnd = w;
     p = w + 1;
     while (p < end && s[p]! === CH_SPACE) ++p;
     w = p;
     while (w < end && s[w]! !== CH_SPACE) ++w;
     if (w >= end) return false;
+  }
+  const spans = out.spans;
+  const span = spans.keys.find(s, a, spanEnd);
+  let pid: number;
+  let cpu: number;
+  let cs = a;
+  if (span >= 0) {
+    pid = spans.pid[span]!;
+    cpu = spans.cpu[span]!;
+  } else {
+    const c0 = s[a + 26]! - CH_0;
+    const c1 = s[a + 27]! - CH_0;
+    const c2 = s[a + 28]! - CH_0;
+    if (c0 < 0 || c0 > 9 || c1 < 0 || c1 > 9 || c2 < 0 || c2 > 9) return false;
+    cpu = c0 * 100 + c1 * 10 + c2;
+    // pid: digits from column 17, then spaces up to column 24.
+    pid = 0;
+    let q = a + 17;
+    for (; q < a + 24; ++q) {
+      const d = s[q]! - CH_0;
+      if (d < 0 || d > 9) break;
+      pid = pid * 10 + d;
+    }
+    if (q === a + 17) return false;
+    for (; q < a + 25; ++q) if (s[q]! !== CH_SPACE) return false;
+    while (cs < a + 16 && s[cs]! === CH_SPACE) ++cs;
   }
   if (!parseTs(s, p, w, out)) return false;
   // " event:" then the payload.
@@ -233,13 +305,15 @@ function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean
     ++n1;
   }
   if (n1 >= end || n1 === n0 || s[n1]! !== CH_COLON) return false;
+  out.span = span;
+  out.spanEnd = span >= 0 ? -1 : spanEnd;
   out.commStart = cs;
   out.commEnd = a + 16;
   out.instStart = -1;
   out.instEnd = -1;
   out.pid = pid;
   out.tgid = -1;
-  out.cpu = c0 * 100 + c1 * 10 + c2;
+  out.cpu = cpu;
   out.flagsStart = flagsStart;
   out.flagsEnd = flagsEnd;
   out.tsStart = p;

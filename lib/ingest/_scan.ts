@@ -120,6 +120,22 @@ export function textOf(s: Uint8Array, start: number, end: number): string {
   return UTF8.decode(s.subarray(start, end));
 }
 
+/**
+ * Index of the first newline in `s[p, n)`, or `n`; `v` views `s`. Eight bytes a step (a byte
+ * of a 32-bit word is zero when (x - 0x01..) & ~x sets its top bit): twice the speed of
+ * `Uint8Array.prototype.indexOf` on lines of 100-200 bytes, whose per-call cost dominates.
+ */
+export function newlineIn(v: DataView, s: Uint8Array, p: number, n: number): number {
+  while (p + 8 <= n) {
+    const x = v.getInt32(p, true) ^ 0x0a0a0a0a;
+    const y = v.getInt32(p + 4, true) ^ 0x0a0a0a0a;
+    if ((((x - 0x01010101) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080) break;
+    p += 8;
+  }
+  while (p < n && s[p] !== 10) ++p;
+  return p;
+}
+
 // Bounded searches. indexOf has no end: on a 1 MiB piece a search for a byte the line lacks
 // runs to the end of the piece, so every in-line search goes here.
 

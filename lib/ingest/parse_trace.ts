@@ -36,6 +36,7 @@ import {
   CH_HASH,
   CH_SPACE,
   charIn,
+  newlineIn,
   parseUint,
   skipSpaces,
   startsWithAt,
@@ -282,10 +283,19 @@ export function parseTrace(
         pre.pid,
       );
       b.tgid[r] = pre.tgid;
-      b.comm[r] = strings.internBytes(s, pre.commStart, pre.commEnd);
-      b.irqFlags[r] = pre.flagsStart < 0
-        ? -1
-        : strings.internBytes(s, pre.flagsStart, pre.flagsEnd);
+      const span = pre.span;
+      if (span >= 0) {
+        b.comm[r] = pre.spans.comm[span]!;
+        b.irqFlags[r] = pre.spans.flags[span]!;
+      } else {
+        const comm = strings.internBytes(s, pre.commStart, pre.commEnd);
+        const flags = pre.flagsStart < 0
+          ? -1
+          : strings.internBytes(s, pre.flagsStart, pre.flagsEnd);
+        b.comm[r] = comm;
+        b.irqFlags[r] = flags;
+        if (pre.spanEnd > 0) pre.spans.add(s, a, pre.spanEnd, pre.pid, pre.cpu, comm, flags);
+      }
       b.instance[r] = pre.instStart < 0 ? -1 : strings.internBytes(s, pre.instStart, pre.instEnd);
       payload(r, id, s, pre.payloadStart, e);
       return true;
@@ -402,10 +412,10 @@ export function parseTrace(
       options.onProgress?.(info.textBytes, input.lines);
       const s = piece.bytes;
       const len = piece.end;
+      const view = new DataView(s.buffer, s.byteOffset, s.byteLength);
       let pos = 0;
       while (pos < len) {
-        let nl = s.indexOf(10, pos);
-        if (nl < 0 || nl > len) nl = len;
+        const nl = newlineIn(view, s, pos, len);
         let end = nl;
         if (end > pos && s[end - 1]! === CH_CR) --end;
         ctx.lineNo1 = ++input.lines;

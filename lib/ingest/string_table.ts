@@ -5,6 +5,8 @@
  * @module
  */
 
+import { ByteKeys } from "./_byte_keys.ts";
+
 /**
  * Interns strings to dense integer ids, in order of first appearance.
  *
@@ -22,13 +24,11 @@
 export class StringTable {
   #ids = new Map<string, number>();
   #strings: string[] = [];
-  // An open-addressing table keyed by the strings' UTF-8 bytes, for internBytes: a lookup hashes
-  // and compares bytes and decodes nothing (task names, flags, event and device names repeat on
-  // almost every line; a direct-mapped cache of a few bytes' hash thrashed on device names,
-  // which differ only inside).
-  #slotBytes: (Uint8Array | undefined)[] = new Array(4096);
-  #slotId = new Int32Array(4096);
-  #used = 0;
+  // The ids of strings met as bytes, by their ByteKeys id: a lookup hashes and compares the
+  // bytes in place and decodes nothing (task names, flags, event and device names repeat on
+  // almost every line).
+  #keys = new ByteKeys();
+  #idOfKey = new Int32Array(256);
   #decoder = new TextDecoder("utf-8");
 
   /**
@@ -57,50 +57,17 @@ export class StringTable {
    * @returns Its id.
    */
   internBytes(bytes: Uint8Array, start: number, end: number): number {
-    const n = end - start;
-    if (n <= 0) return this.intern("");
-    let h = n;
-    for (let k = start; k < end; ++k) h = Math.imul(h, 31) + bytes[k]! | 0;
-    const slots = this.#slotBytes;
-    const mask = slots.length - 1;
-    for (let i = (h ^ (h >>> 15)) & mask;; i = (i + 1) & mask) {
-      const hit = slots[i];
-      if (hit === undefined) break;
-      if (hit.length !== n) continue;
-      let k = 0;
-      while (k < n && hit[k] === bytes[start + k]) ++k;
-      if (k === n) return this.#slotId[i]!;
+    const k = this.#keys.find(bytes, start, end);
+    if (k >= 0) return this.#idOfKey[k]!;
+    const id = this.intern(this.#decoder.decode(bytes.subarray(start, end)));
+    const key = this.#keys.add(bytes, start, end);
+    if (key === this.#idOfKey.length) {
+      const grown = new Int32Array(key * 2);
+      grown.set(this.#idOfKey);
+      this.#idOfKey = grown;
     }
-    const copy = bytes.slice(start, end);
-    const id = this.intern(this.#decoder.decode(copy));
-    this.#insert(copy, h, id);
+    this.#idOfKey[key] = id;
     return id;
-  }
-
-  #insert(key: Uint8Array, h: number, id: number): void {
-    if (2 * (this.#used + 1) > this.#slotBytes.length) this.#grow();
-    const slots = this.#slotBytes;
-    const mask = slots.length - 1;
-    let i = (h ^ (h >>> 15)) & mask;
-    while (slots[i] !== undefined) i = (i + 1) & mask;
-    slots[i] = key;
-    this.#slotId[i] = id;
-    ++this.#used;
-  }
-
-  #grow(): void {
-    const old = this.#slotBytes;
-    const oldId = this.#slotId;
-    this.#slotBytes = new Array(old.length * 2);
-    this.#slotId = new Int32Array(old.length * 2);
-    this.#used = 0;
-    for (let i = 0; i < old.length; ++i) {
-      const key = old[i];
-      if (key === undefined) continue;
-      let h = key.length;
-      for (let k = 0; k < key.length; ++k) h = Math.imul(h, 31) + key[k]! | 0;
-      this.#insert(key, h, oldId[i]!);
-    }
   }
 
   /**
