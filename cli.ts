@@ -868,13 +868,37 @@ class InputError extends Error {}
 async function openInput(path: string): Promise<ReadableStream<Uint8Array>> {
   if (path === "-") return Deno.stdin.readable;
   try {
-    const f = await Deno.open(path);
-    return f.readable;
+    return fileStream(await Deno.open(path));
   } catch (e) {
     throw new UsageError(
       `Cannot open trace "${path}": ${e instanceof Error ? e.message : String(e)}`,
     );
   }
+}
+
+/**
+ * A file's bytes as a byte stream whose reads fill the reader's whole buffer (1 MiB) with one
+ * read each: `FsFile.readable` hands out 64 KiB a read, and the parser then waited on reads
+ * for 6 % of a parse of a file in the page cache.
+ */
+function fileStream(f: Deno.FsFile): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: 1 << 20,
+    async pull(c) {
+      const req = c.byobRequest!;
+      const view = req.view!;
+      const n = await f.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      if (n === null) {
+        f.close();
+        c.close();
+        req.respond(0);
+      } else req.respond(n);
+    },
+    cancel() {
+      f.close();
+    },
+  });
 }
 
 /** Progress on stderr for inputs over 64 MB (or stdin) when stderr is a terminal. */

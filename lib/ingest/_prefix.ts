@@ -10,9 +10,11 @@ import {
   CH_DOT,
   CH_LBRACKET,
   CH_LPAREN,
+  CH_NL,
   CH_RBRACKET,
   CH_RPAREN,
   CH_SPACE,
+  CH_TAB,
   isDigit,
   isSpace,
   lastCharIn,
@@ -244,8 +246,11 @@ export function parsePrefix(
  * cpu "%03d", "] ", then the flags word and the timestamp. Every trace and trace_pipe line of a
  * kernel with fewer than 1000 CPUs has "-" at column 16 and "[" at column 25. False when the
  * line differs in any way; the general parser then takes it.
+ *
+ * `end` may lie past the line's end (the parse loop calls this before it has looked for the
+ * newline): every byte taken is checked not to be one, so what is found is the same.
  */
-function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean {
+export function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean {
   if (end - a < 40 || s[a + 25]! !== CH_LBRACKET || s[a + 16]! !== CH_DASH) {
     return false;
   }
@@ -253,9 +258,8 @@ function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean
   // The word after "] ": flags (4..8 characters) when irq-info is on, else the timestamp.
   let p = a + 31;
   while (p < end && s[p]! === CH_SPACE) ++p;
-  let w = p;
-  while (w < end && s[w]! !== CH_SPACE) ++w;
-  if (w >= end) return false;
+  let w = wordEnd(s, p, end);
+  if (w >= end || s[w]! !== CH_SPACE) return false;
   let flagsStart = -1;
   let flagsEnd = -1;
   let spanEnd = a + 31;
@@ -265,9 +269,8 @@ function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean
     spanEnd = w;
     p = w + 1;
     while (p < end && s[p]! === CH_SPACE) ++p;
-    w = p;
-    while (w < end && s[w]! !== CH_SPACE) ++w;
-    if (w >= end) return false;
+    w = wordEnd(s, p, end);
+    if (w >= end || s[w]! !== CH_SPACE) return false;
   }
   const spans = out.spans;
   const span = spans.keys.find(s, a, spanEnd);
@@ -294,6 +297,7 @@ function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean
     if (q === a + 17) return false;
     for (; q < a + 25; ++q) if (s[q]! !== CH_SPACE) return false;
     while (cs < a + 16 && s[cs]! === CH_SPACE) ++cs;
+    for (let k = cs; k < a + 16; ++k) if (s[k]! === CH_NL) return false;
   }
   if (!parseTs(s, p, w, out)) return false;
   // " event:" then the payload.
@@ -301,7 +305,7 @@ function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean
   let n1 = n0;
   while (n1 < end) {
     const c = s[n1]!;
-    if (c === CH_COLON || c === CH_SPACE) break;
+    if (c === CH_COLON || c === CH_SPACE || c === CH_NL) break;
     ++n1;
   }
   if (n1 >= end || n1 === n0 || s[n1]! !== CH_COLON) return false;
@@ -323,6 +327,16 @@ function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): boolean
   while (ps < end && s[ps]! === CH_SPACE) ++ps;
   out.payloadStart = ps;
   return true;
+}
+
+/** First space, tab or newline at or after `p` (or `end`). */
+function wordEnd(s: Uint8Array, p: number, end: number): number {
+  while (p < end) {
+    const c = s[p]!;
+    if (c === CH_SPACE || c === CH_NL || c === CH_TAB) break;
+    ++p;
+  }
+  return p;
 }
 
 /** Split `s[start, lb)` into instance, comm, pid and tgid; false when there is no `-pid`. */

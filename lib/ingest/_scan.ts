@@ -6,6 +6,7 @@
 
 export const CH_SPACE = 32;
 export const CH_TAB = 9;
+export const CH_NL = 10;
 export const CH_CR = 13;
 export const CH_HASH = 35;
 export const CH_DASH = 45;

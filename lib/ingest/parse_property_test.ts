@@ -177,3 +177,61 @@ Deno.test("parseTrace() reads iommu:map/unmap alike on the fixed-width fast path
     { numRuns: 200 },
   );
 });
+
+Deno.test("parseTrace() parses a line before finding its end exactly as after (newlines, CRs and short lines mutated in)", async () => {
+  // The kernel-layout route reads a line bounded by the read buffer's end, not the line's: every
+  // mutated input must give what the general parser, which finds the newline first, gives. A
+  // maximum line length under 4096 turns that route off.
+  const unit = fc.constantFrom("\n", "\r", "\r\n", " ", "x", "0", ":", "-", "[", "]", ".", "\t");
+  const mutation = fc.record({
+    line: fc.integer({ min: 0, max: GOOD.length - 1 }),
+    at: fc.nat(),
+    kind: fc.constantFrom("insert", "replace", "truncate"),
+    text: fc.string({ minLength: 1, maxLength: 3, unit }),
+  });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(mutation, { maxLength: 6 }),
+      fc.integer({ min: 1, max: 97 }),
+      fc.boolean(),
+      async (muts, stride, crlf) => {
+        const lines = [...GOOD];
+        for (const m of muts) {
+          const l = lines[m.line]!;
+          const at = m.at % (l.length + 1);
+          if (m.kind === "insert") lines[m.line] = l.slice(0, at) + m.text + l.slice(at);
+          else if (m.kind === "replace") {
+            lines[m.line] = l.slice(0, at) + m.text + l.slice(at + m.text.length);
+          } else lines[m.line] = l.slice(0, at);
+        }
+        const text = lines.join(crlf ? "\r\n" : "\n");
+        const fast = await parseAll(text, { stride, bufferBytes: 1024 });
+        const general = await parseAll(text, { stride, bufferBytes: 1024, maxLineChars: 4095 });
+        assert.deepEqual(fast.rows, general.rows);
+        assert.deepEqual(fast.diags, general.diags);
+        assert.deepEqual(fast.counts, general.counts);
+        assert.deepEqual(fast.input, general.input);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("parseTrace() ends an iommu:map/unmap line where the general parser does (CR, junk, end of input)", async () => {
+  const map = GOOD[1]!;
+  const unmap =
+    "          <idle>-0       [001] d.h1.     8.626346: unmap: IOMMU: iova=0x00000000fff80000 - 0x00000000fff81000 size=4096 unmapped_size=4096";
+  for (const line of [map, unmap]) {
+    for (
+      const tail of ["", "\r", "\rjunk", "\r\r", " ", "x", "\r\n\r", "\n\r", "\n\n", "\r\r\n"]
+    ) {
+      for (const after of ["", "\n" + GOOD[0]]) {
+        const text = line + tail + after;
+        const fast = await parseAll(text);
+        const general = await parseAll(text, { maxLineChars: 4095 });
+        assert.deepEqual(fast.rows, general.rows, JSON.stringify(tail + after));
+        assert.deepEqual(fast.diags, general.diags, JSON.stringify(tail + after));
+      }
+    }
+  }
+});

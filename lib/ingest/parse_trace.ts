@@ -27,13 +27,21 @@ import {
 import { linePieces, type SourceInfo } from "./_line_source.ts";
 import { newTraceHeader, readHeaderComment, type TraceHeader } from "./_trace_header.ts";
 import { type LineContext, parseGenericArgs, parseTracepoint } from "./_payload.ts";
-import { newPrefix, parsePrefix, type Prefix, PREFIX_BAD_TS, PREFIX_OK } from "./_prefix.ts";
+import {
+  fastPrefix,
+  newPrefix,
+  parsePrefix,
+  type Prefix,
+  PREFIX_BAD_TS,
+  PREFIX_OK,
+} from "./_prefix.ts";
 import { looksLikeProbe, parseProbe, ProbeStacks } from "./_probe.ts";
 import {
   ascii,
   CH_COLON,
   CH_CR,
   CH_HASH,
+  CH_NL,
   CH_SPACE,
   charIn,
   newlineIn,
@@ -171,6 +179,9 @@ export function parseTrace(
     const probeMap = options.probeMap ?? DEFAULT_PROBE_MAP;
     const batchRows = options.batchRows ?? 16384;
     const maxLine = options.maxLineChars ?? 65536;
+    // The fast route parses a line before checking its length: only when no line it takes
+    // (a few hundred bytes at most) can be too long.
+    const fastRoute = maxLine >= 4096;
     const info: SourceInfo = { rawBytes: 0, gzip: false, textBytes: 0 };
     const pre: Prefix = newPrefix();
     const fg = newFgScratch();
@@ -246,7 +257,7 @@ export function parseTrace(
         // The fixed-width fast path first (it writes nothing unless the whole line fits).
         const fast = fastOf[id];
         const tr = t.n;
-        if (fast !== undefined && tr < t.rows.length && fast(t, tr, s, a, e)) {
+        if (fast !== undefined && tr < t.rows.length && fast(t, tr, s, a, e) >= 0) {
           t.rows[tr] = r;
           t.n = tr + 1;
           b.tableRow[r] = tr;
@@ -275,6 +286,12 @@ export function parseTrace(
       }
       if (code !== PREFIX_OK) return false;
       const id = eventIdOf(s, pre.nameStart, pre.nameEnd);
+      payload(eventRow(s, a, id), id, s, pre.payloadStart, e);
+      return true;
+    }
+
+    /** The row of an event line whose prefix `pre` holds: context columns filled. */
+    function eventRow(s: Uint8Array, a: number, id: number): number {
       counts[id] = counts[id]! + 1;
       const r = addRow(
         id,
@@ -297,8 +314,49 @@ export function parseTrace(
         if (pre.spanEnd > 0) pre.spans.add(s, a, pre.spanEnd, pre.pid, pre.cpu, comm, flags);
       }
       b.instance[r] = pre.instStart < 0 ? -1 : strings.internBytes(s, pre.instStart, pre.instEnd);
-      payload(r, id, s, pre.payloadStart, e);
-      return true;
+      return r;
+    }
+
+    /**
+     * A line at `a` in the kernel's own layout, parsed before its end is known (the piece's
+     * end `len` bounds it): an iommu:map/unmap line's fast path finds where it ends, any other
+     * line is searched for its newline only from its payload on. Returns the index of the
+     * line's newline (or `len`), or -1 when the line is not in that layout (nothing done then).
+     */
+    function kernelLine(s: Uint8Array, v: DataView, a: number, len: number): number {
+      if (!fastPrefix(s, a, len, pre)) return -1;
+      const ps = pre.payloadStart;
+      const id = eventIdOf(s, pre.nameStart, pre.nameEnd);
+      const fast = fastOf[id];
+      if (fast !== undefined && !looksLikeProbe(s, ps, len)) {
+        const t = tableOf[id] ?? (tableOf[id] = tableFor(b, schemaOf[id]!));
+        const tr = t.n;
+        if (tr < t.rows.length) {
+          const q = fast(t, tr, s, ps, len);
+          if (q >= 0) {
+            const r = eventRow(s, a, id);
+            b.kind[r] = EVENT_KIND.TRACEPOINT;
+            t.rows[tr] = r;
+            t.n = tr + 1;
+            b.tableRow[r] = tr;
+            return q === len || s[q] === CH_NL ? q : q + 1;
+          }
+        }
+      }
+      const nl = newlineIn(v, s, ps, len);
+      let e = nl;
+      if (e > a && s[e - 1]! === CH_CR) --e;
+      if (e - a < 40) {
+        // Shorter than the layout's least: the general parser's, as before the fast route.
+        onLine(s, a, e);
+        return nl;
+      }
+      if (e - a > maxLine) {
+        log.report("line_too_long", ctx.lineNo1, 0, msg.lineTooLong(maxLine));
+        return nl;
+      }
+      payload(eventRow(s, a, id), id, s, ps, e);
+      return nl;
     }
 
     function onFunctionGraph(s: Uint8Array, a: number, e: number): void {
@@ -415,14 +473,19 @@ export function parseTrace(
       const view = new DataView(s.buffer, s.byteOffset, s.byteLength);
       let pos = 0;
       while (pos < len) {
-        const nl = newlineIn(view, s, pos, len);
-        let end = nl;
-        if (end > pos && s[end - 1]! === CH_CR) --end;
         ctx.lineNo1 = ++input.lines;
         ctx.lineStart = pos;
-        if (end - pos > maxLine) {
-          log.report("line_too_long", ctx.lineNo1, 0, msg.lineTooLong(maxLine));
-        } else if (end > pos) onLine(s, pos, end);
+        let nl = fastRoute && !fgraphTracer && s[pos] !== CH_HASH
+          ? kernelLine(s, view, pos, len)
+          : -1;
+        if (nl < 0) {
+          nl = newlineIn(view, s, pos, len);
+          let end = nl;
+          if (end > pos && s[end - 1]! === CH_CR) --end;
+          if (end - pos > maxLine) {
+            log.report("line_too_long", ctx.lineNo1, 0, msg.lineTooLong(maxLine));
+          } else if (end > pos) onLine(s, pos, end);
+        }
         pos = nl + 1;
         if (b.n >= batchRows) {
           yield b;
