@@ -19,6 +19,15 @@ export class ByteKeys {
   #size = 0;
   #lastBytes: Uint8Array | undefined;
   #lastView: DataView = EMPTY;
+  readonly #hashMask: number;
+
+  /**
+   * @param hashBits Bits of the hash kept (tests keep two, so that keys collide and the byte
+   *   comparison decides).
+   */
+  constructor(hashBits = 32) {
+    this.#hashMask = hashBits >= 32 ? -1 : (1 << hashBits) - 1;
+  }
 
   /** Number of keys. */
   get size(): number {
@@ -42,18 +51,28 @@ export class ByteKeys {
    * @returns Its id or -1.
    */
   find(bytes: Uint8Array, start: number, end: number): number {
-    const v = this.#viewOf(bytes);
+    const v = bytes === this.#lastBytes ? this.#lastView : this.#viewOf(bytes);
     const n = end - start;
-    const h = hashOf(v, start, end);
+    const h = hashOf(v, start, end) & this.#hashMask;
     const slots = this.#slots;
     const mask = slots.length - 1;
     const hashes = this.#hash;
-    const lens = this.#len;
     for (let i = (h ^ (h >>> 13)) & mask;; i = (i + 1) & mask) {
       const id = slots[i]! - 1;
       if (id < 0) return -1;
-      if (hashes[id] === h && lens[id] === n && this.#equal(v, start, n, this.#off[id]!)) {
-        return id;
+      if (hashes[id] !== h || this.#len[id] !== n) continue;
+      // Compare four bytes a step, the last step overlapping the one before (no byte loop).
+      const w = this.#arenaView;
+      const off = this.#off[id]! - start;
+      let k = start;
+      if (n >= 4) {
+        for (; k + 4 < end; k += 4) if (v.getInt32(k, true) !== w.getInt32(off + k, true)) break;
+        if (k + 4 >= end && v.getInt32(end - 4, true) === w.getInt32(off + end - 4, true)) {
+          return id;
+        }
+      } else {
+        for (; k < end; ++k) if (v.getUint8(k) !== w.getUint8(off + k)) break;
+        if (k === end) return id;
       }
     }
   }
@@ -68,7 +87,7 @@ export class ByteKeys {
    */
   add(bytes: Uint8Array, start: number, end: number): number {
     const n = end - start;
-    const h = hashOf(this.#viewOf(bytes), start, end);
+    const h = hashOf(this.#viewOf(bytes), start, end) & this.#hashMask;
     const id = this.#size++;
     if (id === this.#hash.length) this.#growIds();
     if (this.#arenaUsed + n > this.#arena.length) this.#growArena(n);
@@ -80,16 +99,6 @@ export class ByteKeys {
     if (2 * this.#size > this.#slots.length) this.#rehash(this.#slots.length * 2);
     else this.#place(id, h);
     return id;
-  }
-
-  #equal(v: DataView, a: number, n: number, off: number): boolean {
-    const w = this.#arenaView;
-    let k = 0;
-    for (; k + 4 <= n; k += 4) {
-      if (v.getInt32(a + k, true) !== w.getInt32(off + k, true)) return false;
-    }
-    for (; k < n; ++k) if (v.getUint8(a + k) !== w.getUint8(off + k)) return false;
-    return true;
   }
 
   #place(id: number, h: number): void {
@@ -125,11 +134,19 @@ export class ByteKeys {
   }
 }
 
-/** FNV-style hash of `v[start, end)`, four bytes a step. */
+/**
+ * Hash of `v[start, end)`: words xor-ed into a rotating accumulator, the last word overlapping
+ * (no byte loop from four bytes up), one multiply at the end.
+ */
 function hashOf(v: DataView, start: number, end: number): number {
-  let h = (end - start) | 0;
-  let k = start;
-  for (; k + 4 <= end; k += 4) h = Math.imul(h ^ v.getInt32(k, true), 0x9e3779b1);
-  for (; k < end; ++k) h = Math.imul(h ^ v.getUint8(k), 0x01000193);
-  return h ^ (h >>> 16);
+  let h = end - start;
+  if (h >= 4) {
+    let k = start;
+    for (; k + 4 < end; k += 4) h = ((h << 7) | (h >>> 25)) ^ v.getInt32(k, true);
+    h = ((h << 7) | (h >>> 25)) ^ v.getInt32(end - 4, true);
+  } else {
+    for (let k = start; k < end; ++k) h = ((h << 7) | (h >>> 25)) ^ v.getUint8(k);
+  }
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  return h ^ (h >>> 12);
 }

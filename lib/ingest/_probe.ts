@@ -25,6 +25,7 @@ import {
 import { ARG_KIND, EVENT_KIND } from "./event_batch.ts";
 import { type ProbeMap, resolveProbe } from "./probe_map.ts";
 import { parseAutoU64 } from "./u64.ts";
+import { ByteKeys } from "./_byte_keys.ts";
 
 const HEX_PREFIX = ascii("0x");
 const RETURN_ARROW = ascii(" <- ");
@@ -94,6 +95,73 @@ function symbol(
 const SYMBOL_OFF = new Float64Array(1);
 
 /**
+ * What the "(...)" part of probe lines seen before says, by its bytes: a probe prints the
+ * same few texts all trace long, so a known one costs one lookup instead of two symbol splits,
+ * two interned names and a meaning lookup. At most `MAX` texts; and the meaning's cache.
+ */
+export class ProbeCache {
+  static readonly MAX = 1 << 14;
+  readonly keys: ByteKeys = new ByteKeys();
+  /** Per text: event id, 1 for a return, function, its offset, caller, its offset, meaning. */
+  eventId: Int32Array = new Int32Array(64);
+  isReturn: Uint8Array = new Uint8Array(64);
+  func: Int32Array = new Int32Array(64);
+  funcOffset: Float64Array = new Float64Array(64);
+  caller: Int32Array = new Int32Array(64);
+  callerOffset: Float64Array = new Float64Array(64);
+  meaning: Int32Array = new Int32Array(64);
+  /** Meaning by (event, side, function). */
+  readonly meanings: Map<number, number> = new Map();
+
+  add(s: Uint8Array, a: number, e: number): number {
+    if (this.keys.size >= ProbeCache.MAX) return -1;
+    const id = this.keys.add(s, a, e);
+    if (id === this.func.length) {
+      const n = id * 2;
+      const grow = <T extends Int32Array | Uint8Array | Float64Array>(x: T, y: T): T => {
+        y.set(x);
+        return y;
+      };
+      this.eventId = grow(this.eventId, new Int32Array(n));
+      this.isReturn = grow(this.isReturn, new Uint8Array(n));
+      this.func = grow(this.func, new Int32Array(n));
+      this.funcOffset = grow(this.funcOffset, new Float64Array(n));
+      this.caller = grow(this.caller, new Int32Array(n));
+      this.callerOffset = grow(this.callerOffset, new Float64Array(n));
+      this.meaning = grow(this.meaning, new Int32Array(n));
+    }
+    return id;
+  }
+}
+
+/**
+ * The symbols of a probe's "(...)" text `s[inner, close)` into probe row `r`; true for a
+ * return ("CALLER+0x../0x.. <- FUNC").
+ */
+function splitProbeText(
+  ctx: LineContext,
+  s: Uint8Array,
+  inner: number,
+  close: number,
+  r: number,
+): boolean {
+  const p = ctx.b.probes;
+  const arrow = strIn(s, RETURN_ARROW, inner, close);
+  if (arrow >= 0) {
+    p.caller[r] = symbol(ctx, s, inner, arrow);
+    p.callerOffset[r] = SYMBOL_OFF[0]!;
+    p.func[r] = symbol(ctx, s, arrow + 4, close);
+    p.funcOffset[r] = 0;
+    return true;
+  }
+  p.func[r] = symbol(ctx, s, inner, close);
+  p.funcOffset[r] = SYMBOL_OFF[0]!;
+  p.caller[r] = -1;
+  p.callerOffset[r] = 0;
+  return false;
+}
+
+/**
  * Parse a probe payload into the batch's probe table.
  *
  * @returns The probe row, or -1 when malformed (diagnosed).
@@ -106,7 +174,7 @@ export function parseProbe(
   commonRow: number,
   eventName: string,
   map: ProbeMap,
-  meaningCache: Map<number, number>,
+  cache: ProbeCache,
   stacks: ProbeStacks,
 ): number {
   const b = ctx.b;
@@ -121,38 +189,50 @@ export function parseProbe(
     b.kind[commonRow] = EVENT_KIND.UNKNOWN; // kept as a row; its payload is not a probe's
     return -1;
   }
-  const inner = start + 1;
-  const arrow = strIn(s, RETURN_ARROW, inner, close);
-  const isReturn = arrow >= 0;
   const r = addProbeRow(b, commonRow);
   const p = b.probes;
+  const eventId = b.eventId[commonRow]!;
+  let known = cache.keys.find(s, start, close + 1);
+  if (known >= 0 && cache.eventId[known] !== eventId) known = -1; // one text, two probes
+  let isReturn: boolean;
+  if (known >= 0) {
+    isReturn = cache.isReturn[known] === 1;
+    p.func[r] = cache.func[known]!;
+    p.funcOffset[r] = cache.funcOffset[known]!;
+    p.caller[r] = cache.caller[known]!;
+    p.callerOffset[r] = cache.callerOffset[known]!;
+    p.meaning[r] = cache.meaning[known]!;
+  } else {
+    isReturn = splitProbeText(ctx, s, start + 1, close, r);
+    const kind = isReturn ? "return" : "entry";
+    // Meaning by (event name, side, function): numeric key, no string built per line.
+    const meaningKey = (eventId * 2 + (isReturn ? 1 : 0)) * 1048576 + p.func[r]!;
+    let m = cache.meanings.get(meaningKey);
+    if (m === undefined) {
+      m = resolveProbe(map, eventName, b.strings.get(p.func[r]!), kind);
+      cache.meanings.set(meaningKey, m);
+    }
+    p.meaning[r] = m;
+    const k = cache.add(s, start, close + 1);
+    if (k >= 0) {
+      cache.eventId[k] = eventId;
+      cache.isReturn[k] = isReturn ? 1 : 0;
+      cache.func[k] = p.func[r]!;
+      cache.funcOffset[k] = p.funcOffset[r]!;
+      cache.caller[k] = p.caller[r]!;
+      cache.callerOffset[k] = p.callerOffset[r]!;
+      cache.meaning[k] = m;
+    }
+  }
+  const fn = p.func[r]!;
   if (isReturn) {
-    p.caller[r] = symbol(ctx, s, inner, arrow);
-    p.callerOffset[r] = SYMBOL_OFF[0]!;
-    const fn = symbol(ctx, s, arrow + 4, close);
-    p.func[r] = fn;
-    p.funcOffset[r] = 0;
     b.kind[commonRow] = EVENT_KIND.PROBE_RETURN;
     const t0 = stacks.pop(b.pid[commonRow]!, fn);
     p.durNs[r] = Number.isNaN(t0) ? NaN : b.tsNs[commonRow]! - t0;
   } else {
-    const fn = symbol(ctx, s, inner, close);
-    p.func[r] = fn;
-    p.funcOffset[r] = SYMBOL_OFF[0]!;
-    p.caller[r] = -1;
-    p.callerOffset[r] = 0;
     b.kind[commonRow] = EVENT_KIND.PROBE_ENTRY;
     stacks.push(b.pid[commonRow]!, fn, b.tsNs[commonRow]!);
   }
-  const kind = isReturn ? "return" : "entry";
-  // Meaning by (event name, side, function): numeric key, no string built per line.
-  const cacheKey = (b.eventId[commonRow]! * 2 + (isReturn ? 1 : 0)) * 1048576 + p.func[r]!;
-  let m = meaningCache.get(cacheKey);
-  if (m === undefined) {
-    m = resolveProbe(map, eventName, b.strings.get(p.func[r]!), kind);
-    meaningCache.set(cacheKey, m);
-  }
-  p.meaning[r] = m;
   // Arguments: name=value, value hex (0x..), decimal (maybe negative), "string", or a word.
   p.argStart[r] = b.args.n;
   let n = 0;

@@ -35,7 +35,7 @@ import {
   PREFIX_BAD_TS,
   PREFIX_OK,
 } from "./_prefix.ts";
-import { looksLikeProbe, parseProbe, ProbeStacks } from "./_probe.ts";
+import { looksLikeProbe, parseProbe, ProbeCache, ProbeStacks } from "./_probe.ts";
 import {
   ascii,
   CH_COLON,
@@ -187,7 +187,7 @@ export function parseTrace(
     const fg = newFgScratch();
     const callStacks = new CallStacks();
     const probeStacks = new ProbeStacks();
-    const meaningCache = new Map<number, number>();
+    const probeCache = new ProbeCache();
     const schemaOf: (EventSchema | null | undefined)[] = []; // by event id
     const fastOf: (FastPath | undefined)[] = []; // fixed-width parser, by event id
     const tableOf: (SchemaTable | undefined)[] = []; // the batch's table, by event id
@@ -244,7 +244,7 @@ export function parseTrace(
           r,
           eventNames.get(id),
           probeMap,
-          meaningCache,
+          probeCache,
           probeStacks,
         );
       } else if (schema) {
