@@ -49,8 +49,8 @@ export interface FieldDef {
   readonly rawKey: string;
   /** Present in every line of the current format (missing → `missing_field`). */
   readonly required: boolean;
-  /** For `sym`: the words, index = stored value. For `flag`: the one word. */
-  readonly symbols?: readonly string[];
+  /** For `sym`: the words, index = stored value. For `flag`: the one word. Else undefined. */
+  readonly symbols: readonly string[] | undefined;
 }
 
 /** A bare word of the text form, matched in order. */
@@ -121,14 +121,16 @@ function f(
   kind: FieldKind,
   opts: { text?: string; raw?: string; required?: boolean; symbols?: readonly string[] } = {},
 ): FieldDef {
-  const def: FieldDef = {
+  // Every field definition has the same properties in the same order (one hidden class): the
+  // payload walker reads them on every field of every line.
+  return {
     name,
     kind,
     textKey: opts.text ?? name,
     rawKey: opts.raw ?? name,
     required: opts.required ?? false,
+    symbols: opts.symbols,
   };
-  return opts.symbols === undefined ? def : { ...def, symbols: opts.symbols };
 }
 
 function schema(

@@ -11,6 +11,7 @@
 
 import type { DMA_DIRECTIONS } from "../ingest/mod.ts";
 import { DMA_MAPPING_ERROR } from "../model/dma/mod.ts";
+import { RecentSet } from "./_recent_set.ts";
 /** The dma-debug anomaly codes a trace can show. */
 export type DmaDebugCode =
   | "DMA_UNMAP_NOT_MAPPED"
@@ -30,13 +31,6 @@ export type DmaDebugCode =
 
 /** Unmapped addresses remembered per device (the most recent ones). */
 export const DMA_DEBUG_GONE_MAX = 65536;
-
-/** Remember an unmapped address, forgetting the oldest beyond the bound. */
-function goneAdd(gone: Set<bigint>, addr: bigint): void {
-  gone.delete(addr); // re-added: the newest again
-  gone.add(addr);
-  if (gone.size > DMA_DEBUG_GONE_MAX) gone.delete(gone.values().next().value!);
-}
 
 /** The hex of an address, for messages (built only when one is raised). */
 const hexOf = (addr: bigint): string => `0x${addr.toString(16)}`;
@@ -125,7 +119,7 @@ export class DmaDebug {
    * latest {@linkcode DMA_DEBUG_GONE_MAX}, so that memory stays flat however long the trace (an
    * older address unmapped again counts as a mapping from before the trace).
    */
-  readonly #gone = new Map<string, Set<bigint>>();
+  readonly #gone = new Map<string, RecentSet<bigint>>();
   readonly #limits: (device: string) => DmaDebugLimits | null;
   #lastLine = 0;
 
@@ -288,10 +282,10 @@ export class DmaDebug {
     if (list!.length > 0) return this.#check(e, type, device, addr, size, dir, line, extra);
     live.delete(addr);
     let gone = this.#gone.get(device);
-    if (gone === undefined) this.#gone.set(device, gone = new Set());
-    goneAdd(gone, addr);
+    if (gone === undefined) this.#gone.set(device, gone = new RecentSet(DMA_DEBUG_GONE_MAX));
+    gone.add(addr);
     // An sg list's DMA segments are gone too (a later sync of one is "not mapped").
-    if (e.type === "sg") { for (const [a] of e.segs) goneAdd(gone, a); }
+    if (e.type === "sg") { for (const [a] of e.segs) gone.add(a); }
     this.#check(e, type, device, addr, size, dir, line, extra);
   }
 
