@@ -5,6 +5,7 @@
 
 import { ascii } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
+import type { LineContext } from "./_payload.ts";
 
 // The literals, as the little-endian words and halves DataView reads give (compared inline:
 // a loop over a literal's words cost a sixth of the map line).
@@ -113,6 +114,7 @@ function copyU64(from: Uint32Array, i: number, to: Uint32Array, r: number): void
  * byte, or -1 to fall back (nothing written then).
  */
 export function fastMap(
+  _ctx: LineContext,
   t: SchemaTable,
   r: number,
   s: Uint8Array,
@@ -154,6 +156,7 @@ export function fastMap(
  * line's last byte, or -1 to fall back (nothing written then).
  */
 export function fastUnmap(
+  _ctx: LineContext,
   t: SchemaTable,
   r: number,
   s: Uint8Array,
@@ -195,6 +198,7 @@ export function fastUnmap(
  * It finds the line's end itself, so the caller need not look for it first.
  */
 export type FastPath = (
+  ctx: LineContext,
   t: SchemaTable,
   r: number,
   s: Uint8Array,

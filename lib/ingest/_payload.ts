@@ -122,6 +122,31 @@ function kindText(fd: FieldDef): string {
 
 const SYMBOL_WORDS = new Map<FieldDef, Uint8Array[]>();
 
+/** An `attrs=` text's bits and string id into row `r` (text form). */
+export function storeAttrs(
+  ctx: LineContext,
+  bitsCol: Int32Array,
+  textCol: Int32Array,
+  r: number,
+  s: Uint8Array,
+  a: number,
+  e: number,
+): void {
+  // A trace holds a handful of distinct attrs texts: parse each once, by its string id.
+  const id = ctx.b.strings.internBytes(s, a, e);
+  let bits = ctx.attrBits.get(id);
+  if (bits === undefined) {
+    bits = parseAttrs(ctx.b.strings.get(id));
+    ctx.attrBits.set(id, bits);
+  }
+  if (bits < 0) {
+    bits = -1 - bits;
+    ctx.log.add("unknown_attr_name");
+  }
+  bitsCol[r] = bits;
+  textCol[r] = id;
+}
+
 /** Store one field's value; false when the value does not have the kind's form. */
 function storeField(
   ctx: LineContext,
@@ -175,19 +200,7 @@ function storeField(
         (cols[1] as Int32Array)[r] = ctx.b.strings.internBytes(s, a, e);
         return true;
       }
-      // A trace holds a handful of distinct attrs texts: parse each once, by its string id.
-      const id = ctx.b.strings.internBytes(s, a, e);
-      let bits = ctx.attrBits.get(id);
-      if (bits === undefined) {
-        bits = parseAttrs(ctx.b.strings.get(id));
-        ctx.attrBits.set(id, bits);
-      }
-      if (bits < 0) {
-        bits = -1 - bits;
-        ctx.log.add("unknown_attr_name");
-      }
-      (c0 as Int32Array)[r] = bits;
-      (cols[1] as Int32Array)[r] = id;
+      storeAttrs(ctx, c0 as Int32Array, cols[1] as Int32Array, r, s, a, e);
       return true;
     }
     case "frac": {

@@ -235,3 +235,92 @@ Deno.test("parseTrace() ends an iommu:map/unmap line where the general parser do
     }
   }
 });
+
+Deno.test("parseTrace() gives the same events with and without its fast paths (mutated dma:* and iommu lines)", async () => {
+  const lines = [
+    GOOD[1]!, // iommu:map
+    "          <idle>-0       [001] d.h1.     8.626346: unmap: IOMMU: iova=0x00000000fff80000 - 0x00000000fff81000 size=4096 unmapped_size=4096",
+    GOOD[7]!, // dma_map_page
+    "          <idle>-0       [001] d.h1.     8.626350: dma_unmap_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=131072 attrs=SKIP_CPU_SYNC|WEIRD",
+    "              dd-496     [001] .....     8.625174: dma_map_phys: 0000:00:02.0 dir=TO_DEVICE dma_addr=ffffffffffff0000 size=4096 phys_addr=29a0000 attrs=MMIO",
+    "              dd-496     [001] .....     8.625180: dma_sync_single_for_cpu: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=4096",
+    "              dd-496     [001] .....     8.625190: dma_map_resource: 0000:01:00.0 dir=BIDIRECTIONAL dma_addr=0x80000000 size=65536 phys_addr=0xf0000000 attrs=",
+  ];
+  const unit = fc.constantFrom(
+    " ",
+    "x",
+    "0",
+    "f",
+    "=",
+    '"',
+    "-",
+    "|",
+    "\t",
+    "\r",
+    "a",
+    "attrs=",
+    "dir=",
+  );
+  const mutation = fc.record({
+    line: fc.integer({ min: 0, max: lines.length - 1 }),
+    at: fc.nat(),
+    kind: fc.constantFrom("delete", "insert", "replace", "truncate"),
+    text: fc.string({ minLength: 1, maxLength: 3, unit }),
+  });
+  await fc.assert(
+    fc.asyncProperty(fc.array(mutation, { maxLength: 5 }), async (muts) => {
+      const ls = [...lines];
+      for (const m of muts) {
+        const l = ls[m.line]!;
+        const at = m.at % (l.length + 1);
+        if (m.kind === "delete") ls[m.line] = l.slice(0, at) + l.slice(at + 1);
+        else if (m.kind === "insert") ls[m.line] = l.slice(0, at) + m.text + l.slice(at);
+        else if (m.kind === "replace") {
+          ls[m.line] = l.slice(0, at) + m.text + l.slice(at + m.text.length);
+        } else ls[m.line] = l.slice(0, at);
+      }
+      const text = ls.join("\n") + "\n";
+      const fast = await parseAll(text);
+      const general = await parseAll(text, { fastPaths: false });
+      assert.deepEqual(fast.rows, general.rows);
+      assert.deepEqual(fast.diags, general.diags);
+      assert.deepEqual(fast.counts, general.counts);
+      assert.deepEqual(fast.counters, general.counters);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+Deno.test("parseTrace() reads odd dma:* single-mapping lines alike with and without its fast paths", async () => {
+  const pre = "              dd-496     [001] .....     8.625174: ";
+  const payloads = [
+    "dma_map_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=-5 phys_addr=29a0000 attrs=",
+    'dma_map_page: "0000:00:02.0" dir=FROM_DEVICE dma_addr=fff80000 size=5 phys_addr=29a0000 attrs=',
+    "dma_map_page: 0000:00:02.0 dir=0x1 dma_addr=fff80000 size=5 phys_addr=29a0000 attrs=",
+    "dma_map_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=1fff80000fff80000 size=5 phys_addr=29a0000 attrs=",
+    "dma_map_page: 0000:00:02.0 dir=FROM_DEVICE  dma_addr=fff80000 size=5 phys_addr=29a0000 attrs=",
+    "dma_map_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=5 phys_addr=29a0000 attrs= ",
+    "dma_map_page: 0000:00:02.0\tdir=FROM_DEVICE dma_addr=fff80000 size=5 phys_addr=29a0000 attrs=",
+    "dma_map_page: dev=x dir=FROM_DEVICE dma_addr=fff80000 size=5 phys_addr=29a0000 attrs=",
+    "dma_map_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=5 phys_addr=29a0000",
+    "dma_map_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=5 phys_addr=29a0000 attrs= x=1",
+    "dma_map_page: 0000:00:02.0 dir=FROM_DEVICE size=5 dma_addr=fff80000 phys_addr=29a0000 attrs=",
+    "dma_map_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr= size=5 phys_addr=29a0000 attrs=",
+    'dma_map_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=5 phys_addr=29a0000 attrs="MMIO"',
+    "dma_map_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=5 phys_addr=29a0000 attrs=MMIO|NOPE",
+    "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=0x0 size=0 attrs=SKIP_CPU_SYNC\r",
+    "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=0x0 size=0 attrs=SKIP_CPU_SYNC\rx",
+    "dma_map_page: ",
+    "dma_map_page: 0000:00:02.0",
+  ];
+  for (const p of payloads) {
+    for (const after of ["", "\n" + GOOD[0]]) {
+      const text = pre + p + after;
+      const fast = await parseAll(text);
+      const general = await parseAll(text, { fastPaths: false });
+      assert.deepEqual(fast.rows, general.rows, p);
+      assert.deepEqual(fast.diags, general.diags, p);
+      assert.deepEqual(fast.counters, general.counters, p);
+    }
+  }
+});

@@ -13,6 +13,7 @@
 import * as msg from "./_messages.ts";
 import { newBatch, resetBatch, tableFor } from "./_batch_builder.ts";
 import { FAST_PATHS, type FastPath } from "./_fast_paths.ts";
+import { keyedFastPath } from "./_keyed_fast.ts";
 import {
   CallStacks,
   FG_COMMENT,
@@ -79,6 +80,13 @@ export interface ParseTraceOptions {
    * @default {65536}
    */
   maxLineChars?: number;
+  /**
+   * Read the commonest formats (iommu:map/unmap, the dma:* single mappings) with their
+   * fixed-order fast paths; false sends every payload through the general walker, which gives
+   * the same events (for checking the fast paths against it).
+   * @default {true}
+   */
+  fastPaths?: boolean;
   /**
    * Diagnostics kept per code (counts are never capped).
    * @default {20}
@@ -182,6 +190,7 @@ export function parseTrace(
     // The fast route parses a line before checking its length: only when no line it takes
     // (a few hundred bytes at most) can be too long.
     const fastRoute = maxLine >= 4096;
+    const fastPaths = options.fastPaths ?? true;
     const info: SourceInfo = { rawBytes: 0, gzip: false, textBytes: 0 };
     const pre: Prefix = newPrefix();
     const fg = newFgScratch();
@@ -213,7 +222,10 @@ export function parseTrace(
       const id = eventNames.internBytes(s, a, e);
       if (schemaOf[id] === undefined) {
         schemaOf[id] = SCHEMA_BY_NAME.get(eventNames.get(id)) ?? null;
-        fastOf[id] = FAST_PATHS.get(eventNames.get(id));
+        const schema = schemaOf[id];
+        fastOf[id] = !fastPaths || schema === null
+          ? undefined
+          : FAST_PATHS.get(schema.name) ?? keyedFastPath(schema);
         counts[id] = 0;
         unknown[id] = 0;
       }
@@ -257,7 +269,7 @@ export function parseTrace(
         // The fixed-width fast path first (it writes nothing unless the whole line fits).
         const fast = fastOf[id];
         const tr = t.n;
-        if (fast !== undefined && tr < t.rows.length && fast(t, tr, s, a, e) >= 0) {
+        if (fast !== undefined && tr < t.rows.length && fast(ctx, t, tr, s, a, e) >= 0) {
           t.rows[tr] = r;
           t.n = tr + 1;
           b.tableRow[r] = tr;
@@ -332,7 +344,7 @@ export function parseTrace(
         const t = tableOf[id] ?? (tableOf[id] = tableFor(b, schemaOf[id]!));
         const tr = t.n;
         if (tr < t.rows.length) {
-          const q = fast(t, tr, s, ps, len);
+          const q = fast(ctx, t, tr, s, ps, len);
           if (q >= 0) {
             const r = eventRow(s, a, id);
             b.kind[r] = EVENT_KIND.TRACEPOINT;

@@ -1,0 +1,135 @@
+// The fast path of the dma:* single-mapping formats (kernel-spec §2.1): "%s dir=%s
+// dma_addr=%llx size=%zu [phys_addr=%llx] [attrs=%s]" — a bare device, then key=value fields in
+// the format's order, one space apart. Built from the schema (dma_map_page / _resource / _phys,
+// their unmaps, dma_sync_single_*), it reads the line in one pass into scratch values and
+// writes the row only when every field is there in that order and parses; any other line
+// (extra or missing fields, -R raw output, odd spacing, a bad value) goes to the general
+// walker, which diagnoses it. The general walker took 1.1 µs a line here, a fifth of a parse of
+// the synthesized traces; this takes a quarter of that.
+
+import type { FastPath } from "./_fast_paths.ts";
+import { type LineContext, storeAttrs } from "./_payload.ts";
+import { parseDir } from "./_print_helpers.ts";
+import { ascii, CH_CR, CH_EQ, CH_NL, CH_QUOTE, CH_SPACE, CH_TAB, parseInt10 } from "./_scan.ts";
+import type { SchemaTable } from "./event_batch.ts";
+import type { EventSchema } from "./schemas.ts";
+import { parseHexU64 } from "./u64.ts";
+
+const K_DIR = 0;
+const K_HEX = 1;
+const K_DEC = 2;
+const K_ATTRS = 3;
+const KIND_CODE: Record<string, number> = { dir: K_DIR, hex: K_HEX, dec: K_DEC, attrs: K_ATTRS };
+
+/** At most this many keyed fields (the formats have five). */
+const MAX_FIELDS = 8;
+const HEX_SCRATCH = new Uint32Array(2 * MAX_FIELDS);
+const NUM_SCRATCH = new Float64Array(MAX_FIELDS);
+const START = new Int32Array(MAX_FIELDS);
+const END = new Int32Array(MAX_FIELDS);
+
+/** One past the value at `p`: the next space, tab, newline or CR, or `bound`. */
+function valueEndAt(s: Uint8Array, p: number, bound: number): number {
+  for (; p < bound; ++p) {
+    const c = s[p]!;
+    if (c === CH_SPACE || c === CH_NL || c === CH_CR || c === CH_TAB) break;
+  }
+  return p;
+}
+
+/** Whether the line ends at `q`: a newline, "\r\n", or `bound`. */
+function endsAt(s: Uint8Array, q: number, bound: number): boolean {
+  if (q === bound) return true;
+  const c = s[q]!;
+  return c === CH_NL || (c === CH_CR && (q + 1 === bound || s[q + 1]! === CH_NL));
+}
+
+/**
+ * The fast path of a schema with a bare device and then keyed dir/hex/dec/attrs fields, or
+ * undefined when the schema has another form.
+ *
+ * @param schema The format.
+ * @returns The fast path.
+ */
+export function keyedFastPath(schema: EventSchema): FastPath | undefined {
+  const f = schema.fields;
+  const bare = schema.bare;
+  if (
+    f.length < 2 || f.length - 1 > MAX_FIELDS || bare.length !== 1 || bare[0]!.field !== "device" ||
+    bare[0]!.literal !== undefined || bare[0]!.prefix !== undefined || bare[0]!.optional ||
+    schema.colonKeys.length > 0 || f[0]!.name !== "device" || f[0]!.kind !== "str" ||
+    f[0]!.textKey !== ""
+  ) return undefined;
+  const keyed = f.slice(1);
+  if (keyed.some((fd) => fd.textKey === "" || KIND_CODE[fd.kind] === undefined)) return undefined;
+  const keys = keyed.map((fd) => ascii(fd.textKey + "="));
+  const kinds = Int32Array.from(keyed, (fd) => KIND_CODE[fd.kind]!);
+  const n = keyed.length;
+
+  return (ctx: LineContext, t: SchemaTable, r: number, s: Uint8Array, a: number, bound) => {
+    // The device: a word with no "=" (one with it makes the general walker read -R raw output).
+    let p = a;
+    if (p >= bound || s[p]! === CH_QUOTE) return -1;
+    const devEnd = valueEndAt(s, p, bound);
+    if (devEnd === p || devEnd >= bound || s[devEnd]! !== CH_SPACE) return -1;
+    for (let q = p; q < devEnd; ++q) if (s[q]! === CH_EQ) return -1;
+    p = devEnd + 1;
+    for (let i = 0; i < n; ++i) {
+      const key = keys[i]!;
+      const kl = key.length;
+      if (p + kl > bound) return -1;
+      for (let k = 0; k < kl; ++k) if (s[p + k]! !== key[k]!) return -1;
+      const va = p + kl;
+      if (va < bound && s[va]! === CH_QUOTE) return -1;
+      const we = valueEndAt(s, va, bound);
+      switch (kinds[i]!) {
+        case K_DIR: {
+          const v = parseDir(s, va, we);
+          if (Number.isNaN(v)) return -1;
+          NUM_SCRATCH[i] = v;
+          break;
+        }
+        case K_HEX:
+          if (!parseHexU64(s, va, we, HEX_SCRATCH, i)) return -1;
+          break;
+        case K_DEC: {
+          const v = parseInt10(s, va, we);
+          if (Number.isNaN(v) || v < 0) return -1;
+          NUM_SCRATCH[i] = v;
+          break;
+        }
+        default: // attrs: any word, parsed when stored
+      }
+      START[i] = va;
+      END[i] = we;
+      if (i === n - 1) {
+        if (!endsAt(s, we, bound)) return -1;
+      } else if (we >= bound || s[we]! !== CH_SPACE) return -1;
+      p = we + 1;
+    }
+    // Every field parsed: the row, as the general walker would write it.
+    const cols = t.fieldCols;
+    (cols[0]![0] as Int32Array)[r] = ctx.b.strings.internBytes(s, a, devEnd);
+    for (let i = 0; i < n; ++i) {
+      const c = cols[i + 1]!;
+      switch (kinds[i]!) {
+        case K_DIR:
+          (c[0] as Int32Array)[r] = NUM_SCRATCH[i]!;
+          break;
+        case K_HEX: {
+          const col = c[0] as Uint32Array;
+          col[2 * r] = HEX_SCRATCH[2 * i]!;
+          col[2 * r + 1] = HEX_SCRATCH[2 * i + 1]!;
+          t.fieldPresent[i + 1]![r] = 1;
+          break;
+        }
+        case K_DEC:
+          (c[0] as Float64Array)[r] = NUM_SCRATCH[i]!;
+          break;
+        default:
+          storeAttrs(ctx, c[0] as Int32Array, c[1] as Int32Array, r, s, START[i]!, END[i]!);
+      }
+    }
+    return END[n - 1]!;
+  };
+}
