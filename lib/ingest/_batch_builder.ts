@@ -156,6 +156,7 @@ export function resetBatch(b: EventBatch, tsBaseNs: bigint): void {
   b.poolLen = 0;
   b.gaps = [];
   b.tsBaseNs = tsBaseNs;
+  b.tsBaseNsNumber = Number(tsBaseNs);
 }
 
 function newSchemaTable(schema: EventSchema, cap: number): SchemaTable {
@@ -285,6 +286,7 @@ export function newBatch(
     strings,
     eventNames,
     tsBaseNs,
+    tsBaseNsNumber: Number(tsBaseNs),
   };
 }
 

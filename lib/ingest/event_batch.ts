@@ -191,4 +191,9 @@ export interface EventBatch {
   eventNames: StringTable;
   /** Absolute time of `tsNs` 0, in ns (the first event's timestamp). */
   tsBaseNs: bigint;
+  /**
+   * `tsBaseNs` as a number (exact below 2^53 ns, 104 days of uptime): for per-event arithmetic
+   * without converting a bigint each time.
+   */
+  tsBaseNsNumber: number;
 }

@@ -69,5 +69,14 @@ export { decodeIrqFlags, type IrqContext, type IrqFlags } from "./irq_flags.ts";
 export { STAT_SEVERITY, type StatDef, type StatName, STATS, type StatSeverity } from "./stats.ts";
 export { StringTable } from "./string_table.ts";
 export { type ParseSummary, summarizeTrace, summaryOf } from "./summarize_trace.ts";
-export { hex, parseAutoU64, parseDecU64, parseHexU64, pfnAt, u64AsNumber, u64At } from "./u64.ts";
+export {
+  hex,
+  hexAt,
+  parseAutoU64,
+  parseDecU64,
+  parseHexU64,
+  pfnAt,
+  u64AsNumber,
+  u64At,
+} from "./u64.ts";
 export { escapeJsonPointer, JsonReader } from "./json_reader.ts";

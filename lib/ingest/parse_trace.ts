@@ -214,6 +214,7 @@ export function parseTrace(
         baseSecs = secs;
         baseFracNs = fracNs;
         b.tsBaseNs = BigInt(secs) * 1_000_000_000n + BigInt(fracNs);
+        b.tsBaseNsNumber = Number(b.tsBaseNs);
       }
       return (secs - baseSecs) * 1e9 + (fracNs - baseFracNs);
     }

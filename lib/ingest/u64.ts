@@ -208,3 +208,25 @@ export function u64AsNumber(col: Uint32Array, i: number): number {
 export function hex(v: bigint): string {
   return "0x" + v.toString(16);
 }
+
+/**
+ * Row `i` of a u64 column written as `0x%llx`, without a `bigint`.
+ *
+ * @param col The u64 column (`lo, hi` pairs).
+ * @param i The row.
+ * @returns Lower-case hex with `0x`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hexAt } from "./mod.ts";
+ * assert.equal(hexAt(new Uint32Array([0x1000, 0, 0xf, 0xffffffff]), 0), "0x1000");
+ * assert.equal(hexAt(new Uint32Array([0x1000, 0, 0xf, 0xffffffff]), 1), "0xffffffff0000000f");
+ * ```
+ */
+export function hexAt(col: Uint32Array, i: number): string {
+  const lo = col[2 * i] ?? 0;
+  const hi = col[2 * i + 1] ?? 0;
+  if (hi === 0) return "0x" + lo.toString(16);
+  return "0x" + hi.toString(16) + lo.toString(16).padStart(8, "0");
+}

@@ -43,7 +43,7 @@ export function onCall(ctx: CallContext, b: EventBatch, calls: CallTable, i: num
   const entry = calls.entryLineNo1[i]!;
   const exit = calls.exitLineNo1[i]!;
   const durNs = calls.durNs[i]!;
-  const tsS = (Number(b.tsBaseNs) + calls.tsNs[i]!) / 1e9;
+  const tsS = (b.tsBaseNsNumber + calls.tsNs[i]!) / 1e9;
   const last = s.last;
   const unmap = isUnmap(fam);
   if (last !== null && ctx.t.isOpen(last) && last.family === fam) {

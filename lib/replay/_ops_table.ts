@@ -1,7 +1,7 @@
 // The ops table as the recorders write it: column indices, the row helper, the cost fill, the
 // summary counts, and the IOMMU work a CPU printed that is waiting for its operation.
 
-import type { EventBatch } from "../ingest/mod.ts";
+import { type EventBatch, hexAt } from "../ingest/mod.ts";
 import { type CostProfile, modeledNsOf } from "../cost/mod.ts";
 import { OPS_SCHEMA } from "./replay_tables.ts";
 import { TableBuilder, type TableChunk } from "./table_builder.ts";
@@ -31,11 +31,31 @@ export const REV = 19;
 
 export const hex = (v: bigint): string => (v < 0n ? "" : `0x${v.toString(16)}`);
 
+// Hex strings of recent addresses, direct-mapped by the low bits of the page number: IOVAs and
+// DMA addresses recur (the allocator hands the same ranges out again), and a hit makes no new
+// string (the ops table's addresses were a tenth of the replay's allocation).
+const HEX_KEYS = new Float64Array(4096).fill(-1);
+const HEX_VALUES: string[] = new Array<string>(4096).fill("");
+
 /**
- * The hex of a page-aligned address held as a number (exact: a multiple of 4096 below 2^64 is
- * a double), "" for -1.
+ * The hex of an address held as a number (exact below 2^53, and for any multiple of 4096 below
+ * 2^64), "" for a negative one.
  */
-export const hexNum = (v: number): string => (v < 0 ? "" : `0x${v.toString(16)}`);
+export function hexNum(v: number): string {
+  if (v < 0) return "";
+  const i = Math.floor(v / 4096) % 4096;
+  if (HEX_KEYS[i] === v) return HEX_VALUES[i]!;
+  const s = `0x${v.toString(16)}`;
+  HEX_KEYS[i] = v;
+  HEX_VALUES[i] = s;
+  return s;
+}
+
+/** Row `i` of a u64 column as hex, through {@linkcode hexNum} when it is exact as a number. */
+export function hexOfU64(col: Uint32Array, i: number): string {
+  const hi = col[2 * i + 1]!;
+  return hi < 0x200000 ? hexNum(hi * 4294967296 + col[2 * i]!) : hexAt(col, i);
+}
 
 /** IOMMU work printed on one CPU and not yet given to an operation. */
 export interface Work {
@@ -175,7 +195,7 @@ export class OpsTable {
     const o = this.b;
     const row = o.addRow();
     if (b !== null && r >= 0) {
-      o.setNum(TS, row, (Number(b.tsBaseNs) + b.tsNs[r]!) / 1e9);
+      o.setNum(TS, row, (b.tsBaseNsNumber + b.tsNs[r]!) / 1e9);
       o.setNum(CPU, row, b.cpu[r]!);
       o.setStr(TASK, row, this.#task(b, r));
       o.setNum(LINE, row, b.lineNo1[r]!);

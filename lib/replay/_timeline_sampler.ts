@@ -27,14 +27,14 @@ export class TimelineSampler {
 
   /** Whether event `r` is past the next grid point (then {@linkcode sample} it). */
   due(b: EventBatch, r: number): boolean {
-    const t = Number(b.tsBaseNs) + b.tsNs[r]!;
+    const t = b.tsBaseNsNumber + b.tsNs[r]!;
     if (Number.isNaN(this.#nextNs)) this.#nextNs = Math.floor(t / this.#stepNs) * this.#stepNs;
     return t >= this.#nextNs;
   }
 
   /** Before event `r` (when {@linkcode due}): a sample of the live state. */
   sample(b: EventBatch, r: number, s: LiveState): void {
-    const t = Number(b.tsBaseNs) + b.tsNs[r]!;
+    const t = b.tsBaseNsNumber + b.tsNs[r]!;
     const g = Math.floor(t / this.#stepNs) * this.#stepNs;
     const tl = this.#t;
     const row = tl.addRow();

@@ -42,7 +42,7 @@ import {
   CPU,
   DEVICE,
   DMA_ADDR,
-  hex,
+  hexOfU64,
   LINE,
   newWork,
   OBSERVED,
@@ -367,7 +367,7 @@ export class OpsRecorder {
       // A map no DMA-API call took, unmapped at once: the driver's own mapping, both unowned.
       this.#orphan(s.map, false, b.cpu[r]!);
       const line = b.lineNo1[r]!;
-      const tsS = (Number(b.tsBaseNs) + b.tsNs[r]!) / 1e9;
+      const tsS = (b.tsBaseNsNumber + b.tsNs[r]!) / 1e9;
       const u = { ...newWork(), events: 1, pte, bytes, iova, pid: b.pid[r]!, line, tsS };
       this.#orphan({ ...u, lastLine: line }, true, b.cpu[r]!);
       return;
@@ -386,7 +386,7 @@ export class OpsRecorder {
       w.iova = iova;
       w.pid = b.pid[r]!;
       w.line = b.lineNo1[r]!;
-      w.tsS = (Number(b.tsBaseNs) + b.tsNs[r]!) / 1e9;
+      w.tsS = (b.tsBaseNsNumber + b.tsNs[r]!) / 1e9;
     }
     ++w.events;
     w.lastLine = b.lineNo1[r]!;
@@ -425,12 +425,12 @@ export class OpsRecorder {
       o.setNum(SG, row, dn);
       o.setNum(BYTES, row, bytes);
       if (dn > 0) {
-        o.setStr(DMA_ADDR, row, hex(u64At(b.pool, (c.dma_addrs_start as Int32Array)[tr]!)));
+        o.setStr(DMA_ADDR, row, hexOfU64(b.pool, (c.dma_addrs_start as Int32Array)[tr]!));
       }
     } else {
       if (c.size !== undefined) o.setNum(BYTES, row, (c.size as Float64Array)[tr]!);
       if (c.dma_addr !== undefined) {
-        o.setStr(DMA_ADDR, row, hex(u64At(c.dma_addr as Uint32Array, tr)));
+        o.setStr(DMA_ADDR, row, hexOfU64(c.dma_addr as Uint32Array, tr));
       }
     }
     const mapping = fam === "map_single" || fam === "map_sg" || fam === "alloc";

@@ -58,12 +58,12 @@ export class TopologyInference {
         const at = this.#unmappedAt.get(pfn);
         if (at !== undefined) {
           ++this.#reuses;
-          if (b.tsNs[r]! + Number(b.tsBaseNs) - at < 1e6) ++this.#fast;
+          if (b.tsNs[r]! + b.tsBaseNsNumber - at < 1e6) ++this.#fast;
           this.#unmappedAt.delete(pfn);
         }
       } else if (name === "unmap") {
         const pfn = pfnAt(t.cols.iova as Uint32Array, row);
-        this.#unmappedAt.set(pfn, b.tsNs[r]! + Number(b.tsBaseNs));
+        this.#unmappedAt.set(pfn, b.tsNs[r]! + b.tsBaseNsNumber);
         // Bounded: the IOVAs of a working set; an old entry is just forgotten.
         if (this.#unmappedAt.size > 1 << 16) this.#unmappedAt.clear();
       } else if (name === "io_page_fault") ++this.#faults;
