@@ -30,9 +30,14 @@ self_.onmessage = (e) => {
       );
       // The chunk's typed arrays go back too (encoded, they are no longer read here), for the
       // table's next chunks.
-      const back = request.kind === "chunk"
-        ? request.chunk.data.filter((d): d is Float64Array | Int32Array => !Array.isArray(d))
-        : [];
+      const back: (Float64Array | Int32Array)[] = [];
+      if (request.kind === "chunk") {
+        const c = request.chunk;
+        c.data.forEach((d, i) => {
+          const typed = c.dict?.[i]?.codes ?? (Array.isArray(d) ? undefined : d);
+          if (typed !== undefined) back.push(typed);
+        });
+      }
       for (const d of back) transfer.add(d.buffer as ArrayBuffer);
       self_.postMessage({ out, back }, [...transfer]);
     } catch (err) {

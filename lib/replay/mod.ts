@@ -39,6 +39,7 @@ export {
   TIMELINE_SCHEMA,
 } from "./replay_tables.ts";
 export {
+  type ChunkDictionary,
   chunkRows,
   type ColumnData,
   type ColumnKind,
@@ -48,7 +49,7 @@ export {
   type TableChunk,
   type TableSchema,
 } from "./table_builder.ts";
-export { ArrowStreamEncoder, chunkToCsv, csvHeader } from "./table_io.ts";
+export { ArrowStreamEncoder, chunkStrings, chunkToCsv, csvHeader } from "./table_io.ts";
 export {
   addOpsToCalibrator,
   calibrateTrace,

@@ -40,7 +40,7 @@ const POOL = new Map<string, (Float64Array | Int32Array)[][]>();
  * chunks' worth are kept per table.
  *
  * @param table The table's name.
- * @param arrays The chunk's typed arrays, in column order (string columns left out).
+ * @param arrays The chunk's typed arrays, in column order (a string column's codes).
  *
  * @example
  * ```ts
@@ -69,6 +69,14 @@ export function recycleChunkArrays(table: string, arrays: (Float64Array | Int32A
   POOL.set(key, list);
 }
 
+/** A string column of a chunk as codes into the chunk's distinct values. */
+export interface ChunkDictionary {
+  /** Per row, the index of its value in `values`. */
+  readonly codes: Int32Array;
+  /** The chunk's distinct values, in order of first appearance (`""` first). */
+  readonly values: readonly string[];
+}
+
 /** A run of rows of one table. */
 export interface TableChunk {
   /** The table. */
@@ -77,6 +85,12 @@ export interface TableChunk {
   readonly n: number;
   /** One array per column (in schema order), each with at least `n` entries. */
   readonly data: readonly ColumnData[];
+  /**
+   * The string columns again as codes and distinct values (undefined for other columns), when
+   * the chunk came from a {@linkcode TableBuilder}: encoders use them instead of the strings
+   * (one escape or hash per distinct value, and integers to hand to a worker).
+   */
+  readonly dict?: readonly (ChunkDictionary | undefined)[];
 }
 
 /**
@@ -106,7 +120,15 @@ export class TableBuilder {
   readonly schema: TableSchema;
   readonly #sink: (c: TableChunk) => void;
   readonly #rows: number;
-  #data: ColumnData[];
+  // Numbers in typed arrays; strings as codes into the chunk's distinct values, with the last
+  // string set in each column remembered (most columns repeat one value row after row, so most
+  // sets compare one reference and look nothing up).
+  #data: (Float64Array | Int32Array | undefined)[] = [];
+  #codes: (Int32Array | undefined)[] = [];
+  #values: string[][] = [];
+  #index: Map<string, number>[] = [];
+  readonly #lastStr: string[];
+  readonly #lastCode: Int32Array;
   #n = 0;
   #total = 0;
 
@@ -121,25 +143,36 @@ export class TableBuilder {
     this.schema = schema;
     this.#sink = sink;
     this.#rows = chunkRows;
-    this.#data = this.#fresh();
+    this.#lastStr = schema.columns.map(() => "");
+    this.#lastCode = new Int32Array(schema.columns.length);
+    this.#fresh();
   }
 
-  #fresh(): ColumnData[] {
+  #fresh(): void {
     // Typed arrays a consumer gave back (recycleChunkArrays) are used again: a chunk's arrays
     // that the encoder worker frees at its own pace made the native heap grow for minutes.
     const again = POOL.get(`${this.schema.name}:${this.#rows}`)?.pop();
-    let k = 0;
-    return this.schema.columns.map((c) => {
-      if (c.kind === "str") return new Array<string>(this.#rows).fill("");
-      const old = again?.[k++];
-      if (c.kind === "f64") {
-        return old instanceof Float64Array && old.length === this.#rows
+    const rows = this.#rows;
+    this.schema.columns.forEach((c, i) => {
+      const old = again?.[i];
+      if (c.kind === "str") {
+        this.#data[i] = undefined;
+        this.#codes[i] = old instanceof Int32Array && old.length === rows
+          ? old.fill(0)
+          : new Int32Array(rows);
+        this.#values[i] = [""];
+        this.#index[i] = new Map([["", 0]]);
+        this.#lastStr[i] = "";
+        this.#lastCode[i] = 0;
+      } else if (c.kind === "f64") {
+        this.#data[i] = old instanceof Float64Array && old.length === rows
           ? old.fill(NaN)
-          : new Float64Array(this.#rows).fill(NaN);
+          : new Float64Array(rows).fill(NaN);
+      } else {
+        this.#data[i] = old instanceof Int32Array && old.length === rows
+          ? old.fill(0)
+          : new Int32Array(rows);
       }
-      return old instanceof Int32Array && old.length === this.#rows
-        ? old.fill(0)
-        : new Int32Array(this.#rows);
     });
   }
 
@@ -200,7 +233,21 @@ export class TableBuilder {
    * @param v The value.
    */
   setStr(col: number, row: number, v: string): void {
-    (this.#data[col] as string[])[row] = v;
+    let code: number;
+    if (v === this.#lastStr[col]) code = this.#lastCode[col]!;
+    else {
+      const index = this.#index[col]!;
+      const known = index.get(v);
+      if (known === undefined) {
+        const values = this.#values[col]!;
+        code = values.length;
+        values.push(v);
+        index.set(v, code);
+      } else code = known;
+      this.#lastStr[col] = v;
+      this.#lastCode[col] = code;
+    }
+    this.#codes[col]![row] = code;
   }
 
   /**
@@ -211,14 +258,34 @@ export class TableBuilder {
    * @returns The value.
    */
   getStr(col: number, row: number): string {
-    return (this.#data[col] as string[])[row]!;
+    return this.#values[col]![this.#codes[col]![row]!]!;
   }
 
   /** Hand the rows so far to the sink (nothing when there are none) and start a new chunk. */
   flush(): void {
     if (this.#n === 0) return;
-    this.#sink({ schema: this.schema, n: this.#n, data: this.#data });
-    this.#data = this.#fresh();
+    const n = this.#n;
+    const rows = this.#rows;
+    const dict: (ChunkDictionary | undefined)[] = [];
+    const data = this.schema.columns.map((c, i): ColumnData => {
+      if (c.kind !== "str") {
+        dict.push(undefined);
+        return this.#data[i]!;
+      }
+      const codes = this.#codes[i]!;
+      const values = this.#values[i]!;
+      dict.push({ codes, values });
+      // The strings too, for consumers that read them (rows past n stay "").
+      const out = new Array<string>(rows);
+      for (let r = 0; r < n; ++r) out[r] = values[codes[r]!]!;
+      return n < rows ? out.fill("", n) : out;
+    });
+    this.#sink({ schema: this.schema, n, data, dict });
+    this.#data = [];
+    this.#codes = [];
+    this.#values = [];
+    this.#index = [];
+    this.#fresh();
     this.#n = 0;
   }
 }

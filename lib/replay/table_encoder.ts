@@ -152,11 +152,21 @@ export class WorkerTableEncoder {
    * @returns Its bytes.
    */
   async encode(c: TableChunk): Promise<EncodedChunk> {
-    const transfer = c.data.filter((d) => !Array.isArray(d)).map((d) =>
-      (d as Float64Array | Int32Array).buffer as ArrayBuffer
-    );
+    // String columns travel as their codes and distinct values (typed arrays move, a few
+    // strings are copied) instead of one string per row.
+    const wire: TableChunk = c.dict === undefined ? c : {
+      schema: c.schema,
+      n: c.n,
+      data: c.data.map((d, i) => (c.dict![i] === undefined ? d : [])),
+      dict: c.dict,
+    };
+    const transfer: ArrayBuffer[] = [];
+    wire.data.forEach((d, i) => {
+      const typed = wire.dict?.[i]?.codes ?? (Array.isArray(d) ? undefined : d);
+      if (typed !== undefined) transfer.push(typed.buffer as ArrayBuffer);
+    });
     const done = new Promise<EncodedChunk[]>((res, rej) => this.#waiting.push({ res, rej }));
-    this.#w.postMessage({ kind: "chunk", chunk: c }, transfer);
+    this.#w.postMessage({ kind: "chunk", chunk: wire }, transfer);
     return (await done)[0]!;
   }
 

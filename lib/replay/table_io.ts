@@ -5,7 +5,17 @@
  * @module
  */
 
-import { dictionary, float64, int32, tableFromArrays, tableToIPC, utf8 } from "@uwdata/flechette";
+import {
+  batchType,
+  Column,
+  columnFromArray,
+  dictionary,
+  float64,
+  int32,
+  tableFromColumns,
+  tableToIPC,
+  utf8,
+} from "@uwdata/flechette";
 import type { TableChunk, TableSchema } from "./table_builder.ts";
 
 const QUOTE_REGEXP = /[",\n\r]/;
@@ -42,9 +52,16 @@ export function csvHeader(schema: TableSchema): string {
 export function chunkToCsv(c: TableChunk): string {
   const lines: string[] = [];
   const cols = c.schema.columns;
+  // A coded string column: each distinct value escaped once.
+  const escaped = cols.map((_, i) => c.dict?.[i]?.values.map(csvField));
   for (let r = 0; r < c.n; ++r) {
     const f: string[] = [];
     for (let i = 0; i < cols.length; ++i) {
+      const esc = escaped[i];
+      if (esc !== undefined) {
+        f.push(esc[c.dict![i]!.codes[r]!]!);
+        continue;
+      }
       const v = c.data[i]![r]!;
       f.push(
         typeof v === "number" ? (Number.isNaN(v) ? "" : String(v)) : csvField(v),
@@ -55,8 +72,59 @@ export function chunkToCsv(c: TableChunk): string {
   return lines.length === 0 ? "" : lines.join("\n") + "\n";
 }
 
-/** An Arrow column type, as `tableFromArrays` takes it. */
-type DataType = NonNullable<NonNullable<Parameters<typeof tableFromArrays>[1]>["types"]>[string];
+/**
+ * Column `i` of a chunk as strings (from its codes when the chunk carries them).
+ *
+ * @param c The chunk.
+ * @param i A string column.
+ * @returns At least `c.n` strings.
+ */
+export function chunkStrings(c: TableChunk, i: number): readonly string[] {
+  const d = c.dict?.[i];
+  if (d === undefined) return c.data[i] as string[];
+  const out = new Array<string>(c.n);
+  for (let r = 0; r < c.n; ++r) out[r] = d.values[d.codes[r]!]!;
+  return out;
+}
+
+/**
+ * A dictionary-encoded utf8 column from codes and values, as flechette's builder would make it
+ * from the strings (values in order of first appearance), without hashing a string per row.
+ */
+function dictionaryColumn(codes: Int32Array, values: readonly string[], n: number): Column<string> {
+  const type = dictionary(utf8(), int32());
+  const Batch = batchType(type);
+  const batch = new Batch({
+    length: n,
+    nullCount: 0,
+    type,
+    validity: new Uint8Array(0),
+    values: codes,
+  }) as InstanceType<typeof Batch> & { setDictionary(c: Column<string>): void };
+  batch.setDictionary(columnFromArray(values as string[], type.dictionary) as Column<string>);
+  return new Column([batch]) as Column<string>;
+}
+
+/**
+ * A chunk's dictionary values in the order the rows first use them (a chunk's values list may
+ * hold one no row uses, the "" every column starts with), as codes into that list.
+ */
+function firstUseOrder(d: { codes: Int32Array; values: readonly string[] }, n: number) {
+  const remap = new Int32Array(d.values.length).fill(-1);
+  const values: string[] = [];
+  // Padded to 8 bytes, as flechette's builders pad theirs (the same bytes out).
+  const codes = new Int32Array(n + (n & 1));
+  for (let r = 0; r < n; ++r) {
+    const c = d.codes[r]!;
+    let k = remap[c]!;
+    if (k < 0) {
+      k = remap[c] = values.length;
+      values.push(d.values[c]!);
+    }
+    codes[r] = k;
+  }
+  return { codes, values };
+}
 
 const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
 
@@ -106,25 +174,27 @@ export class ArrowStreamEncoder {
    * @returns Bytes to append to the stream.
    */
   encode(c: TableChunk): Uint8Array {
-    const arrays: Record<string, unknown> = {};
-    const types: Record<string, DataType> = {};
-    this.#schema.columns.forEach((s, i) => {
+    const columns: [string, Column<unknown>][] = this.#schema.columns.map((s, i) => {
       const d = c.data[i]!;
       if (s.kind === "str") {
-        arrays[s.name] = (d as string[]).slice(0, c.n);
-        types[s.name] = dictionary(utf8(), int32());
-      } else if (s.kind === "i32") {
-        arrays[s.name] = (d as Int32Array).subarray(0, c.n);
-        types[s.name] = int32();
-      } else {
-        const f = (d as Float64Array).subarray(0, c.n);
-        arrays[s.name] = f.some(Number.isNaN)
-          ? Array.from(f, (v) => (Number.isNaN(v) ? null : v))
-          : f;
-        types[s.name] = float64();
+        const coded = c.dict?.[i];
+        if (coded !== undefined) {
+          const o = firstUseOrder(coded, c.n);
+          return [s.name, dictionaryColumn(o.codes, o.values, c.n)];
+        }
+        return [
+          s.name,
+          columnFromArray((d as string[]).slice(0, c.n), dictionary(utf8(), int32())),
+        ];
       }
+      if (s.kind === "i32") {
+        return [s.name, columnFromArray((d as Int32Array).subarray(0, c.n), int32())];
+      }
+      const f = (d as Float64Array).subarray(0, c.n);
+      const values = f.some(Number.isNaN) ? Array.from(f, (v) => (Number.isNaN(v) ? null : v)) : f;
+      return [s.name, columnFromArray(values, float64())];
     });
-    const t = tableFromArrays(arrays as Parameters<typeof tableFromArrays>[0], { types });
+    const t = tableFromColumns(columns);
     const bytes = tableToIPC(t, { format: "stream" })!;
     // [schema message][record batch][EOS]: keep the schema only the first time, never the EOS.
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
