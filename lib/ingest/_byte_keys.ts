@@ -19,6 +19,7 @@ export class ByteKeys {
   #size = 0;
   #lastBytes: Uint8Array | undefined;
   #lastView: DataView = EMPTY;
+  #lastFound = -1;
   readonly #hashMask: number;
 
   /**
@@ -53,6 +54,10 @@ export class ByteKeys {
   find(bytes: Uint8Array, start: number, end: number): number {
     const v = bytes === this.#lastBytes ? this.#lastView : this.#viewOf(bytes);
     const n = end - start;
+    // The key found last first: lines come in bursts (the maps of one sg list, one task on one
+    // CPU), and comparing its bytes costs less than hashing them.
+    const last = this.#lastFound;
+    if (last >= 0 && this.#len[last] === n && this.#equal(v, start, end, last)) return last;
     const h = hashOf(v, start, end) & this.#hashMask;
     const slots = this.#slots;
     const mask = slots.length - 1;
@@ -60,21 +65,27 @@ export class ByteKeys {
     for (let i = (h ^ (h >>> 13)) & mask;; i = (i + 1) & mask) {
       const id = slots[i]! - 1;
       if (id < 0) return -1;
-      if (hashes[id] !== h || this.#len[id] !== n) continue;
-      // Compare four bytes a step, the last step overlapping the one before (no byte loop).
-      const w = this.#arenaView;
-      const off = this.#off[id]! - start;
-      let k = start;
-      if (n >= 4) {
-        for (; k + 4 < end; k += 4) if (v.getInt32(k, true) !== w.getInt32(off + k, true)) break;
-        if (k + 4 >= end && v.getInt32(end - 4, true) === w.getInt32(off + end - 4, true)) {
-          return id;
-        }
-      } else {
-        for (; k < end; ++k) if (v.getUint8(k) !== w.getUint8(off + k)) break;
-        if (k === end) return id;
+      if (hashes[id] === h && this.#len[id] === n && this.#equal(v, start, end, id)) {
+        this.#lastFound = id;
+        return id;
       }
     }
+  }
+
+  /** Whether `v[start, end)` is key `id`'s bytes (same length checked by the caller). */
+  #equal(v: DataView, start: number, end: number, id: number): boolean {
+    // Four bytes a step, the last step overlapping the one before (no byte loop).
+    const w = this.#arenaView;
+    const off = this.#off[id]! - start;
+    let k = start;
+    if (end - start >= 4) {
+      for (; k + 4 < end; k += 4) {
+        if (v.getInt32(k, true) !== w.getInt32(off + k, true)) return false;
+      }
+      return v.getInt32(end - 4, true) === w.getInt32(off + end - 4, true);
+    }
+    for (; k < end; ++k) if (v.getUint8(k) !== w.getUint8(off + k)) return false;
+    return true;
   }
 
   /**
