@@ -36,7 +36,7 @@ function isMapHead(v: DataView, p: number): boolean {
  * Where a fast path's line ends: `q` is one past its last field. True when the line ends
  * there: a newline, "\r\n", or the end of what the caller gave (`bound`).
  */
-function endsAt(s: Uint8Array, q: number, bound: number): boolean {
+export function endsAt(s: Uint8Array, q: number, bound: number): boolean {
   if (q === bound) return true;
   const c = s[q]!;
   return c === 10 || (c === 13 && (q + 1 === bound || s[q + 1]! === 10));
