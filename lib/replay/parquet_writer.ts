@@ -97,8 +97,14 @@ export class ParquetStreamWriter {
    */
   push(stream: Uint8Array): void {
     const pq = this.#pq;
-    const batches = pq.Table.fromIPCStream(stream).recordBatches();
+    const table = pq.Table.fromIPCStream(stream);
+    const batches = table.recordBatches();
+    // The batches share the table's (reference-counted) arrays: free the table now rather than
+    // when the worker's small heap next collects, which let WebAssembly memory (which never
+    // shrinks) grow to 67 MB holding dead tables.
+    table.free();
     if (batches.every((b) => b.numRows === 0)) {
+      for (const b of batches) b.free();
       // An empty batch trips the streaming writer; an empty table is written whole at the end.
       this.#empty ??= stream.slice(); // a copy: the caller may hand its buffer on
       return;
