@@ -55,7 +55,6 @@ import {
 import { DiagnosticLog } from "./diagnostics.ts";
 import { EVENT_KIND, type EventBatch, type SchemaTable } from "./event_batch.ts";
 import { DEFAULT_PROBE_MAP } from "./default_probe_map.ts";
-import type { ProbeMap } from "./probe_map.ts";
 import { type EventSchema, SCHEMA_BY_NAME } from "./schemas.ts";
 import { StringTable } from "./string_table.ts";
 
