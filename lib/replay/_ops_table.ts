@@ -161,12 +161,14 @@ export class OpsTable {
 
   #count(c: TableChunk): void {
     const st = this.stats;
-    const path = c.data[PATH] as string[];
-    const mod = c.data[MODELED] as Float64Array;
-    const obs = c.data[OBSERVED] as Float64Array;
+    // The chunk's codes when it has them: its strings are then never built on this path.
+    const coded = c.dict?.[PATH];
+    const path = coded === undefined ? c.data[PATH] as string[] : undefined;
+    const mod = (c.numbers?.[MODELED] ?? c.data[MODELED]) as Float64Array;
+    const obs = (c.numbers?.[OBSERVED] ?? c.data[OBSERVED]) as Float64Array;
     st.total += c.n;
     for (let i = 0; i < c.n; ++i) {
-      const p = path[i]!;
+      const p = coded === undefined ? path![i]! : coded.values[coded.codes[i]!]!;
       if (p !== "") st.byPath[p] = (st.byPath[p] ?? 0) + 1;
       if (!Number.isNaN(mod[i]!)) st.modeledNs += mod[i]!;
       if (!Number.isNaN(obs[i]!)) {

@@ -91,6 +91,47 @@ export interface TableChunk {
    * (one escape or hash per distinct value, and integers to hand to a worker).
    */
   readonly dict?: readonly (ChunkDictionary | undefined)[];
+  /**
+   * The number columns (undefined for string columns), when the chunk came from a
+   * {@linkcode TableBuilder}: read them here to leave `data`'s strings unbuilt (a builder's chunk
+   * makes them on the first read of `data`, for consumers that want strings).
+   */
+  readonly numbers?: readonly (Float64Array | Int32Array | undefined)[];
+}
+
+/** A builder's chunk: strings made from the codes on the first read of `data`. */
+class BuiltChunk implements TableChunk {
+  readonly schema: TableSchema;
+  readonly n: number;
+  readonly dict: readonly (ChunkDictionary | undefined)[];
+  readonly numbers: readonly (Float64Array | Int32Array | undefined)[];
+  readonly #rows: number;
+  #data: ColumnData[] | undefined;
+
+  constructor(
+    schema: TableSchema,
+    n: number,
+    rows: number,
+    numbers: (Float64Array | Int32Array | undefined)[],
+    dict: (ChunkDictionary | undefined)[],
+  ) {
+    this.schema = schema;
+    this.n = n;
+    this.#rows = rows;
+    this.numbers = numbers;
+    this.dict = dict;
+  }
+
+  get data(): readonly ColumnData[] {
+    return this.#data ??= this.schema.columns.map((_, i): ColumnData => {
+      const d = this.dict[i];
+      if (d === undefined) return this.numbers[i]!;
+      // Rows past n stay "", as in a chunk of strings.
+      const out = new Array<string>(this.#rows).fill("");
+      for (let r = 0; r < this.n; ++r) out[r] = d.values[d.codes[r]!]!;
+      return out;
+    });
+  }
 }
 
 /**
@@ -265,22 +306,10 @@ export class TableBuilder {
   flush(): void {
     if (this.#n === 0) return;
     const n = this.#n;
-    const rows = this.#rows;
-    const dict: (ChunkDictionary | undefined)[] = [];
-    const data = this.schema.columns.map((c, i): ColumnData => {
-      if (c.kind !== "str") {
-        dict.push(undefined);
-        return this.#data[i]!;
-      }
-      const codes = this.#codes[i]!;
-      const values = this.#values[i]!;
-      dict.push({ codes, values });
-      // The strings too, for consumers that read them (rows past n stay "").
-      const out = new Array<string>(rows);
-      for (let r = 0; r < n; ++r) out[r] = values[codes[r]!]!;
-      return n < rows ? out.fill("", n) : out;
-    });
-    this.#sink({ schema: this.schema, n, data, dict });
+    const dict = this.schema.columns.map((c, i): ChunkDictionary | undefined =>
+      c.kind === "str" ? { codes: this.#codes[i]!, values: this.#values[i]! } : undefined
+    );
+    this.#sink(new BuiltChunk(this.schema, n, this.#rows, [...this.#data], dict));
     this.#data = [];
     this.#codes = [];
     this.#values = [];

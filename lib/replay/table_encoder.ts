@@ -154,10 +154,13 @@ export class WorkerTableEncoder {
   async encode(c: TableChunk): Promise<EncodedChunk> {
     // String columns travel as their codes and distinct values (typed arrays move, a few
     // strings are copied) instead of one string per row.
+    const numbers = c.numbers;
     const wire: TableChunk = c.dict === undefined ? c : {
       schema: c.schema,
       n: c.n,
-      data: c.data.map((d, i) => (c.dict![i] === undefined ? d : [])),
+      data: numbers === undefined
+        ? c.data.map((d, i) => (c.dict![i] === undefined ? d : []))
+        : numbers.map((d) => d ?? []),
       dict: c.dict,
     };
     const transfer: ArrayBuffer[] = [];
