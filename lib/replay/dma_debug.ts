@@ -197,8 +197,7 @@ export class DmaDebug {
     // A single or coherent mapping is its own one segment (addr, size): no array per map.
     const segs = extra.segs ?? NO_SEGS;
     const at = this.#dev(device);
-    const list = at.get(addr) ?? [];
-    list.push({
+    const entry: Entry = {
       type,
       addr,
       size,
@@ -207,8 +206,10 @@ export class DmaDebug {
       nents: extra.nents ?? 1,
       cpuAddr: extra.cpuAddr ?? 0n,
       segs,
-    });
-    at.set(addr, list);
+    };
+    const list = at.get(addr);
+    if (list === undefined) at.set(addr, [entry]);
+    else list.push(entry);
     this.#gone.get(device)?.delete(addr);
     const lim = type === "sg" ? this.#limits(device) : null;
     if (lim === null) return;
@@ -263,10 +264,20 @@ export class DmaDebug {
     this.seen(line);
     const live = this.#dev(device);
     const list = live.get(addr);
-    // dma-debug's bucket search: the entry that matches best (family, size, direction).
-    const e =
-      list?.find((x) => x.type === type && (type === "sg" || x.size === size) && x.dir === dir) ??
-        list?.[0];
+    // dma-debug's bucket search: the entry that matches best (family, size, direction), else the
+    // first (a loop, not find(): no closure per unmap).
+    let at = -1;
+    if (list !== undefined) {
+      for (let k = 0; k < list.length; ++k) {
+        const x = list[k]!;
+        if (x.type === type && (type === "sg" || x.size === size) && x.dir === dir) {
+          at = k;
+          break;
+        }
+      }
+      if (at < 0 && list.length > 0) at = 0;
+    }
+    const e = at < 0 ? undefined : list![at]!;
     if (e === undefined) {
       const gone = this.#goneAlready(
         device,
@@ -278,7 +289,9 @@ export class DmaDebug {
       if (!gone) ++this.preTraceUnmaps;
       return;
     }
-    list!.splice(list!.indexOf(e), 1);
+    // Out of the list, the others kept in order (no array of removed entries, as splice makes).
+    for (let k = at; k + 1 < list!.length; ++k) list![k] = list![k + 1]!;
+    list!.pop();
     if (list!.length > 0) return this.#check(e, type, device, addr, size, dir, line, extra);
     live.delete(addr);
     let gone = this.#gone.get(device);
