@@ -9,7 +9,7 @@
 
 import { endsAt, type FastPath } from "./_fast_paths.ts";
 import { type LineContext, storeAttrs } from "./_payload.ts";
-import { parseDir } from "./_print_helpers.ts";
+import { parseArray, parseDir } from "./_print_helpers.ts";
 import { ascii, CH_CR, CH_EQ, CH_NL, CH_QUOTE, CH_SPACE, CH_TAB, parseInt10 } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 import type { EventSchema } from "./schemas.ts";
@@ -19,7 +19,14 @@ const K_DIR = 0;
 const K_HEX = 1;
 const K_DEC = 2;
 const K_ATTRS = 3;
-const KIND_CODE: Record<string, number> = { dir: K_DIR, hex: K_HEX, dec: K_DEC, attrs: K_ATTRS };
+const K_U64S = 4;
+const KIND_CODE: Record<string, number> = {
+  dir: K_DIR,
+  hex: K_HEX,
+  dec: K_DEC,
+  attrs: K_ATTRS,
+  u64s: K_U64S,
+};
 
 /** At most this many keyed fields (the formats have five). */
 const MAX_FIELDS = 8;
@@ -27,6 +34,9 @@ const HEX_SCRATCH = new Uint32Array(2 * MAX_FIELDS);
 const NUM_SCRATCH = new Float64Array(MAX_FIELDS);
 const START = new Int32Array(MAX_FIELDS);
 const END = new Int32Array(MAX_FIELDS);
+/** An array field's place in the batch's u64 pool (its values are written there at once). */
+const POOL_START = new Int32Array(MAX_FIELDS);
+const POOL_LEN = new Int32Array(MAX_FIELDS);
 
 /** One past the value at `p`: the next space, tab, newline or CR, or `bound`. */
 function valueEndAt(s: Uint8Array, p: number, bound: number): number {
@@ -67,38 +77,49 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
     if (devEnd === p || devEnd >= bound || s[devEnd]! !== CH_SPACE) return -1;
     for (let q = p; q < devEnd; ++q) if (s[q]! === CH_EQ) return -1;
     p = devEnd + 1;
-    for (let i = 0; i < n; ++i) {
+    // Arrays go straight into the pool: a line that then fails gives their room back.
+    const poolMark = ctx.b.poolLen;
+    let parsed = 0; // fields read so far: all of them, or the line falls back
+    fields: for (let i = 0; i < n; ++i) {
       const key = keys[i]!;
       const kl = key.length;
-      if (p + kl > bound) return -1;
-      for (let k = 0; k < kl; ++k) if (s[p + k]! !== key[k]!) return -1;
+      if (p + kl > bound) break;
+      for (let k = 0; k < kl; ++k) if (s[p + k]! !== key[k]!) break fields;
       const va = p + kl;
-      if (va < bound && s[va]! === CH_QUOTE) return -1;
+      if (va < bound && s[va]! === CH_QUOTE) break;
       const we = valueEndAt(s, va, bound);
       switch (kinds[i]!) {
         case K_DIR: {
           const v = parseDir(s, va, we);
-          if (Number.isNaN(v)) return -1;
+          if (Number.isNaN(v)) break fields;
           NUM_SCRATCH[i] = v;
           break;
         }
         case K_HEX:
-          if (!parseHexU64(s, va, we, HEX_SCRATCH, i)) return -1;
+          if (!parseHexU64(s, va, we, HEX_SCRATCH, i)) break fields;
           break;
         case K_DEC: {
           const v = parseInt10(s, va, we);
-          if (Number.isNaN(v) || v < 0) return -1;
+          if (Number.isNaN(v) || v < 0) break fields;
           NUM_SCRATCH[i] = v;
           break;
         }
+        case K_U64S:
+          if (!parseArray(ctx.b, s, va, we, POOL_START, POOL_LEN, i)) break fields;
+          break;
         default: // attrs: any word, parsed when stored
       }
       START[i] = va;
       END[i] = we;
       if (i === n - 1) {
-        if (!endsAt(s, we, bound)) return -1;
-      } else if (we >= bound || s[we]! !== CH_SPACE) return -1;
+        if (!endsAt(s, we, bound)) break;
+      } else if (we >= bound || s[we]! !== CH_SPACE) break;
       p = we + 1;
+      parsed = i + 1;
+    }
+    if (parsed < n) {
+      ctx.b.poolLen = poolMark;
+      return -1;
     }
     // Every field parsed: the row, as the general walker would write it.
     const cols = t.fieldCols;
@@ -118,6 +139,10 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
         }
         case K_DEC:
           (c[0] as Float64Array)[r] = NUM_SCRATCH[i]!;
+          break;
+        case K_U64S:
+          (c[0] as Int32Array)[r] = POOL_START[i]!;
+          (c[1] as Int32Array)[r] = POOL_LEN[i]!;
           break;
         default:
           storeAttrs(ctx, c[0] as Int32Array, c[1] as Int32Array, r, s, START[i]!, END[i]!);
