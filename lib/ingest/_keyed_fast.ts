@@ -10,7 +10,17 @@
 import { endsAt, type FastPath } from "./_fast_paths.ts";
 import { type LineContext, storeAttrs } from "./_payload.ts";
 import { parseArray, parseDir } from "./_print_helpers.ts";
-import { ascii, CH_CR, CH_EQ, CH_NL, CH_QUOTE, CH_SPACE, CH_TAB, parseInt10 } from "./_scan.ts";
+import {
+  ascii,
+  CH_CR,
+  CH_EQ,
+  CH_NL,
+  CH_QUOTE,
+  CH_SLASH,
+  CH_SPACE,
+  CH_TAB,
+  parseInt10,
+} from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 import type { EventSchema } from "./schemas.ts";
 import { parseHexU64 } from "./u64.ts";
@@ -20,18 +30,24 @@ const K_HEX = 1;
 const K_DEC = 2;
 const K_ATTRS = 3;
 const K_U64S = 4;
+const K_FRAC = 5;
+/** A bare word that may be printed between the keyed fields (dma_map_sg's " [TRUNCATED]"). */
+const K_FLAG = 6;
 const KIND_CODE: Record<string, number> = {
   dir: K_DIR,
   hex: K_HEX,
   dec: K_DEC,
   attrs: K_ATTRS,
   u64s: K_U64S,
+  frac: K_FRAC,
 };
 
 /** At most this many keyed fields (the formats have five). */
 const MAX_FIELDS = 8;
 const HEX_SCRATCH = new Uint32Array(2 * MAX_FIELDS);
 const NUM_SCRATCH = new Float64Array(MAX_FIELDS);
+/** A `frac` field's full count (`NUM_SCRATCH` holds the count shown). */
+const FULL_SCRATCH = new Float64Array(MAX_FIELDS);
 const START = new Int32Array(MAX_FIELDS);
 const END = new Int32Array(MAX_FIELDS);
 /** An array field's place in the batch's u64 pool (its values are written there at once). */
@@ -58,15 +74,27 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
   const f = schema.fields;
   const bare = schema.bare;
   if (
-    f.length < 2 || f.length - 1 > MAX_FIELDS || bare.length !== 1 || bare[0]!.field !== "device" ||
+    f.length < 2 || f.length - 1 > MAX_FIELDS || bare[0]?.field !== "device" ||
     bare[0]!.literal !== undefined || bare[0]!.prefix !== undefined || bare[0]!.optional ||
     schema.colonKeys.length > 0 || f[0]!.name !== "device" || f[0]!.kind !== "str" ||
     f[0]!.textKey !== ""
   ) return undefined;
+  // At most one more bare word: an optional literal setting a flag field.
+  const flag = bare[1];
+  if (
+    bare.length > 2 ||
+    (flag !== undefined &&
+      (flag.literal === undefined || !flag.optional || flag.field === undefined ||
+        f.find((fd) => fd.name === flag.field)?.kind !== "flag"))
+  ) return undefined;
   const keyed = f.slice(1);
-  if (keyed.some((fd) => fd.textKey === "" || KIND_CODE[fd.kind] === undefined)) return undefined;
-  const keys = keyed.map((fd) => ascii(fd.textKey + "="));
-  const kinds = Int32Array.from(keyed, (fd) => KIND_CODE[fd.kind]!);
+  const isFlag = (fd: (typeof f)[number]) => flag !== undefined && fd.name === flag.field;
+  if (keyed.some((fd) => !isFlag(fd) && (fd.textKey === "" || KIND_CODE[fd.kind] === undefined))) {
+    return undefined;
+  }
+  if (keyed.length > 0 && isFlag(keyed[keyed.length - 1]!)) return undefined;
+  const keys = keyed.map((fd) => ascii(isFlag(fd) ? flag!.literal! + " " : fd.textKey + "="));
+  const kinds = Int32Array.from(keyed, (fd) => (isFlag(fd) ? K_FLAG : KIND_CODE[fd.kind]!));
   const n = keyed.length;
 
   return (ctx: LineContext, t: SchemaTable, r: number, s: Uint8Array, a: number, bound) => {
@@ -83,6 +111,15 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
     fields: for (let i = 0; i < n; ++i) {
       const key = keys[i]!;
       const kl = key.length;
+      if (kinds[i] === K_FLAG) {
+        // The literal and its space, or nothing: the flag is then absent.
+        let k = 0;
+        if (p + kl <= bound) { while (k < kl && s[p + k]! === key[k]!) ++k; }
+        NUM_SCRATCH[i] = k === kl ? 1 : 0;
+        if (k === kl) p += kl;
+        parsed = i + 1;
+        continue;
+      }
       if (p + kl > bound) break;
       for (let k = 0; k < kl; ++k) if (s[p + k]! !== key[k]!) break fields;
       const va = p + kl;
@@ -107,6 +144,17 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
         case K_U64S:
           if (!parseArray(ctx.b, s, va, we, POOL_START, POOL_LEN, i)) break fields;
           break;
+        case K_FRAC: {
+          let slash = va;
+          while (slash < we && s[slash]! !== CH_SLASH) ++slash;
+          if (slash >= we) break fields;
+          const shown = parseInt10(s, va, slash);
+          const full = parseInt10(s, slash + 1, we);
+          if (Number.isNaN(shown) || Number.isNaN(full)) break fields;
+          NUM_SCRATCH[i] = shown;
+          FULL_SCRATCH[i] = full;
+          break;
+        }
         default: // attrs: any word, parsed when stored
       }
       START[i] = va;
@@ -143,6 +191,13 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
         case K_U64S:
           (c[0] as Int32Array)[r] = POOL_START[i]!;
           (c[1] as Int32Array)[r] = POOL_LEN[i]!;
+          break;
+        case K_FRAC:
+          (c[0] as Int32Array)[r] = NUM_SCRATCH[i]!;
+          (c[1] as Int32Array)[r] = FULL_SCRATCH[i]!;
+          break;
+        case K_FLAG:
+          if (NUM_SCRATCH[i] === 1) (c[0] as Int32Array)[r] = 1;
           break;
         default:
           storeAttrs(ctx, c[0] as Int32Array, c[1] as Int32Array, r, s, START[i]!, END[i]!);

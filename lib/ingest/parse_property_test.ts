@@ -246,6 +246,8 @@ Deno.test("parseTrace() gives the same events with and without its fast paths (m
     "              dd-496     [001] .....     8.625174: dma_map_phys: 0000:00:02.0 dir=TO_DEVICE dma_addr=ffffffffffff0000 size=4096 phys_addr=29a0000 attrs=MMIO",
     "              dd-496     [001] .....     8.625180: dma_sync_single_for_cpu: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=4096",
     "              dd-496     [001] .....     8.625190: dma_map_resource: 0000:01:00.0 dir=BIDIRECTIONAL dma_addr=0x80000000 size=65536 phys_addr=0xf0000000 attrs=",
+    GOOD[2]!, // dma_map_sg
+    "              dd-490     [001] .....     9.083899: dma_map_sg: 0000:00:02.0 dir=TO_DEVICE nents=200/200 ents=2/2 [TRUNCATED] dma_addrs={0xfff80000,0xfff90000} sizes={0x20000,0x1000} phys_addrs={0x2d15000,0x2d26000} attrs=",
     GOOD[3]!, // dma_unmap_sg
     "              dd-496     [001] .....     8.625195: dma_sync_sg_for_device: 0000:00:02.0 dir=TO_DEVICE dma_addrs={0xfff80000,0xfff90000} sizes={0x1000,0x2000}",
   ];
@@ -315,6 +317,12 @@ Deno.test("parseTrace() reads odd dma:* single-mapping lines alike with and with
     "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=0x0 size=0 attrs=SKIP_CPU_SYNC\rx",
     "dma_map_page: ",
     "dma_map_page: 0000:00:02.0",
+    "dma_map_sg: 0000:00:02.0 dir=FROM_DEVICE nents=1/1 ents=1/1 dma_addrs={0x1} sizes={0x1000} phys_addrs={0x2} attrs=NO_WARN",
+    "dma_map_sg: 0000:00:02.0 dir=FROM_DEVICE nents=1/1 ents=1/1 [TRUNCATED] dma_addrs={0x1} sizes={0x1000} phys_addrs={0x2} attrs=",
+    "dma_map_sg: 0000:00:02.0 dir=FROM_DEVICE nents=1/1 ents=1/1 [TRUNCATED]x dma_addrs={0x1} sizes={0x1000} phys_addrs={0x2} attrs=",
+    "dma_map_sg: 0000:00:02.0 dir=FROM_DEVICE nents=1 ents=1/1 dma_addrs={0x1} sizes={0x1000} phys_addrs={0x2} attrs=",
+    "dma_map_sg: 0000:00:02.0 dir=FROM_DEVICE nents=/1 ents=1/1 dma_addrs={0x1} sizes={0x1000} phys_addrs={0x2} attrs=",
+    "dma_map_sg: 0000:00:02.0 dir=FROM_DEVICE nents=1/1 ents=1/1 dma_addrs={0x1} sizes={0x1000} phys_addrs={0x2,q} attrs=",
     "dma_unmap_sg: 0000:00:02.0 dir=FROM_DEVICE phys_addrs={} attrs=",
     "dma_unmap_sg: 0000:00:02.0 dir=FROM_DEVICE phys_addrs={0x1,zz} attrs=",
     "dma_unmap_sg: 0000:00:02.0 dir=FROM_DEVICE phys_addrs=0x1 attrs=",
