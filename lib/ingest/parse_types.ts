@@ -28,7 +28,7 @@ export interface ParseTraceOptions {
    */
   maxLineChars?: number;
   /**
-   * Read the commonest formats (iommu:map/unmap, the dma:* single mappings) with their
+   * Read the commonest formats (iommu:map/unmap, the dma:* mappings and syncs) with their
    * fixed-order fast paths; false sends every payload through the general walker, which gives
    * the same events (for checking the fast paths against it).
    * @default {true}
