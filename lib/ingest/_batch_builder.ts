@@ -13,16 +13,7 @@ import {
   type SchemaTable,
 } from "./event_batch.ts";
 
-type Typed = Int32Array | Float64Array | Uint32Array | Uint8Array;
-
-function grown<T extends Typed>(a: T, need: number): T {
-  if (need <= a.length) return a;
-  let cap = a.length * 2;
-  while (cap < need) cap *= 2;
-  const b = new (a.constructor as new (n: number) => T)(cap);
-  b.set(a);
-  return b;
-}
+import { grown, type Typed } from "./_grown.ts";
 
 function i32(cap: number, fill = -1): Int32Array {
   const a = new Int32Array(cap);

@@ -3,7 +3,8 @@
 // compares four bytes at a time (DataView reads, which V8 compiles to single loads) costs a
 // quarter of one that walks them byte by byte. Nothing is decoded or allocated on a hit.
 
-const EMPTY: DataView = new DataView(new ArrayBuffer(0));
+import { grown } from "./_grown.ts";
+import { viewOf } from "./_scan.ts";
 
 /** Byte strings to dense ids (0, 1, ... in order of `add`). */
 export class ByteKeys {
@@ -17,8 +18,6 @@ export class ByteKeys {
   #arenaView = new DataView(this.#arena.buffer);
   #arenaUsed = 0;
   #size = 0;
-  #lastBytes: Uint8Array | undefined;
-  #lastView: DataView = EMPTY;
   #lastFound = -1;
   readonly #hashMask: number;
 
@@ -35,14 +34,6 @@ export class ByteKeys {
     return this.#size;
   }
 
-  #viewOf(bytes: Uint8Array): DataView {
-    if (bytes !== this.#lastBytes) {
-      this.#lastBytes = bytes;
-      this.#lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    }
-    return this.#lastView;
-  }
-
   /**
    * The id of `bytes[start, end)`, or -1 when it was never added.
    *
@@ -52,7 +43,7 @@ export class ByteKeys {
    * @returns Its id or -1.
    */
   find(bytes: Uint8Array, start: number, end: number): number {
-    const v = bytes === this.#lastBytes ? this.#lastView : this.#viewOf(bytes);
+    const v = viewOf(bytes);
     const n = end - start;
     // The key found last first: lines come in bursts (the maps of one sg list, one task on one
     // CPU), and comparing its bytes costs less than hashing them.
@@ -98,10 +89,15 @@ export class ByteKeys {
    */
   add(bytes: Uint8Array, start: number, end: number): number {
     const n = end - start;
-    const h = hashOf(this.#viewOf(bytes), start, end) & this.#hashMask;
+    const h = hashOf(viewOf(bytes), start, end) & this.#hashMask;
     const id = this.#size++;
-    if (id === this.#hash.length) this.#growIds();
-    if (this.#arenaUsed + n > this.#arena.length) this.#growArena(n);
+    this.#hash = grown(this.#hash, id + 1);
+    this.#off = grown(this.#off, id + 1);
+    this.#len = grown(this.#len, id + 1);
+    if (this.#arenaUsed + n > this.#arena.length) {
+      this.#arena = grown(this.#arena, this.#arenaUsed + n);
+      this.#arenaView = new DataView(this.#arena.buffer);
+    }
     this.#arena.set(bytes.subarray(start, end), this.#arenaUsed);
     this.#hash[id] = h;
     this.#off[id] = this.#arenaUsed;
@@ -123,25 +119,6 @@ export class ByteKeys {
   #rehash(n: number): void {
     this.#slots = new Int32Array(n);
     for (let id = 0; id < this.#size; ++id) this.#place(id, this.#hash[id]!);
-  }
-
-  #growIds(): void {
-    const n = this.#hash.length * 2;
-    const grow = (a: Int32Array) => {
-      const b = new Int32Array(n);
-      b.set(a);
-      return b;
-    };
-    this.#hash = grow(this.#hash);
-    this.#off = grow(this.#off);
-    this.#len = grow(this.#len);
-  }
-
-  #growArena(need: number): void {
-    const a = new Uint8Array(Math.max(this.#arena.length * 2, this.#arenaUsed + need));
-    a.set(this.#arena.subarray(0, this.#arenaUsed));
-    this.#arena = a;
-    this.#arenaView = new DataView(a.buffer);
   }
 }
 

@@ -3,7 +3,7 @@
 // strings are unchanged since 2013). A line that differs in any byte falls back to the
 // generic walker, which diagnoses it; a fast path writes nothing unless the whole line fits.
 
-import { ascii } from "./_scan.ts";
+import { ascii, viewOf } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 import type { LineContext } from "./_payload.ts";
 
@@ -67,18 +67,6 @@ const HEX2 = new Int16Array(65536).fill(-1);
       HEX2[(hi.charCodeAt(0) << 8) | lo.charCodeAt(0)] = parseInt(hi + lo, 16);
     }
   }
-}
-
-let lastBytes: Uint8Array | undefined;
-let lastView: DataView = new DataView(new ArrayBuffer(0));
-
-/** A DataView of `s` (the last one is kept: every line of a read buffer shares it). */
-function viewOf(s: Uint8Array): DataView {
-  if (s !== lastBytes) {
-    lastBytes = s;
-    lastView = new DataView(s.buffer, s.byteOffset, s.byteLength);
-  }
-  return lastView;
 }
 
 /**

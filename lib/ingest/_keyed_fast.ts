@@ -12,17 +12,7 @@
 import { endsAt, type FastPath } from "./_fast_paths.ts";
 import { type LineContext, storeAttrs } from "./_payload.ts";
 import { parseArray, parseDir } from "./_print_helpers.ts";
-import {
-  ascii,
-  CH_CR,
-  CH_EQ,
-  CH_NL,
-  CH_QUOTE,
-  CH_SLASH,
-  CH_SPACE,
-  CH_TAB,
-  parseInt10,
-} from "./_scan.ts";
+import { ascii, CH_EQ, CH_QUOTE, CH_SLASH, CH_SPACE, parseInt10, wordEnd } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 import type { EventSchema } from "./schemas.ts";
 import { parseHexU64 } from "./u64.ts";
@@ -55,15 +45,6 @@ const END = new Int32Array(MAX_FIELDS);
 /** An array field's place in the batch's u64 pool (its values are written there at once). */
 const POOL_START = new Int32Array(MAX_FIELDS);
 const POOL_LEN = new Int32Array(MAX_FIELDS);
-
-/** One past the value at `p`: the next space, tab, newline or CR, or `bound`. */
-function valueEndAt(s: Uint8Array, p: number, bound: number): number {
-  for (; p < bound; ++p) {
-    const c = s[p]!;
-    if (c === CH_SPACE || c === CH_NL || c === CH_CR || c === CH_TAB) break;
-  }
-  return p;
-}
 
 /**
  * The fast path of a schema with a bare device and then keyed dir/hex/dec/frac/u64s/attrs
@@ -104,7 +85,7 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
     // The device: a word with no "=" (one with it makes the general walker read -R raw output).
     let p = a;
     if (p >= bound || s[p]! === CH_QUOTE) return -1;
-    const devEnd = valueEndAt(s, p, bound);
+    const devEnd = wordEnd(s, p, bound);
     if (devEnd === p || devEnd >= bound || s[devEnd]! !== CH_SPACE) return -1;
     for (let q = p; q < devEnd; ++q) if (s[q]! === CH_EQ) return -1;
     p = devEnd + 1;
@@ -127,7 +108,7 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
       for (let k = 0; k < kl; ++k) if (s[p + k]! !== key[k]!) break fields;
       const va = p + kl;
       if (va < bound && s[va]! === CH_QUOTE) break;
-      const we = valueEndAt(s, va, bound);
+      const we = wordEnd(s, va, bound);
       switch (kinds[i]!) {
         case K_DIR: {
           const v = parseDir(s, va, we);

@@ -14,7 +14,6 @@ import {
   CH_RBRACKET,
   CH_RPAREN,
   CH_SPACE,
-  CH_TAB,
   isDigit,
   isSpace,
   lastCharIn,
@@ -22,8 +21,10 @@ import {
   skipSpaces,
   strIn,
   toSpace,
+  wordEnd,
 } from "./_scan.ts";
 import { ByteKeys } from "./_byte_keys.ts";
+import { grown } from "./_grown.ts";
 
 const INSTANCE_SEP = ascii(": ");
 
@@ -78,17 +79,10 @@ export class TaskSpans {
   add(s: Uint8Array, a: number, e: number, pid: number, cpu: number, comm: number, flags: number) {
     if (this.keys.size >= TaskSpans.MAX) return -1;
     const id = this.keys.add(s, a, e);
-    if (id === this.pid.length) {
-      const grow = (x: Int32Array) => {
-        const y = new Int32Array(id * 2);
-        y.set(x);
-        return y;
-      };
-      this.pid = grow(this.pid);
-      this.cpu = grow(this.cpu);
-      this.comm = grow(this.comm);
-      this.flags = grow(this.flags);
-    }
+    this.pid = grown(this.pid, id + 1);
+    this.cpu = grown(this.cpu, id + 1);
+    this.comm = grown(this.comm, id + 1);
+    this.flags = grown(this.flags, id + 1);
     this.pid[id] = pid;
     this.cpu[id] = cpu;
     this.comm[id] = comm;
@@ -327,16 +321,6 @@ export function fastPrefix(s: Uint8Array, a: number, end: number, out: Prefix): 
   while (ps < end && s[ps]! === CH_SPACE) ++ps;
   out.payloadStart = ps;
   return true;
-}
-
-/** First space, tab or newline at or after `p` (or `end`). */
-function wordEnd(s: Uint8Array, p: number, end: number): number {
-  while (p < end) {
-    const c = s[p]!;
-    if (c === CH_SPACE || c === CH_NL || c === CH_TAB) break;
-    ++p;
-  }
-  return p;
 }
 
 /** Split `s[start, lb)` into instance, comm, pid and tgid; false when there is no `-pid`. */

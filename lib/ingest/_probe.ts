@@ -26,6 +26,7 @@ import { ARG_KIND, EVENT_KIND } from "./event_batch.ts";
 import { type ProbeMap, resolveProbe } from "./probe_map.ts";
 import { parseAutoU64 } from "./u64.ts";
 import { ByteKeys } from "./_byte_keys.ts";
+import { grown } from "./_grown.ts";
 
 const HEX_PREFIX = ascii("0x");
 const RETURN_ARROW = ascii(" <- ");
@@ -116,20 +117,13 @@ export class ProbeCache {
   add(s: Uint8Array, a: number, e: number): number {
     if (this.keys.size >= ProbeCache.MAX) return -1;
     const id = this.keys.add(s, a, e);
-    if (id === this.func.length) {
-      const n = id * 2;
-      const grow = <T extends Int32Array | Uint8Array | Float64Array>(x: T, y: T): T => {
-        y.set(x);
-        return y;
-      };
-      this.eventId = grow(this.eventId, new Int32Array(n));
-      this.isReturn = grow(this.isReturn, new Uint8Array(n));
-      this.func = grow(this.func, new Int32Array(n));
-      this.funcOffset = grow(this.funcOffset, new Float64Array(n));
-      this.caller = grow(this.caller, new Int32Array(n));
-      this.callerOffset = grow(this.callerOffset, new Float64Array(n));
-      this.meaning = grow(this.meaning, new Int32Array(n));
-    }
+    this.eventId = grown(this.eventId, id + 1);
+    this.isReturn = grown(this.isReturn, id + 1);
+    this.func = grown(this.func, id + 1);
+    this.funcOffset = grown(this.funcOffset, id + 1);
+    this.caller = grown(this.caller, id + 1);
+    this.callerOffset = grown(this.callerOffset, id + 1);
+    this.meaning = grown(this.meaning, id + 1);
     return id;
   }
 }

@@ -128,6 +128,30 @@ export function textOf(s: Uint8Array, start: number, end: number): string {
   return UTF8.decode(s.subarray(start, end));
 }
 
+let lastBytes: Uint8Array | undefined;
+let lastView: DataView = new DataView(new ArrayBuffer(0));
+
+/** A DataView of `s` (the last one is kept: every line of a read buffer shares it). */
+export function viewOf(s: Uint8Array): DataView {
+  if (s !== lastBytes) {
+    lastBytes = s;
+    lastView = new DataView(s.buffer, s.byteOffset, s.byteLength);
+  }
+  return lastView;
+}
+
+/**
+ * One past the word at `p`: the first space, tab, newline or CR at or after it, or `end` (for
+ * parsers that read a line before its end is known).
+ */
+export function wordEnd(s: Uint8Array, p: number, end: number): number {
+  for (; p < end; ++p) {
+    const c = s[p]!;
+    if (c === CH_SPACE || c === CH_NL || c === CH_CR || c === CH_TAB) break;
+  }
+  return p;
+}
+
 /**
  * Index of the first newline in `s[p, n)`, or `n`; `v` views `s`. Eight bytes a step (a byte
  * of a 32-bit word is zero when (x - 0x01..) & ~x sets its top bit): twice the speed of

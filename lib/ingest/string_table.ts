@@ -6,6 +6,7 @@
  */
 
 import { ByteKeys } from "./_byte_keys.ts";
+import { grown } from "./_grown.ts";
 
 /**
  * Interns strings to dense integer ids, in order of first appearance.
@@ -61,11 +62,7 @@ export class StringTable {
     if (k >= 0) return this.#idOfKey[k]!;
     const id = this.intern(this.#decoder.decode(bytes.subarray(start, end)));
     const key = this.#keys.add(bytes, start, end);
-    if (key === this.#idOfKey.length) {
-      const grown = new Int32Array(key * 2);
-      grown.set(this.#idOfKey);
-      this.#idOfKey = grown;
-    }
+    this.#idOfKey = grown(this.#idOfKey, key + 1);
     this.#idOfKey[key] = id;
     return id;
   }
