@@ -166,6 +166,11 @@ export function parseTrace(
       return r;
     }
 
+    /** The table of event `id`'s format in this batch. */
+    function tableOfEvent(id: number, schema: EventSchema): SchemaTable {
+      return tableOf[id] ?? (tableOf[id] = tableFor(b, schema));
+    }
+
     function payload(r: number, id: number, s: Uint8Array, a: number, e: number): void {
       const schema = schemaOf[id];
       // A probe's payload starts "(sym+0x..": no tracepoint format does, so a probe that
@@ -184,12 +189,10 @@ export function parseTrace(
         );
       } else if (schema) {
         b.kind[r] = EVENT_KIND.TRACEPOINT;
-        let t = tableOf[id];
-        if (t === undefined) {
-          t = tableFor(b, schema);
-          tableOf[id] = t;
-        }
+        const t = tableOfEvent(id, schema);
         // The fixed-width fast path first (it writes nothing unless the whole line fits).
+        // (Tried again after a failure bounded by the read buffer: bounded by the line's end,
+        // a line ending in a lone CR before "\r\n" fits, as the general parser has it.)
         const fast = fastOf[id];
         const tr = t.n;
         if (fast !== undefined && tr < t.rows.length && fast(ctx, t, tr, s, a, e) >= 0) {
@@ -264,7 +267,7 @@ export function parseTrace(
       const id = eventIdOf(s, pre.nameStart, pre.nameEnd);
       const fast = fastOf[id];
       if (fast !== undefined && !looksLikeProbe(s, ps, len)) {
-        const t = tableOf[id] ?? (tableOf[id] = tableFor(b, schemaOf[id]!));
+        const t = tableOfEvent(id, schemaOf[id]!);
         const tr = t.n;
         if (tr < t.rows.length) {
           const q = fast(ctx, t, tr, s, ps, len);
