@@ -49,7 +49,7 @@ export {
   type TableChunk,
   type TableSchema,
 } from "./table_builder.ts";
-export { ArrowStreamEncoder, chunkStrings, chunkToCsv, csvHeader } from "./table_io.ts";
+export { ArrowStreamEncoder, chunkStrings, chunkToCsv, CsvEncoder, csvHeader } from "./table_io.ts";
 export {
   addOpsToCalibrator,
   calibrateTrace,

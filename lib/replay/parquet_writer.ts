@@ -1,5 +1,7 @@
 /**
- * Replay tables as Parquet files (zstd), through parquet-wasm (the Rust arrow and parquet
+ * Replay tables as Parquet files (zstd; dictionary pages for the string columns only: on the
+ * numbers they cost twice the time and made the ops file a third larger than plain pages do, as
+ * bench/RESULTS.md measures), through parquet-wasm (the Rust arrow and parquet
  * crates compiled to WebAssembly: a maintained writer that reads our Arrow streams, replacement
  * dictionaries included), so studies go on in DuckDB, Polars or Spark: a whole stream at once
  * ({@linkcode arrowToParquet}), or chunk by chunk in row groups of 65 536 rows
@@ -7,6 +9,9 @@
  *
  * @module
  */
+
+import { tableFromIPC, Type } from "@uwdata/flechette";
+import type { TableSchema } from "./table_builder.ts";
 
 /** parquet-wasm's module (loaded on first use: its WebAssembly is large). */
 export type ParquetModule = typeof import("parquet-wasm/node");
@@ -45,13 +50,27 @@ export function loadParquet(): Promise<ParquetModule> {
  */
 export async function arrowToParquet(arrow: Uint8Array): Promise<Uint8Array> {
   const pq = await loadParquet();
-  return pq.writeParquet(pq.Table.fromIPCStream(arrow), properties(pq));
+  const strings = tableFromIPC(arrow).schema.fields
+    .filter((f) => f.type.typeId === Type.Utf8 || f.type.typeId === Type.Dictionary)
+    .map((f) => f.name);
+  return pq.writeParquet(pq.Table.fromIPCStream(arrow), properties(pq, strings));
 }
 
-/** ZSTD, row groups of 65 536 rows (the builder's own type, inferred). */
-function properties(pq: ParquetModule) {
-  return new pq.WriterPropertiesBuilder().setCompression(pq.Compression.ZSTD)
-    .setMaxRowGroupSize(65536).build();
+/** The string columns of a table (those given dictionary pages). */
+function stringColumns(schema: TableSchema): string[] {
+  return schema.columns.filter((c) => c.kind === "str").map((c) => c.name);
+}
+
+/**
+ * ZSTD, row groups of 65 536 rows, dictionary pages for `dictionaryColumns` only (the builder's
+ * own type, inferred).
+ */
+function properties(pq: ParquetModule, dictionaryColumns: readonly string[]) {
+  // Each call consumes the builder it is called on and returns the next one.
+  let b = new pq.WriterPropertiesBuilder().setCompression(pq.Compression.ZSTD)
+    .setMaxRowGroupSize(65536).setDictionaryEnabled(false);
+  for (const c of dictionaryColumns) b = b.setColumnDictionaryEnabled(c, true);
+  return b.build();
 }
 
 /**
@@ -65,7 +84,7 @@ function properties(pq: ParquetModule) {
  * import { ArrowStreamEncoder, loadParquet, ParquetStreamWriter } from "./mod.ts";
  * const schema = { name: "t", columns: [{ name: "x", kind: "i32" as const, doc: "" }] };
  * const e = new ArrowStreamEncoder(schema);
- * const w = new ParquetStreamWriter(await loadParquet());
+ * const w = new ParquetStreamWriter(await loadParquet(), schema);
  * e.encode({ schema, n: 1, data: [new Int32Array([1])] });
  * w.push(e.lastStream);
  * e.encode({ schema, n: 1, data: [new Int32Array([2])] });
@@ -76,6 +95,7 @@ function properties(pq: ParquetModule) {
  */
 export class ParquetStreamWriter {
   readonly #pq: ParquetModule;
+  readonly #strings: readonly string[];
   #ctl: ReadableStreamDefaultController<unknown> | null = null;
   #reading: Promise<void> | null = null;
   #empty: Uint8Array | null = null;
@@ -85,9 +105,11 @@ export class ParquetStreamWriter {
    * A writer of one file.
    *
    * @param pq parquet-wasm, from {@linkcode loadParquet}.
+   * @param schema The table.
    */
-  constructor(pq: ParquetModule) {
+  constructor(pq: ParquetModule, schema: TableSchema) {
     this.#pq = pq;
+    this.#strings = stringColumns(schema);
   }
 
   /**
@@ -113,9 +135,13 @@ export class ParquetStreamWriter {
       const input = new ReadableStream({ start: (c) => void (this.#ctl = c) });
       for (const b of batches) this.#ctl!.enqueue(b);
       // The writer reads the first batch (the schema) before it resolves.
-      this.#reading = pq.transformParquetStream(input, properties(pq)).then(async (out) => {
-        for await (const part of out as unknown as AsyncIterable<Uint8Array>) this.#out.push(part);
-      });
+      this.#reading = pq.transformParquetStream(input, properties(pq, this.#strings)).then(
+        async (out) => {
+          for await (const part of out as unknown as AsyncIterable<Uint8Array>) {
+            this.#out.push(part);
+          }
+        },
+      );
       return;
     }
     for (const b of batches) this.#ctl.enqueue(b);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ArrowStreamEncoder, chunkToCsv, csvHeader } from "./table_io.ts";
+import { ArrowStreamEncoder, CsvEncoder } from "./table_io.ts";
 import { loadParquet, type ParquetModule, ParquetStreamWriter } from "./parquet_writer.ts";
 import { recycleChunkArrays, type TableChunk } from "./table_builder.ts";
 
@@ -55,7 +55,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 export class TableEncoder {
   readonly #arrow = new Map<string, ArrowStreamEncoder>();
   readonly #parquet = new Map<string, ParquetStreamWriter>();
-  readonly #text = new TextEncoder();
+  readonly #csv = new CsvEncoder();
   readonly #pq: ParquetModule;
 
   /**
@@ -85,17 +85,21 @@ export class TableEncoder {
   encode(c: TableChunk): EncodedChunk {
     let a = this.#arrow.get(c.schema.name);
     let p = this.#parquet.get(c.schema.name);
-    let csv = chunkToCsv(c);
+    const header = a === undefined || p === undefined;
     if (a === undefined || p === undefined) {
       a = new ArrowStreamEncoder(c.schema);
-      p = new ParquetStreamWriter(this.#pq);
+      p = new ParquetStreamWriter(this.#pq, c.schema);
       this.#arrow.set(c.schema.name, a);
       this.#parquet.set(c.schema.name, p);
-      csv = csvHeader(c.schema) + csv;
     }
     const arrow = a.encode(c);
     p.push(a.lastStream);
-    return { table: c.schema.name, csv: this.#text.encode(csv), arrow, parquet: concat(p.take()) };
+    return {
+      table: c.schema.name,
+      csv: this.#csv.encode(c, header),
+      arrow,
+      parquet: concat(p.take()),
+    };
   }
 
   /**
