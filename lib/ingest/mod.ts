@@ -76,7 +76,11 @@ export {
   parseDecU64,
   parseHexU64,
   pfnAt,
+  type U64,
   u64AsNumber,
   u64At,
+  u64Exact,
+  u64ExactAt,
+  u64Sum,
 } from "./u64.ts";
 export { escapeJsonPointer, JsonReader } from "./json_reader.ts";

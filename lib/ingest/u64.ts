@@ -170,6 +170,75 @@ export function u64At(col: Uint32Array, i: number): bigint {
 }
 
 /**
+ * A u64 held exactly and in one form for each value: a `number` up to 2^53 - 1 (no `bigint`
+ * allocated for the addresses and sizes of a trace, nearly all below it), a `bigint` above. So
+ * `===`, `<` and Map keys compare values, whichever form.
+ */
+export type U64 = number | bigint;
+
+const MAX_EXACT = Number.MAX_SAFE_INTEGER;
+const MAX_EXACT_BIG = BigInt(MAX_EXACT);
+
+/**
+ * Row `i` of a u64 column as a {@linkcode U64}.
+ *
+ * @param col The u64 column (`lo, hi` pairs).
+ * @param i The row.
+ * @returns The value.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { u64ExactAt } from "./mod.ts";
+ * const col = new Uint32Array([0x1000, 0, 0xffffffff, 0xffffffff]);
+ * assert.equal(u64ExactAt(col, 0), 0x1000);
+ * assert.equal(u64ExactAt(col, 1), 0xffffffffffffffffn);
+ * ```
+ */
+export function u64ExactAt(col: Uint32Array, i: number): U64 {
+  const lo = col[2 * i] ?? 0;
+  const hi = col[2 * i + 1] ?? 0;
+  if (hi < 0x200000) return hi * TWO_32 + lo;
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/**
+ * The {@linkcode U64} of a non-negative integer.
+ *
+ * @param v The value (a `number` above 2^53 is taken as the integer it holds).
+ * @returns The value in its one form.
+ */
+export function u64Exact(v: number | bigint): U64 {
+  if (typeof v === "number") return v <= MAX_EXACT ? v : BigInt(v);
+  return v <= MAX_EXACT_BIG ? Number(v) : v;
+}
+
+/**
+ * `a + b`, exactly.
+ *
+ * @param a A value.
+ * @param b A value (may be negative: `u64Sum(end, -1)`).
+ * @returns The sum as a {@linkcode U64}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { u64Sum } from "./mod.ts";
+ * assert.equal(u64Sum(0x1000, 0x1000), 0x2000);
+ * assert.equal(u64Sum(2 ** 53 - 1, 1), 2n ** 53n);
+ * assert.equal(u64Sum(2n ** 53n, -1), 2 ** 53 - 1);
+ * ```
+ */
+export function u64Sum(a: U64, b: U64): U64 {
+  if (typeof a === "number" && typeof b === "number") {
+    const s = a + b;
+    // An exact sum up to 2^53 - 1 stays so; a larger one rounds to 2^53 or above.
+    if (s <= MAX_EXACT) return s;
+  }
+  return u64Exact(BigInt(a) + BigInt(b));
+}
+
+/**
  * The page frame number (address >> 12) of row `i` of a u64 column, exact for every 64-bit
  * address (a number below 2^52), without a `bigint`.
  *

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { DMA_DIRECTIONS } from "../ingest/mod.ts";
+import { type DMA_DIRECTIONS, type U64, u64Exact, u64Sum } from "../ingest/mod.ts";
 import { DMA_MAPPING_ERROR } from "../model/dma/mod.ts";
 import { RecentSet } from "./_recent_set.ts";
 /** The dma-debug anomaly codes a trace can show. */
@@ -33,17 +33,26 @@ export type DmaDebugCode =
 export const DMA_DEBUG_GONE_MAX = 65536;
 
 /** The hex of an address, for messages (built only when one is raised). */
-const hexOf = (addr: bigint): string => `0x${addr.toString(16)}`;
+const hexOf = (addr: U64): string => `0x${addr.toString(16)}`;
 
 /** The segments of a mapping that is not sg (its own address and size stand for them). */
-const NO_SEGS: readonly (readonly [bigint, bigint])[] = Object.freeze([]);
+const NO_SEGS: readonly U64[] = Object.freeze([]);
+
+/** What a map or unmap call may add: sg entries and segments, a coherent CPU address. */
+export interface DmaDebugExtra {
+  /** sg: the CPU entries mapped (`nents`). */
+  readonly nents?: number;
+  /** coherent: the CPU address. */
+  readonly cpuAddr?: U64 | bigint;
+  /** sg map: the DMA segments, flat: address, length, address, length, ... */
+  readonly segs?: readonly U64[];
+}
+
+/** Whether `v` is in its one {@linkcode U64} form. */
+const isExact = (v: U64): boolean => u64Exact(v) === v;
 
 /** No sg entries, no CPU address: one shared object, not one per call. */
-const NO_EXTRA: {
-  nents?: number;
-  cpuAddr?: bigint;
-  segs?: readonly (readonly [bigint, bigint])[];
-} = Object.freeze({});
+const NO_EXTRA: DmaDebugExtra = Object.freeze({});
 
 /** One dma-debug anomaly. */
 export interface DmaDebugAnomaly {
@@ -65,17 +74,19 @@ export type DmaDebugType = "single" | "sg" | "coherent";
 /** DMA direction names as the tracepoints print them. */
 export type DmaDir = (typeof DMA_DIRECTIONS)[number];
 
+// Addresses and sizes are U64: numbers below 2^53, no bigint per event (dma-debug allocated
+// more than any other part of a replay).
 interface Entry {
   type: DmaDebugType;
-  addr: bigint;
-  size: bigint;
+  addr: U64;
+  size: U64;
   dir: DmaDir;
   line: number;
   /** sg: CPU entries mapped; coherent: the CPU address. */
   nents: number;
-  cpuAddr: bigint;
-  /** sg: the DMA segments (address, length) for sync checks. */
-  segs: readonly (readonly [bigint, bigint])[];
+  cpuAddr: U64;
+  /** sg: the DMA segments, flat (address, length, ...), for sync checks. */
+  segs: readonly U64[];
 }
 
 /** The DMA limits dma-debug checks sg segments against. */
@@ -113,13 +124,13 @@ export class DmaDebug {
    * Live mappings per device, by DMA address (sg: by first CPU address); several at one
    * address happen without an IOMMU (the same page mapped twice), as in dma-debug's buckets.
    */
-  readonly #live = new Map<string, Map<bigint, Entry[]>>();
+  readonly #live = new Map<string, Map<U64, Entry[]>>();
   /**
    * Addresses the trace saw unmapped, per device (a second unmap of them is "not mapped"): the
    * latest {@linkcode DMA_DEBUG_GONE_MAX}, so that memory stays flat however long the trace (an
    * older address unmapped again counts as a mapping from before the trace).
    */
-  readonly #gone = new Map<string, RecentSet<bigint>>();
+  readonly #gone = new Map<string, RecentSet<U64>>();
   readonly #limits: (device: string) => DmaDebugLimits | null;
   #lastLine = 0;
 
@@ -148,7 +159,7 @@ export class DmaDebug {
    *
    * @returns True when it was.
    */
-  #goneAlready(device: string, addr: bigint, line: number, code: DmaDebugCode, what: string) {
+  #goneAlready(device: string, addr: U64, line: number, code: DmaDebugCode, what: string) {
     if (!this.#gone.get(device)?.has(addr)) return false;
     this.#raise(
       code,
@@ -160,7 +171,7 @@ export class DmaDebug {
     return true;
   }
 
-  #dev(device: string): Map<bigint, Entry[]> {
+  #dev(device: string): Map<U64, Entry[]> {
     let m = this.#live.get(device);
     if (m === undefined) {
       m = new Map();
@@ -184,12 +195,28 @@ export class DmaDebug {
   map(
     type: DmaDebugType,
     device: string,
-    addr: bigint,
-    size: bigint,
+    addr: U64 | bigint,
+    size: U64 | bigint,
     dir: DmaDir,
     line: number,
-    extra: { nents?: number; cpuAddr?: bigint; segs?: readonly (readonly [bigint, bigint])[] } =
-      NO_EXTRA,
+    extra: DmaDebugExtra = NO_EXTRA,
+  ): void {
+    const segs = extra.segs;
+    // Segments given as bigints below 2^53 become numbers (the one form of each value).
+    const exact = segs === undefined || segs.every(isExact)
+      ? extra
+      : { ...extra, segs: segs.map(u64Exact) };
+    this.#map(type, device, u64Exact(addr), u64Exact(size), dir, line, exact);
+  }
+
+  #map(
+    type: DmaDebugType,
+    device: string,
+    addr: U64,
+    size: U64,
+    dir: DmaDir,
+    line: number,
+    extra: DmaDebugExtra,
   ): void {
     this.seen(line);
     // debug_dma_map_phys: a failed map (DMA_MAPPING_ERROR) is no mapping.
@@ -204,7 +231,7 @@ export class DmaDebug {
       dir,
       line,
       nents: extra.nents ?? 1,
-      cpuAddr: extra.cpuAddr ?? 0n,
+      cpuAddr: extra.cpuAddr === undefined ? 0 : u64Exact(extra.cpuAddr),
       segs,
     };
     const list = at.get(addr);
@@ -214,8 +241,10 @@ export class DmaDebug {
     const lim = type === "sg" ? this.#limits(device) : null;
     if (lim === null) return;
     // check_sg_segment
-    for (const [a, len] of segs) {
-      if (len > BigInt(lim.maxSegmentSize)) {
+    for (let k = 0; k + 1 < segs.length; k += 2) {
+      const a = segs[k]!;
+      const len = segs[k + 1]!;
+      if (len > lim.maxSegmentSize) {
         this.#raise(
           "DMA_SG_SEGMENT_TOO_LONG",
           line,
@@ -227,7 +256,7 @@ export class DmaDebug {
         );
       }
       const b = lim.segmentBoundary;
-      if (len > 0n && (a & ~b) !== ((a + len - 1n) & ~b)) {
+      if (len > 0 && crossesBoundary(a, u64Sum(u64Sum(a, len), -1), b)) {
         this.#raise(
           "DMA_SG_SEGMENT_CROSSES_BOUNDARY",
           line,
@@ -255,11 +284,23 @@ export class DmaDebug {
   unmap(
     type: DmaDebugType,
     device: string,
-    addr: bigint,
-    size: bigint,
+    addr: U64 | bigint,
+    size: U64 | bigint,
     dir: DmaDir,
     line: number,
-    extra: { nents?: number; cpuAddr?: bigint } = NO_EXTRA,
+    extra: DmaDebugExtra = NO_EXTRA,
+  ): void {
+    this.#unmap(type, device, u64Exact(addr), u64Exact(size), dir, line, extra);
+  }
+
+  #unmap(
+    type: DmaDebugType,
+    device: string,
+    addr: U64,
+    size: U64,
+    dir: DmaDir,
+    line: number,
+    extra: DmaDebugExtra,
   ): void {
     this.seen(line);
     const live = this.#dev(device);
@@ -298,7 +339,7 @@ export class DmaDebug {
     if (gone === undefined) this.#gone.set(device, gone = new RecentSet(DMA_DEBUG_GONE_MAX));
     gone.add(addr);
     // An sg list's DMA segments are gone too (a later sync of one is "not mapped").
-    if (e.type === "sg") { for (const [a] of e.segs) gone.add(a); }
+    if (e.type === "sg") { for (let k = 0; k < e.segs.length; k += 2) gone.add(e.segs[k]!); }
     this.#check(e, type, device, addr, size, dir, line, extra);
   }
 
@@ -306,11 +347,11 @@ export class DmaDebug {
     e: Entry,
     type: DmaDebugType,
     device: string,
-    addr: bigint,
-    size: bigint,
+    addr: U64,
+    size: U64,
     dir: DmaDir,
     line: number,
-    extra: { nents?: number; cpuAddr?: bigint },
+    extra: DmaDebugExtra,
   ): void {
     const rel = [e.line];
     if (e.type !== type) {
@@ -358,13 +399,14 @@ export class DmaDebug {
         rel,
       );
     }
-    if (type === "coherent" && extra.cpuAddr !== undefined && extra.cpuAddr !== e.cpuAddr) {
+    const cpuAddr = extra.cpuAddr === undefined ? undefined : u64Exact(extra.cpuAddr);
+    if (type === "coherent" && cpuAddr !== undefined && cpuAddr !== e.cpuAddr) {
       this.#raise(
         "DMA_FREE_CPU_ADDR_MISMATCH",
         line,
         device,
         `${device} frees coherent memory at ${hexOf(addr)} with CPU address 0x${
-          extra.cpuAddr.toString(16)
+          cpuAddr.toString(16)
         }, allocated as 0x${e.cpuAddr.toString(16)}`,
         rel,
       );
@@ -383,12 +425,16 @@ export class DmaDebug {
    */
   sync(
     device: string,
-    addr: bigint,
-    size: bigint,
+    addr: U64 | bigint,
+    size: U64 | bigint,
     dir: DmaDir,
     toCpu: boolean,
     line: number,
   ): void {
+    this.#sync(device, u64Exact(addr), u64Exact(size), dir, toCpu, line);
+  }
+
+  #sync(device: string, addr: U64, size: U64, dir: DmaDir, toCpu: boolean, line: number): void {
     this.seen(line);
     const live = this.#live.get(device);
     let e: Entry | undefined;
@@ -396,17 +442,21 @@ export class DmaDebug {
     search: for (const l of live?.values() ?? []) {
       for (const cand of l) {
         if (cand.type !== "sg") {
-          if (addr >= cand.addr && addr < cand.addr + cand.size) {
+          const end = u64Sum(cand.addr, cand.size);
+          if (addr >= cand.addr && addr < end) {
             e = cand;
-            inside = addr + size <= cand.addr + cand.size;
+            inside = u64Sum(addr, size) <= end;
             break search;
           }
           continue;
         }
-        for (const [a, len] of cand.segs) {
-          if (addr >= a && addr < a + len) {
+        const segs = cand.segs;
+        for (let k = 0; k + 1 < segs.length; k += 2) {
+          const a = segs[k]!;
+          const end = u64Sum(a, segs[k + 1]!);
+          if (addr >= a && addr < end) {
             e = cand;
-            inside = addr + size <= a + len;
+            inside = u64Sum(addr, size) <= end;
             break search;
           }
         }
@@ -484,4 +534,31 @@ export class DmaDebug {
   seen(line: number): void {
     if (line > this.#lastLine) this.#lastLine = line;
   }
+}
+
+/**
+ * Whether `first` and `last` fall in different `boundary + 1` windows (`check_sg_segment`:
+ * `(start & ~boundary) != (end & ~boundary)`), in numbers when the window is a power of two
+ * (the kernel's segment boundaries are masks `2^k - 1`), else as the kernel computes it.
+ */
+function crossesBoundary(first: U64, last: U64, boundary: bigint): boolean {
+  if (typeof first === "number" && typeof last === "number") {
+    const stride = WINDOWS.get(boundary) ?? windowOf(boundary);
+    if (stride !== null) {
+      // first <= last < 2^53: both in window 0 when the window is larger than that.
+      return stride > Number.MAX_SAFE_INTEGER
+        ? false
+        : Math.floor(first / stride) !== Math.floor(last / stride);
+    }
+  }
+  return (BigInt(first) & ~boundary) !== (BigInt(last) & ~boundary);
+}
+
+/** Each boundary mask's window (`mask + 1`) when it is a power of two, else null. */
+const WINDOWS = new Map<bigint, number | null>();
+function windowOf(boundary: bigint): number | null {
+  const w = boundary + 1n;
+  const stride = w > 0n && (w & (w - 1n)) === 0n ? Number(w) : null;
+  WINDOWS.set(boundary, stride);
+  return stride;
 }

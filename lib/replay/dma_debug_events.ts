@@ -5,27 +5,31 @@
  * @module
  */
 
-import { DMA_DIRECTIONS, EVENT_KIND, type EventBatch, u64At } from "../ingest/mod.ts";
+import {
+  DMA_DIRECTIONS,
+  EVENT_KIND,
+  type EventBatch,
+  type U64,
+  u64Exact,
+  u64ExactAt,
+  u64Sum,
+} from "../ingest/mod.ts";
 import type { DmaDebug, DmaDir } from "./dma_debug.ts";
 
 const dirName = (v: number): DmaDir => DMA_DIRECTIONS[v] ?? "NONE";
 
 type Cols = Readonly<Record<string, Int32Array | Float64Array | Uint32Array | undefined>>;
 
-// The column readers of one row (module level: no closure per event).
-const hexOf = (c: Cols, col: string, row: number) => u64At(c[col] as Uint32Array, row);
-const sizeOf = (c: Cols, row: number) => BigInt((c.size as Float64Array)[row]!);
+// The column readers of one row (module level: no closure per event). Addresses and sizes as
+// U64: numbers below 2^53, no bigint per event.
+const hexOf = (c: Cols, col: string, row: number) => u64ExactAt(c[col] as Uint32Array, row);
+const sizeOf = (c: Cols, row: number) => u64Exact((c.size as Float64Array)[row]!);
 
-/** An array field's entries (`COL_start`, `COL_len` into the batch's pool). */
-function entries(b: EventBatch, c: Cols, col: "dma_addrs" | "sizes", row: number): bigint[] {
-  const st = (c[ARRAY_START[col]] as Int32Array)[row]!;
-  const n = Math.max((c[ARRAY_LEN[col]] as Int32Array)[row]!, 0);
-  const out = new Array<bigint>(n);
-  for (let k = 0; k < n; ++k) out[k] = u64At(b.pool, st + k);
-  return out;
-}
-const ARRAY_START = { dma_addrs: "dma_addrs_start", sizes: "sizes_start" } as const;
-const ARRAY_LEN = { dma_addrs: "dma_addrs_len", sizes: "sizes_len" } as const;
+/** Where an array field's entries are in the batch's pool, and how many. */
+const startOf = (c: Cols, col: "dma_addrs" | "sizes", row: number) =>
+  (c[col === "dma_addrs" ? "dma_addrs_start" : "sizes_start"] as Int32Array)[row]!;
+const countOf = (c: Cols, col: "dma_addrs" | "sizes", row: number) =>
+  Math.max((c[col === "dma_addrs" ? "dma_addrs_len" : "sizes_len"] as Int32Array)[row]!, 0);
 
 /**
  * Apply a batch's dma:* events (the tracepoints of kernel/dma/mapping.c) to dma-debug's checks.
@@ -67,13 +71,13 @@ export function feedDmaDebug(d: DmaDebug, b: EventBatch): void {
       case "dma_alloc":
       case "dma_alloc_pages":
         d.map("coherent", device, hexOf(c, "dma_addr", row), sizeOf(c, row), dir, line, {
-          cpuAddr: c.virt_addr ? hexOf(c, "virt_addr", row) : 0n,
+          cpuAddr: c.virt_addr ? hexOf(c, "virt_addr", row) : 0,
         });
         break;
       case "dma_free":
       case "dma_free_pages": {
-        const cpu = c.virt_addr ? hexOf(c, "virt_addr", row) : 0n;
-        if (cpu === 0n && sizeOf(c, row) === 0n) break; // dma_free_coherent(NULL): nothing to free
+        const cpu = c.virt_addr ? hexOf(c, "virt_addr", row) : 0;
+        if (cpu === 0 && sizeOf(c, row) === 0) break; // dma_free_coherent(NULL): nothing to free
         d.unmap("coherent", device, hexOf(c, "dma_addr", row), sizeOf(c, row), dir, line, {
           cpuAddr: cpu,
         });
@@ -85,13 +89,19 @@ export function feedDmaDebug(d: DmaDebug, b: EventBatch): void {
         // the (up to 128) CPU addresses.
         const nents = (c.phys_addrs_len as Int32Array)[row]!;
         if (nents <= 0) break;
-        const phys0 = u64At(b.pool, (c.phys_addrs_start as Int32Array)[row]!);
-        const dmas = entries(b, c, "dma_addrs", row);
-        const lens = entries(b, c, "sizes", row);
-        const segs = new Array<readonly [bigint, bigint]>(dmas.length);
-        let total = 0n;
-        for (let k = 0; k < dmas.length; ++k) segs[k] = [dmas[k]!, lens[k] ?? 0n];
-        for (const v of lens) total += v;
+        const phys0 = u64ExactAt(b.pool, (c.phys_addrs_start as Int32Array)[row]!);
+        // The segments flat (address, length, ...): one array, no pair per segment.
+        const n = countOf(c, "dma_addrs", row);
+        const nLens = countOf(c, "sizes", row);
+        const at = startOf(c, "dma_addrs", row);
+        const lenAt = startOf(c, "sizes", row);
+        const segs = new Array<U64>(2 * n);
+        for (let k = 0; k < n; ++k) {
+          segs[2 * k] = u64ExactAt(b.pool, at + k);
+          segs[2 * k + 1] = k < nLens ? u64ExactAt(b.pool, lenAt + k) : 0;
+        }
+        let total: U64 = 0;
+        for (let k = 0; k < nLens; ++k) total = u64Sum(total, u64ExactAt(b.pool, lenAt + k));
         d.map("sg", device, phys0, total, dir, line, { nents, segs });
         break;
       }
@@ -99,8 +109,8 @@ export function feedDmaDebug(d: DmaDebug, b: EventBatch): void {
         // Only the first address and the count: no array of the entries.
         const n = (c.phys_addrs_len as Int32Array)[row]!;
         if (n <= 0) break;
-        const first = u64At(b.pool, (c.phys_addrs_start as Int32Array)[row]!);
-        d.unmap("sg", device, first, 0n, dir, line, { nents: n });
+        const first = u64ExactAt(b.pool, (c.phys_addrs_start as Int32Array)[row]!);
+        d.unmap("sg", device, first, 0, dir, line, { nents: n });
         break;
       }
       case "dma_sync_single_for_cpu":
@@ -109,9 +119,15 @@ export function feedDmaDebug(d: DmaDebug, b: EventBatch): void {
         break;
       case "dma_sync_sg_for_cpu":
       case "dma_sync_sg_for_device": {
-        const dmas = entries(b, c, "dma_addrs", row);
-        const lens = entries(b, c, "sizes", row);
-        dmas.forEach((a, k) => d.sync(device, a, lens[k] ?? 0n, dir, name.endsWith("cpu"), line));
+        const n = countOf(c, "dma_addrs", row);
+        const nLens = countOf(c, "sizes", row);
+        const at = startOf(c, "dma_addrs", row);
+        const lenAt = startOf(c, "sizes", row);
+        const toCpu = name.endsWith("cpu");
+        for (let k = 0; k < n; ++k) {
+          const len = k < nLens ? u64ExactAt(b.pool, lenAt + k) : 0;
+          d.sync(device, u64ExactAt(b.pool, at + k), len, dir, toCpu, line);
+        }
         break;
       }
     }

@@ -53,19 +53,66 @@ Deno.test("the same address mapped twice (no IOMMU) needs two unmaps, matched by
 });
 
 Deno.test("sg: entry count and the segment limits", () => {
-  const segs = [[0xfff00000n, 0x1000n]] as const;
-  const m = (d: DmaDebug, s: readonly (readonly [bigint, bigint])[] = segs) =>
+  const segs = [0xfff00000n, 0x1000n]; // flat: address, length, ...
+  const m = (d: DmaDebug, s: readonly (number | bigint)[] = segs) =>
     d.map("sg", DEV, 0x2000_0000n, 0x1000n, "FROM_DEVICE", 1, { nents: 2, segs: s });
   check((d) => (m(d), d.unmap("sg", DEV, 0x2000_0000n, 0n, "FROM_DEVICE", 2, { nents: 2 })), []);
   check((d) => (m(d), d.unmap("sg", DEV, 0x2000_0000n, 0n, "FROM_DEVICE", 2, { nents: 1 })), [
     "DMA_UNMAP_SG_NENTS_MISMATCH",
   ]);
-  check((d) => m(d, [[0xfff00000n, 0x20000n]]), [
+  check((d) => m(d, [0xfff00000n, 0x20000n]), [
     "DMA_SG_SEGMENT_TOO_LONG",
     "DMA_SG_SEGMENT_CROSSES_BOUNDARY",
   ]);
-  check((d) => m(d, [[0xfff0f000n, 0x2000n]]), ["DMA_SG_SEGMENT_CROSSES_BOUNDARY"]);
-  check((d) => m(d, [[0xfff0e000n, 0x2000n]]), []); // ends exactly at the boundary
+  check((d) => m(d, [0xfff0f000n, 0x2000n]), ["DMA_SG_SEGMENT_CROSSES_BOUNDARY"]);
+  check((d) => m(d, [0xfff0e000n, 0x2000n]), []); // ends exactly at the boundary
+  check((d) => m(d, [0xfff0e000, 0x1000, 0xfff0f000, 0x2000]), ["DMA_SG_SEGMENT_CROSSES_BOUNDARY"]);
+});
+
+Deno.test("addresses above 2^53 (bigints) and below (numbers) are the same values whichever form a caller gives", () => {
+  const high = 0xffff_8000_0000_0000n; // a bus address with the top bits set
+  // Mapped as a bigint, unmapped and synced as numbers or bigints: the same mapping.
+  check((d) => {
+    d.map("single", DEV, 0x1000n, 4096n, "TO_DEVICE", 1);
+    d.sync(DEV, 0x1800, 0x100, "TO_DEVICE", false, 2);
+    d.unmap("single", DEV, 0x1000, 4096, "TO_DEVICE", 3);
+    d.unmap("single", DEV, 0x1000n, 4096n, "TO_DEVICE", 4); // unmapped already
+  }, ["DMA_UNMAP_NOT_MAPPED"]);
+  check((d) => {
+    d.map("single", DEV, high, 4096n, "TO_DEVICE", 1);
+    d.sync(DEV, high + 0xf00n, 0x100n, "TO_DEVICE", false, 2);
+    d.sync(DEV, high + 0xf00n, 0x200n, "TO_DEVICE", false, 3); // past the end
+    d.unmap("single", DEV, high, 4096, "TO_DEVICE", 4);
+    d.end();
+  }, ["DMA_SYNC_OUT_OF_RANGE"]);
+  // A segment across a 64 KiB line near 2^64: the boundary check on bigints.
+  check(
+    (d) =>
+      d.map("sg", DEV, 1n, 0x2000n, "TO_DEVICE", 1, { segs: [0xffff_ffff_fffe_f800n, 0x1000] }),
+    [
+      "DMA_SG_SEGMENT_CROSSES_BOUNDARY",
+    ],
+  );
+  // A segment across 2^53 (number start, bigint end) in a 64 KiB window.
+  const at = 2 ** 53 - 0x800;
+  check((d) => d.map("sg", DEV, 1n, 0x1000n, "TO_DEVICE", 1, { segs: [at, 0x1000] }), [
+    "DMA_SG_SEGMENT_CROSSES_BOUNDARY",
+  ]);
+  check((d) => d.map("sg", DEV, 1n, 0x800n, "TO_DEVICE", 1, { segs: [at, 0x800] }), []);
+});
+
+Deno.test("segment boundaries: a mask of all ones never crosses, one not 2^k - 1 is taken as the kernel's & ~mask", () => {
+  const run = (segmentBoundary: bigint, segs: (number | bigint)[]) => {
+    const d = new DmaDebug(() => ({ maxSegmentSize: 2 ** 40, segmentBoundary }));
+    d.map("sg", DEV, 1n, 0n, "TO_DEVICE", 1, { segs });
+    return codes(d);
+  };
+  assert.deepEqual(run(0xffff_ffff_ffff_ffffn, [0xfff0_0000, 0x20_0000]), []);
+  assert.deepEqual(run(0xffff_ffffn, [0xffff_f000, 0x2000]), ["DMA_SG_SEGMENT_CROSSES_BOUNDARY"]);
+  // mask 0x1_0fff: & ~mask clears bits 0-11 and 16 (windows of 0x11000 would say otherwise).
+  assert.deepEqual(run(0x1_0fffn, [0x1000, 0x1000]), []);
+  assert.deepEqual(run(0x1_0fffn, [0xf000, 0x2000]), ["DMA_SG_SEGMENT_CROSSES_BOUNDARY"]);
+  assert.deepEqual(run(0x1_0fffn, [0x2_1000, 0x1_1000]), []);
 });
 
 Deno.test("coherent free with another CPU address", () => {

@@ -9,6 +9,7 @@ export {
   DmaDebug,
   type DmaDebugAnomaly,
   type DmaDebugCode,
+  type DmaDebugExtra,
   type DmaDebugLimits,
   type DmaDebugType,
   type DmaDir,
