@@ -78,7 +78,6 @@ const NUMBER_ROOM = 32;
  */
 export class CsvEncoder {
   #buf = new Uint8Array(1 << 16);
-  #at = 0;
   readonly #text = new TextEncoder();
 
   /**
@@ -89,93 +88,138 @@ export class CsvEncoder {
    * @returns The bytes (the caller's: a copy, not a view of the encoder's buffer).
    */
   encode(c: TableChunk, header = false): Uint8Array {
-    this.#at = 0;
-    if (header) this.#string(csvHeader(c.schema), false);
     const cols = c.schema.columns;
+    const m = cols.length;
+    // Each column's kind and data, read through sites that each see one type of array.
+    const kind = new Int8Array(m);
+    const f64: Float64Array[] = [];
+    const i32: Int32Array[] = [];
+    const codes: Int32Array[] = [];
+    const strs: string[][] = [];
     // A coded string column: each distinct value escaped and encoded once.
-    const coded = cols.map((_, i) =>
-      c.dict?.[i]?.values.map((v) => this.#text.encode(csvField(v)))
-    );
-    for (let r = 0; r < c.n; ++r) {
-      for (let i = 0; i < cols.length; ++i) {
-        if (i > 0) this.#byte(COMMA);
-        const enc = coded[i];
-        if (enc !== undefined) {
-          this.#bytes(enc[c.dict![i]!.codes[r]!]!);
-          continue;
-        }
-        const v = c.data[i]![r]!;
-        if (typeof v === "number") this.#number(v);
-        else this.#string(v, true);
+    const coded: Uint8Array[][] = [];
+    let rowRoom = m + 1; // separators and the newline
+    for (let i = 0; i < m; ++i) {
+      const d = c.dict?.[i];
+      if (d !== undefined) {
+        kind[i] = CODED;
+        codes[i] = d.codes;
+        coded[i] = d.values.map((v) => this.#text.encode(csvField(v)));
+        rowRoom += coded[i]!.reduce((n, b) => Math.max(n, b.length), 0);
+        continue;
       }
-      this.#byte(NEWLINE);
+      const data = c.data[i]!;
+      if (data instanceof Float64Array) {
+        kind[i] = F64;
+        f64[i] = data;
+      } else if (data instanceof Int32Array) {
+        kind[i] = I32;
+        i32[i] = data;
+      } else {
+        kind[i] = STR; // room made field by field
+        strs[i] = data;
+      }
+      rowRoom += NUMBER_ROOM;
     }
-    return this.#buf.slice(0, this.#at);
+    let at = 0;
+    if (header) at = this.#ascii(csvHeader(c.schema), 0);
+    for (let r = 0; r < c.n; ++r) {
+      if (at + rowRoom > this.#buf.length) this.#room(at, rowRoom);
+      // (Taken again after each string: the buffer may grow for it.)
+      let buf = this.#buf;
+      for (let i = 0; i < m; ++i) {
+        if (i > 0) buf[at++] = COMMA;
+        switch (kind[i]) {
+          case F64: {
+            const v = f64[i]![r]!;
+            if (v !== v) break; // NaN: null
+            if (Number.isSafeInteger(v)) at = writeInt(buf, at, v);
+            else {
+              at = this.#ascii(String(v), at);
+              buf = this.#buf;
+            }
+            break;
+          }
+          case I32:
+            at = writeInt(buf, at, i32[i]![r]!);
+            break;
+          case CODED: {
+            const b = coded[i]![codes[i]![r]!]!;
+            if (b.length > 16) buf.set(b, at);
+            else for (let k = 0; k < b.length; ++k) buf[at + k] = b[k]!;
+            at += b.length;
+            break;
+          }
+          default: {
+            const t = csvField(strs[i]![r]!);
+            this.#room(at, t.length * 3 + rowRoom);
+            at = this.#ascii(t, at);
+            buf = this.#buf;
+          }
+        }
+      }
+      buf[at++] = NEWLINE;
+    }
+    return this.#buf.slice(0, at);
   }
 
-  #room(n: number): void {
-    if (this.#at + n <= this.#buf.length) return;
+  /** Room for `n` more bytes after the first `at`. */
+  #room(at: number, n: number): void {
+    if (at + n <= this.#buf.length) return;
     let size = this.#buf.length * 2;
-    while (size < this.#at + n) size *= 2;
+    while (size < at + n) size *= 2;
     const grown = new Uint8Array(size);
-    grown.set(this.#buf.subarray(0, this.#at));
+    grown.set(this.#buf.subarray(0, at));
     this.#buf = grown;
   }
 
-  #byte(b: number): void {
-    this.#room(1);
-    this.#buf[this.#at++] = b;
-  }
-
-  #bytes(b: Uint8Array): void {
-    this.#room(b.length);
+  /** A string's UTF-8 bytes at `at` (room made by the caller for ASCII); the end. */
+  #ascii(t: string, at: number): number {
+    this.#room(at, t.length * 3);
     const buf = this.#buf;
-    const at = this.#at;
-    if (b.length > 16) buf.set(b, at);
-    else for (let k = 0; k < b.length; ++k) buf[at + k] = b[k]!;
-    this.#at = at + b.length;
-  }
-
-  /** `String(v)` in ASCII; NaN (null) writes nothing. */
-  #number(v: number): void {
-    if (v !== v) return;
-    this.#room(NUMBER_ROOM);
-    if (!Number.isSafeInteger(v)) return this.#string(String(v), false);
-    const buf = this.#buf;
-    let at = this.#at;
-    let x = v;
-    if (x < 0) {
-      buf[at++] = MINUS;
-      x = -x;
+    for (let k = 0; k < t.length; ++k) {
+      const ch = t.charCodeAt(k);
+      if (ch >= 0x80) return at + this.#text.encodeInto(t, buf.subarray(at)).written;
+      buf[at + k] = ch;
     }
-    let digits = 1;
-    for (let p = 10; p <= x; p *= 10) ++digits;
-    at += digits;
-    let k = at;
-    do {
+    return at + t.length;
+  }
+}
+
+const F64 = 0;
+const I32 = 1;
+const CODED = 2;
+const STR = 3;
+
+/** A safe integer's digits at `at`, as `String()` writes them; the end. */
+function writeInt(buf: Uint8Array, at: number, v: number): number {
+  let x = v;
+  if (x < 0) {
+    buf[at++] = MINUS;
+    x = -x;
+  }
+  if (x < 10) {
+    buf[at] = DIGIT_0 + x; // also -0, as "0"
+    return at + 1;
+  }
+  let digits = 2;
+  for (let p = 100; p <= x; p *= 10) ++digits;
+  const end = at + digits;
+  let k = end;
+  if (x < 2147483648) {
+    while (x > 0) {
+      const q = (x / 10) | 0;
+      buf[--k] = DIGIT_0 + (x - q * 10);
+      x = q;
+    }
+  } else {
+    while (x > 0) {
       const q = Math.floor(x / 10);
       buf[--k] = DIGIT_0 + (x - q * 10);
       x = q;
-    } while (x > 0);
-    this.#at = at;
-  }
-
-  /** A string's UTF-8 bytes (quoted as a CSV field when `field`). */
-  #string(s: string, field: boolean): void {
-    const t = field ? csvField(s) : s;
-    this.#room(t.length * 3);
-    const buf = this.#buf;
-    const at = this.#at;
-    for (let k = 0; k < t.length; ++k) {
-      const ch = t.charCodeAt(k);
-      if (ch >= 0x80) {
-        this.#at = at + this.#text.encodeInto(t, buf.subarray(at)).written;
-        return;
-      }
-      buf[at + k] = ch;
     }
-    this.#at = at + t.length;
   }
+  return end;
 }
 
 /**
