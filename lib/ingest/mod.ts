@@ -68,6 +68,7 @@ export {
 export { decodeIrqFlags, type IrqContext, type IrqFlags } from "./irq_flags.ts";
 export { STAT_SEVERITY, type StatDef, type StatName, STATS, type StatSeverity } from "./stats.ts";
 export { StringTable } from "./string_table.ts";
+export { grown, type Typed } from "./_grown.ts";
 export { type ParseSummary, summarizeTrace, summaryOf } from "./summarize_trace.ts";
 export {
   hex,

@@ -4,9 +4,9 @@ import { RecentSet } from "./_recent_set.ts";
 
 /** The reference: a JS Set evicting its first (oldest) member; re-adding moves to the end. */
 class Reference {
-  s = new Set<number>();
+  s = new Set<number | bigint>();
   constructor(readonly max: number) {}
-  add(x: number) {
+  add(x: number | bigint) {
     this.s.delete(x);
     this.s.add(x);
     if (this.s.size > this.max) this.s.delete(this.s.values().next().value!);
@@ -21,7 +21,7 @@ Deno.test("RecentSet keeps exactly the most recently added members, as an evicti
         maxLength: 500,
       }),
       (max, ops) => {
-        const got = new RecentSet<number>(max);
+        const got = new RecentSet(max);
         const want = new Reference(max);
         for (const [op, x] of ops) {
           if (op === "add") {
@@ -37,5 +37,43 @@ Deno.test("RecentSet keeps exactly the most recently added members, as an evicti
       },
     ),
     { numRuns: 300 },
+  );
+});
+
+Deno.test("RecentSet over addresses: numbers and bigints, many members, colliding probes", () => {
+  // Addresses a page apart (their low bits alike), a few above 2^53 (held as bigints), and a
+  // window larger than the arrays' first size, so that they grow and the index is rebuilt.
+  const address = fc.oneof(
+    fc.integer({ min: 0, max: 400 }).map((k) => 0xfff00000 - k * 4096),
+    fc.integer({ min: 0, max: 400 }).map((k) => k * 2 ** 32),
+    fc.integer({ min: 0, max: 20 }).map((k) => 0xffff_8000_0000_0000n + BigInt(k) * 4096n),
+  );
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 300 }),
+      fc.array(fc.tuple(fc.constantFrom("add", "add", "add", "delete"), address), {
+        minLength: 100,
+        maxLength: 1500,
+        size: "max",
+      }),
+      (max, ops) => {
+        const got = new RecentSet(max);
+        const want = new Reference(max);
+        const seen = new Set<number | bigint>();
+        for (const [op, x] of ops) {
+          seen.add(x);
+          if (op === "add") {
+            got.add(x);
+            want.add(x);
+          } else {
+            got.delete(x);
+            want.s.delete(x);
+          }
+          assert.equal(got.size, want.s.size);
+        }
+        for (const y of seen) assert.equal(got.has(y), want.s.has(y), `member ${y}`);
+      },
+    ),
+    { numRuns: 200 },
   );
 });

@@ -130,7 +130,7 @@ export class DmaDebug {
    * latest {@linkcode DMA_DEBUG_GONE_MAX}, so that memory stays flat however long the trace (an
    * older address unmapped again counts as a mapping from before the trace).
    */
-  readonly #gone = new Map<string, RecentSet<U64>>();
+  readonly #gone = new Map<string, RecentSet>();
   readonly #limits: (device: string) => DmaDebugLimits | null;
   #lastLine = 0;
 
