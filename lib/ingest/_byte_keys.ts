@@ -19,6 +19,7 @@ export class ByteKeys {
   #arenaUsed = 0;
   #size = 0;
   #lastFound = -1;
+  #prevFound = -1;
   readonly #hashMask: number;
 
   /**
@@ -49,6 +50,13 @@ export class ByteKeys {
     // CPU), and comparing its bytes costs less than hashing them.
     const last = this.#lastFound;
     if (last >= 0 && this.#len[last] === n && this.#equal(v, start, end, last)) return last;
+    // Then the one before it (lines of two tasks, two CPUs, interleave).
+    const prev = this.#prevFound;
+    if (prev >= 0 && this.#len[prev] === n && this.#equal(v, start, end, prev)) {
+      this.#prevFound = last;
+      this.#lastFound = prev;
+      return prev;
+    }
     const h = hashOf(v, start, end) & this.#hashMask;
     const slots = this.#slots;
     const mask = slots.length - 1;
@@ -57,6 +65,7 @@ export class ByteKeys {
       const id = slots[i]! - 1;
       if (id < 0) return -1;
       if (hashes[id] === h && this.#len[id] === n && this.#equal(v, start, end, id)) {
+        this.#prevFound = last;
         this.#lastFound = id;
         return id;
       }
