@@ -115,6 +115,8 @@ export interface ReplayOptions {
    * @default {none: only the summary and the anomaly list}
    */
   tables?: (chunk: TableChunk) => void;
+  /** Rows of each table chunk handed to `tables`. @default {16384} */
+  tableChunkRows?: number;
   /**
    * Backpressure from the table sink: awaited after each batch, so a sink that encodes
    * elsewhere (a worker) holds the replay back instead of queueing chunks without bound.
@@ -218,6 +220,7 @@ export async function replayTrace(
     revisions: rev,
     ...(topo?.iommu.pgsizeBitmap !== undefined ? { pgsizeBitmap: topo.iommu.pgsizeBitmap } : {}),
     ...(options.timelineStepNs !== undefined ? { timelineStepNs: options.timelineStepNs } : {}),
+    ...(options.tableChunkRows !== undefined ? { chunkRows: options.tableChunkRows } : {}),
   });
   const core: DmaBufCore = new DmaBufCore({
     revokeGraceMs: options.revokeGraceMs ?? 10,
@@ -341,7 +344,18 @@ export async function replayTrace(
     topology: inference === null ? { given: true } : { given: false, inferred: inference.result() },
     whatIf: options.whatIf ?? null,
   };
-  options.tables?.(anomaliesChunk([...all, ...warnings], revision, all.length));
+  if (options.tables !== undefined) {
+    // In chunks of the other tables' size: one chunk of every row made the table encoder hold
+    // a long trace's anomalies (their CSV, Arrow dictionaries and a Parquet row group) at once.
+    const rows = [...all, ...warnings];
+    const step = Math.max(1, options.tableChunkRows ?? 16384);
+    for (let k = 0; k === 0 || k < rows.length; k += step) {
+      const part = rows.slice(k, k + step);
+      options.tables(
+        anomaliesChunk(part, revision, Math.max(0, Math.min(all.length - k, part.length))),
+      );
+    }
+  }
   return { summary, anomalies: all, warnings };
 }
 

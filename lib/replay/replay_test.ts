@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { validateTopology } from "../model/topology/mod.ts";
-import { replayTrace } from "./mod.ts";
+import { chunkRows, replayTrace, type TableChunk } from "./mod.ts";
 
 const l = (ts: string, w: string) => `  dd-1 [000] .....  ${ts}: ${w}`;
 
@@ -96,6 +96,20 @@ Deno.test("replay: lost events between a map and its unmap downgrade a leak and 
     byCode: { DMA_UNMAP_NOT_MAPPED: 1 },
   });
   assert.deepEqual(r.summary.gaps, { markers: 1, byCpu: { 0: 1 } });
+  // The anomalies table comes in chunks of tableChunkRows rows: anomalies, then warnings.
+  for (const rows of [1, 2, 16384]) {
+    const chunks: TableChunk[] = [];
+    await replayTrace(new Blob([text]).stream(), {
+      tables: (c) => void (c.schema.name === "anomalies" && chunks.push(c)),
+      tableChunkRows: rows,
+    });
+    assert.deepEqual(chunks.map((c) => c.n), rows === 1 ? [1, 1, 1] : rows === 2 ? [2, 1] : [3]);
+    assert.deepEqual(chunks.flatMap(chunkRows).map((x) => [x.code, x.line, x.severity]), [
+      ["DMA_LEAK_AT_END", 6, "anomaly"],
+      ["DMA_LEAK_AT_END", 6, "anomaly"],
+      ["DMA_UNMAP_NOT_MAPPED", 4, "warning"],
+    ]);
+  }
 });
 
 Deno.test("replay: trace_pipe rows behind across CPUs are merged back by timestamp first", async () => {
