@@ -354,6 +354,8 @@ export async function replayTrace(
       options.tables(
         anomaliesChunk(part, revision, Math.max(0, Math.min(all.length - k, part.length))),
       );
+      // As after each batch: a sink encoding elsewhere gets one chunk at a time.
+      if (options.tablesReady) await options.tablesReady();
     }
   }
   return { summary, anomalies: all, warnings };
