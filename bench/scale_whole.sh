@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deno=node_modules/.bin/deno
+# The allocator settings of `npx dmareplay` and `deno task dmareplay` (bin/dmareplay.mjs).
+export MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=65536 MALLOC_TRIM_THRESHOLD_=65536
 dir=${BENCH_DIR:-/tmp/dmareplay-bench}
 scenario=traces/scenarios/nvme-strict.json
 topology=traces/captures/a_strict-6.12.topology.json
