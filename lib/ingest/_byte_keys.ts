@@ -32,6 +32,16 @@ export class ByteKeys {
     this.#hashMask = hashBits >= 32 ? -1 : (1 << hashBits) - 1;
   }
 
+  /**
+   * The length of key `id` in bytes.
+   *
+   * @param id A key's id.
+   * @returns Its length.
+   */
+  lengthOf(id: number): number {
+    return this.#len[id]!;
+  }
+
   /** Number of keys. */
   get size(): number {
     return this.#size;
@@ -82,6 +92,33 @@ export class ByteKeys {
         return id;
       }
     }
+  }
+
+  /**
+   * The id of the key last or next-to-last found when `bytes` hold it at `start` (its whole
+   * length before `bound`), else -1: no hashing, and the caller need not know where the key
+   * ends (the probe text's closing parenthesis).
+   *
+   * @param bytes The bytes.
+   * @param start Where the key would start.
+   * @param bound One past the last byte it may take.
+   * @returns Its id or -1.
+   */
+  recentAt(bytes: Uint8Array, start: number, bound: number): number {
+    const v = viewOf(bytes);
+    const last = this.#lastFound;
+    if (last >= 0 && start + this.#len[last]! <= bound) {
+      if (this.#equal(v, start, start + this.#len[last]!, last)) return last;
+    }
+    const prev = this.#prevFound;
+    if (prev >= 0 && start + this.#len[prev]! <= bound) {
+      if (this.#equal(v, start, start + this.#len[prev]!, prev)) {
+        this.#prevFound = last;
+        this.#lastFound = prev;
+        return prev;
+      }
+    }
+    return -1;
   }
 
   /** Whether `v[start, end)` is key `id`'s bytes (same length checked by the caller). */

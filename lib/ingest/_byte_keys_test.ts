@@ -31,6 +31,17 @@ Deno.test("ByteKeys finds exactly the keys added, at any offset in any buffer, t
             ids.set(name, id);
           }
         }
+        // recentAt: a key last or next-to-last found, when the buffer holds it at the start.
+        const byId = [...ids.keys()];
+        for (const k of [...keys, ...probes]) {
+          const buf = new Uint8Array(k.length + 2).fill(9);
+          buf.set(k, 0);
+          const r = t.recentAt(buf, 0, buf.length);
+          if (r < 0) continue;
+          const key = byId[r] === "" ? [] : byId[r]!.split(",").map(Number);
+          assert.equal(t.lengthOf(r), key.length);
+          assert.deepEqual([...buf.subarray(0, key.length)], key, "a key that is not there");
+        }
         assert.equal(t.size, ids.size);
         for (const k of [...keys, ...probes]) {
           const buf = new Uint8Array(k.length + 3).fill(1);

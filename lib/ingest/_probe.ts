@@ -172,7 +172,11 @@ export function parseProbe(
   stacks: ProbeStacks,
 ): number {
   const b = ctx.b;
-  const close = charIn(s, CH_RPAREN, start, end);
+  // A text seen on one of the last lines: its bytes end at its first ")" (no search for it).
+  let known = cache.keys.recentAt(s, start, end);
+  const close = known >= 0
+    ? start + cache.keys.lengthOf(known) - 1
+    : charIn(s, CH_RPAREN, start, end);
   if (close < 0) {
     ctx.log.report(
       "bad_kprobe",
@@ -186,7 +190,7 @@ export function parseProbe(
   const r = addProbeRow(b, commonRow);
   const p = b.probes;
   const eventId = b.eventId[commonRow]!;
-  let known = cache.keys.find(s, start, close + 1);
+  if (known < 0) known = cache.keys.find(s, start, close + 1);
   if (known >= 0 && cache.eventId[known] !== eventId) known = -1; // one text, two probes
   let isReturn: boolean;
   if (known >= 0) {
