@@ -6,12 +6,15 @@
  * made before tracing began, not an anomaly, unless the trace saw that address unmapped
  * already (then it is dma-debug's "not mapped": a double unmap).
  *
+ * `check_sg_segment` itself is in `_dma_debug_sg.ts`, as debug.c keeps it a function of its own.
+ *
  * @module
  */
 
 import { type DMA_DIRECTIONS, type U64, u64Exact, u64Sum } from "../ingest/mod.ts";
 import { DMA_MAPPING_ERROR } from "../model/dma/mod.ts";
 import { RecentSet } from "./_recent_set.ts";
+import { sgSegmentFindings } from "./_dma_debug_sg.ts";
 /** The dma-debug anomaly codes a trace can show. */
 export type DmaDebugCode =
   | "DMA_UNMAP_NOT_MAPPED"
@@ -43,7 +46,7 @@ export interface DmaDebugExtra {
   /** sg: the CPU entries mapped (`nents`). */
   readonly nents?: number;
   /** coherent: the CPU address. */
-  readonly cpuAddr?: U64 | bigint;
+  readonly cpuAddr?: U64;
   /** sg map: the DMA segments, flat: address, length, address, length, ... */
   readonly segs?: readonly U64[];
 }
@@ -195,34 +198,21 @@ export class DmaDebug {
   map(
     type: DmaDebugType,
     device: string,
-    addr: U64 | bigint,
-    size: U64 | bigint,
-    dir: DmaDir,
-    line: number,
-    extra: DmaDebugExtra = NO_EXTRA,
-  ): void {
-    const segs = extra.segs;
-    // Segments given as bigints below 2^53 become numbers (the one form of each value).
-    const exact = segs === undefined || segs.every(isExact)
-      ? extra
-      : { ...extra, segs: segs.map(u64Exact) };
-    this.#map(type, device, u64Exact(addr), u64Exact(size), dir, line, exact);
-  }
-
-  #map(
-    type: DmaDebugType,
-    device: string,
     addr: U64,
     size: U64,
     dir: DmaDir,
     line: number,
-    extra: DmaDebugExtra,
+    extra: DmaDebugExtra = NO_EXTRA,
   ): void {
+    // Each value in its one form (a bigint below 2^53 becomes a number).
+    addr = u64Exact(addr);
+    size = u64Exact(size);
+    const given = extra.segs;
+    const segs = given === undefined ? NO_SEGS : given.every(isExact) ? given : given.map(u64Exact);
     this.seen(line);
     // debug_dma_map_phys: a failed map (DMA_MAPPING_ERROR) is no mapping.
     if (type !== "sg" && addr === DMA_MAPPING_ERROR) return;
     // A single or coherent mapping is its own one segment (addr, size): no array per map.
-    const segs = extra.segs ?? NO_SEGS;
     const at = this.#dev(device);
     const entry: Entry = {
       type,
@@ -241,33 +231,8 @@ export class DmaDebug {
     const lim = type === "sg" ? this.#limits(device) : null;
     if (lim === null) return;
     // check_sg_segment
-    for (let k = 0; k + 1 < segs.length; k += 2) {
-      const a = segs[k]!;
-      const len = segs[k + 1]!;
-      if (len > lim.maxSegmentSize) {
-        this.#raise(
-          "DMA_SG_SEGMENT_TOO_LONG",
-          line,
-          device,
-          `sg segment of ${len} bytes at 0x${
-            a.toString(16)
-          } exceeds the max segment size ${lim.maxSegmentSize}`,
-          [],
-        );
-      }
-      const b = lim.segmentBoundary;
-      if (len > 0 && crossesBoundary(a, u64Sum(u64Sum(a, len), -1), b)) {
-        this.#raise(
-          "DMA_SG_SEGMENT_CROSSES_BOUNDARY",
-          line,
-          device,
-          `sg segment [0x${a.toString(16)}, +0x${len.toString(16)}) crosses the 0x${
-            (b + 1n).toString(16)
-          } segment boundary`,
-          [],
-        );
-      }
-    }
+    const found = sgSegmentFindings(segs, lim);
+    if (found !== null) { for (const f of found) this.#raise(f.code, line, device, f.message, []); }
   }
 
   /**
@@ -284,24 +249,14 @@ export class DmaDebug {
   unmap(
     type: DmaDebugType,
     device: string,
-    addr: U64 | bigint,
-    size: U64 | bigint,
-    dir: DmaDir,
-    line: number,
-    extra: DmaDebugExtra = NO_EXTRA,
-  ): void {
-    this.#unmap(type, device, u64Exact(addr), u64Exact(size), dir, line, extra);
-  }
-
-  #unmap(
-    type: DmaDebugType,
-    device: string,
     addr: U64,
     size: U64,
     dir: DmaDir,
     line: number,
-    extra: DmaDebugExtra,
+    extra: DmaDebugExtra = NO_EXTRA,
   ): void {
+    addr = u64Exact(addr);
+    size = u64Exact(size);
     this.seen(line);
     const live = this.#dev(device);
     const list = live.get(addr);
@@ -425,16 +380,14 @@ export class DmaDebug {
    */
   sync(
     device: string,
-    addr: U64 | bigint,
-    size: U64 | bigint,
+    addr: U64,
+    size: U64,
     dir: DmaDir,
     toCpu: boolean,
     line: number,
   ): void {
-    this.#sync(device, u64Exact(addr), u64Exact(size), dir, toCpu, line);
-  }
-
-  #sync(device: string, addr: U64, size: U64, dir: DmaDir, toCpu: boolean, line: number): void {
+    addr = u64Exact(addr);
+    size = u64Exact(size);
     this.seen(line);
     const live = this.#live.get(device);
     let e: Entry | undefined;
@@ -534,31 +487,4 @@ export class DmaDebug {
   seen(line: number): void {
     if (line > this.#lastLine) this.#lastLine = line;
   }
-}
-
-/**
- * Whether `first` and `last` fall in different `boundary + 1` windows (`check_sg_segment`:
- * `(start & ~boundary) != (end & ~boundary)`), in numbers when the window is a power of two
- * (the kernel's segment boundaries are masks `2^k - 1`), else as the kernel computes it.
- */
-function crossesBoundary(first: U64, last: U64, boundary: bigint): boolean {
-  if (typeof first === "number" && typeof last === "number") {
-    const stride = WINDOWS.get(boundary) ?? windowOf(boundary);
-    if (stride !== null) {
-      // first <= last < 2^53: both in window 0 when the window is larger than that.
-      return stride > Number.MAX_SAFE_INTEGER
-        ? false
-        : Math.floor(first / stride) !== Math.floor(last / stride);
-    }
-  }
-  return (BigInt(first) & ~boundary) !== (BigInt(last) & ~boundary);
-}
-
-/** Each boundary mask's window (`mask + 1`) when it is a power of two, else null. */
-const WINDOWS = new Map<bigint, number | null>();
-function windowOf(boundary: bigint): number | null {
-  const w = boundary + 1n;
-  const stride = w > 0n && (w & (w - 1n)) === 0n ? Number(w) : null;
-  WINDOWS.set(boundary, stride);
-  return stride;
 }
