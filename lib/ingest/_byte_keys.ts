@@ -65,18 +65,14 @@ export class ByteKeys {
     // Then the one before it (lines of two tasks, two CPUs, interleave).
     const prev = this.#prevFound;
     if (prev >= 0 && this.#len[prev] === n && this.#equal(v, start, end, prev)) {
-      this.#prevFound = last;
-      this.#lastFound = prev;
-      return prev;
+      return this.#found(prev, last);
     }
     // Then the one last found under the key's fingerprint (three words: event names and
     // devices alternate line by line, and this costs a third of the full hash).
     const fp = fingerprintOf(v, start, end) & (RECENT - 1);
     const seen = this.#recent[fp]! - 1;
     if (seen >= 0 && this.#len[seen] === n && this.#equal(v, start, end, seen)) {
-      this.#prevFound = last;
-      this.#lastFound = seen;
-      return seen;
+      return this.#found(seen, last);
     }
     const h = hashOf(v, start, end) & this.#hashMask;
     const slots = this.#slots;
@@ -86,10 +82,8 @@ export class ByteKeys {
       const id = slots[i]! - 1;
       if (id < 0) return -1;
       if (hashes[id] === h && this.#len[id] === n && this.#equal(v, start, end, id)) {
-        this.#prevFound = last;
-        this.#lastFound = id;
         this.#recent[fp] = id + 1;
-        return id;
+        return this.#found(id, last);
       }
     }
   }
@@ -113,12 +107,17 @@ export class ByteKeys {
     const prev = this.#prevFound;
     if (prev >= 0 && start + this.#len[prev]! <= bound) {
       if (this.#equal(v, start, start + this.#len[prev]!, prev)) {
-        this.#prevFound = last;
-        this.#lastFound = prev;
-        return prev;
+        return this.#found(prev, last);
       }
     }
     return -1;
+  }
+
+  /** Key `id` found, `last` the one found before it: both remembered, newest first. */
+  #found(id: number, last: number): number {
+    this.#prevFound = last;
+    this.#lastFound = id;
+    return id;
   }
 
   /** Whether `v[start, end)` is key `id`'s bytes (same length checked by the caller). */
