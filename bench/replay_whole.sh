@@ -27,7 +27,7 @@ echo "|---|---|---|---|---|---|---|"
 for size in "${sizes[@]}"; do
   f="$dir/strict-loop-$size.trace"
   [ -f "$f" ] || $deno run -A bench/loop_capture.ts "$capture" "$size" > "$f"
-  /usr/bin/time -f "%e %M" -o "$dir/time.txt" $deno run --v8-flags=--max-semi-space-size=8,--heap-growing-percent=50 -A cli.ts parse "$f" --json --quiet > "$dir/summary.json" || true
+  /usr/bin/time -f "%e %M" -o "$dir/time.txt" $deno run --v8-flags=--max-semi-space-size=2,--heap-growing-percent=50 -A cli.ts parse "$f" --json --quiet > "$dir/summary.json" || true
   read -r psecs prss < "$dir/time.txt"
   events=$(python3 -c "import json; print(json.load(open('$dir/summary.json'))['events']['total'])")
   row() { # name secs rss_kb
@@ -35,7 +35,7 @@ for size in "${sizes[@]}"; do
   }
   row "parse --json" "$psecs" "$prss"
   rm -rf "$dir/out"
-  /usr/bin/time -f "%e %M" -o "$dir/time.txt" $deno run --v8-flags=--max-semi-space-size=8,--heap-growing-percent=50 -A cli.ts replay "$f" --topology "$topology" --out "$dir/out" --quiet > /dev/null || true
+  /usr/bin/time -f "%e %M" -o "$dir/time.txt" $deno run --v8-flags=--max-semi-space-size=2,--heap-growing-percent=50 -A cli.ts replay "$f" --topology "$topology" --out "$dir/out" --quiet > /dev/null || true
   read -r secs rss < "$dir/time.txt"
   row "replay, tables written" "$secs" "$rss"
   rm -rf "$dir/out"

@@ -35,7 +35,7 @@ timed() { # timed CMD...: runs it (a shell string), sets secs and rss
 for size in "${sizes[@]}"; do
   b=$(bytes_of "$size")
   f="$dir/synth-$size.trace"
-  synth="$deno run --v8-flags=--max-semi-space-size=8,--heap-growing-percent=50 -A cli.ts synth $scenario --bytes $size --quiet"
+  synth="$deno run --v8-flags=--max-semi-space-size=2,--heap-growing-percent=50 -A cli.ts synth $scenario --bytes $size --quiet"
   free=$(df -B1 --output=avail "$dir" | tail -1)
   if [ -f "$f" ] || [ "$free" -gt $((2 * b)) ]; then
     [ -f "$f" ] || $synth --out "$f"
@@ -58,7 +58,7 @@ for size in "${sizes[@]}"; do
     timed "grep -c dma_map_sg $f"; row "grep -c (floor)"
   fi
   # The file itself when kept (the CLI reads files through its fast path), else the pipe.
-  if [ "$input" = - ]; then cli="$src | $deno run --v8-flags=--max-semi-space-size=8,--heap-growing-percent=50 -A cli.ts"; else cli="$deno run --v8-flags=--max-semi-space-size=8,--heap-growing-percent=50 -A cli.ts"; fi
+  if [ "$input" = - ]; then cli="$src | $deno run --v8-flags=--max-semi-space-size=2,--heap-growing-percent=50 -A cli.ts"; else cli="$deno run --v8-flags=--max-semi-space-size=2,--heap-growing-percent=50 -A cli.ts"; fi
   timed "$cli parse $input --json --quiet"; row "parse --json"
   rm -rf "$dir/out"
   timed "$cli replay $input --topology $topology --out $dir/out --quiet"; row "replay, tables written"

@@ -6,11 +6,11 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const deno = join(root, "node_modules", ".bin", "deno");
-// V8's young generation held at 8 MiB semi-spaces and its old generation grown by half the live
+// V8's young generation held at 2 MiB semi-spaces and its old generation grown by half the live
 // size at most: a replay allocates fast, and V8 otherwise grows both (and the peak RSS,
-// unevenly) as a long trace goes on; with these a replay is as fast and peaks 20-30 % lower, the
-// same at 1 GB and 10 GB (bench/RESULTS.md).
-const V8_FLAGS = "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=50";
+// unevenly) as a long trace goes on; with these a replay is as fast (a parse faster: the young
+// generation stays in cache) and peaks lower, the same at 1 GB and 10 GB (bench/RESULTS.md).
+const V8_FLAGS = "--v8-flags=--max-semi-space-size=2,--heap-growing-percent=50";
 // glibc's malloc with one arena, large blocks mapped and freed pages given back early: the typed
 // arrays of batches and table chunks, allocated and freed on two threads, otherwise fragment the
 // arenas as a long replay goes on (peaks 12-20 % lower, at 4 GB and 10 GB most; same speed). A
