@@ -188,6 +188,8 @@ async function cmdReplay(args: string[]): Promise<number> {
     revision,
     timelineStepNs: stepMs * 1e6,
     whatIf: replayWhatIf,
+    // The terminal shows the first ten; the summary counts and the table holds every one.
+    keepAnomalies: 10,
     tables: (c) => files.write(c),
     tablesReady: () => files.ready(),
     ...(topology ? { topology } : {}),
@@ -315,6 +317,7 @@ async function cmdReport(args: string[]): Promise<number> {
       revision: p.revision,
       whatIf: p.whatIf,
       keepOps: false,
+      keepAnomalies: A.REPORT_ANOMALIES,
       ...(files !== null
         ? { onChunk: (c: TableChunk) => files.write(keptCopy(c)), tablesReady: () => files.ready() }
         : {}),
@@ -427,6 +430,7 @@ async function cmdCompare(args: string[]): Promise<number> {
         cost,
         revision,
         keepOps: false,
+        keepAnomalies: A.REPORT_ANOMALIES,
         ...(files !== null
           ? {
             onChunk: (c: TableChunk) => files.write(keptCopy(c)),

@@ -32,7 +32,13 @@ export {
 } from "./cost_tables.ts";
 export { anomaliesByCode, compareRuns, type RunComparison } from "./compare_runs.ts";
 export { attachmentLifetimes, dmaBufOps, revokeTimeline } from "./dmabuf_tables.ts";
-export { type ReplayRun, replayRun, type ReplayRunOptions, sweepTable } from "./replay_run.ts";
+export {
+  type ReplayRun,
+  replayRun,
+  type ReplayRunOptions,
+  REPORT_ANOMALIES,
+  sweepTable,
+} from "./replay_run.ts";
 export {
   DIGEST_DISTINCT_MAX,
   DIGEST_DMABUF_MAX,

@@ -32,6 +32,12 @@ export interface ReplayRun {
   readonly digest: OpsDigest;
 }
 
+/**
+ * How many anomalies a report lists one by one (its table of codes counts every one): a run
+ * for a report need keep no more (`ReplayOptions.keepAnomalies`).
+ */
+export const REPORT_ANOMALIES = 200;
+
 /** How {@linkcode replayRun} keeps the tables. */
 export interface ReplayRunOptions extends Omit<ReplayOptions, "tables"> {
   /**

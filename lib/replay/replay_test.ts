@@ -110,6 +110,17 @@ Deno.test("replay: lost events between a map and its unmap downgrade a leak and 
       ["DMA_UNMAP_NOT_MAPPED", 4, "warning"],
     ]);
   }
+  // keepAnomalies bounds the lists returned, not the summary's counts or the table.
+  const chunks: TableChunk[] = [];
+  const kept = await replayTrace(new Blob([text]).stream(), {
+    keepAnomalies: 1,
+    tables: (c) => void (c.schema.name === "anomalies" && chunks.push(c)),
+  });
+  assert.deepEqual(kept.anomalies.map((a) => [a.code, a.line]), [["DMA_LEAK_AT_END", 6]]);
+  assert.deepEqual(kept.warnings.map((a) => a.line), [4]);
+  assert.deepEqual(kept.summary, r.summary);
+  assert.equal(kept.summary.anomalies.first.length, 2);
+  assert.deepEqual(chunks.map((c) => c.n), [3]);
 });
 
 Deno.test("replay: trace_pipe rows behind across CPUs are merged back by timestamp first", async () => {
@@ -209,4 +220,26 @@ Deno.test("IOVA replay: the exporter's IOMMU work inside a dma-buf map or unmap 
   const codes = r.anomalies.map((a) => a.code);
   assert.ok(!codes.includes("IOMMU_IOVA_MISMATCH"), codes.join());
   assert.equal(r.summary.iova.leakedPages, 0);
+});
+
+Deno.test("replay: the anomalies table comes in chunks of 2048 rows at most, whatever the others'", async () => {
+  // 2100 maps never unmapped: 2100 leaks at the end.
+  const text = Array.from(
+    { length: 2100 },
+    (_, i) =>
+      `  dd-1 [000] .....  1.${
+        String(i).padStart(6, "0")
+      }: dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=${
+        (0x100000 + i * 0x1000).toString(16)
+      } size=4096 phys_addr=${(0x100000 + i * 0x1000).toString(16)} attrs=`,
+  ).join("\n") + "\n";
+  for (const [chunkRows, sizes] of [[undefined, [2048, 52]], [1000, [1000, 1000, 100]]] as const) {
+    const chunks: TableChunk[] = [];
+    const r = await replayTrace(new Blob([text]).stream(), {
+      tables: (c) => void (c.schema.name === "anomalies" && chunks.push(c)),
+      ...(chunkRows !== undefined ? { tableChunkRows: chunkRows } : {}),
+    });
+    assert.equal(r.summary.anomalies.byCode.DMA_LEAK_AT_END, 2100);
+    assert.deepEqual(chunks.map((c) => c.n), sizes);
+  }
 });

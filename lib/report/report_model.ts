@@ -18,6 +18,7 @@ import {
   dmaBufOps,
   type OpsDigest,
   type ReplayTables,
+  REPORT_ANOMALIES,
   revokeTimeline,
   rowsOf,
 } from "../analysis/mod.ts";
@@ -267,9 +268,9 @@ export function reportModel(title: string, runs: readonly ReportRun[]): ReportMo
     ]),
   });
   tables.push({
-    title: "Anomalies (first 200)",
+    title: `Anomalies (first ${REPORT_ANOMALIES})`,
     columns: ["line", "code", "device", "related lines", "message"],
-    rows: main.anomalies.slice(0, 200).map((a) => [
+    rows: main.anomalies.slice(0, REPORT_ANOMALIES).map((a) => [
       a.line === 0 ? "end" : a.line,
       a.code,
       a.device,
