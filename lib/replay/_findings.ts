@@ -1,10 +1,10 @@
 // The findings of every check at the end of a replay, in trace order, without building them all
 // at once: each check keeps its own list (the IOVA mismatches and the dma-buf findings as
-// compact records), an index of 17 bytes a finding orders them, and each pass reads them one
-// at a time, materialising a finding (its message) only while it is counted or written into a
-// table chunk. Building every finding with its message, sorting, filtering and chunking them
-// together took a looped 4 GB replay's heap from ~25 to 46 MB in its last second (its 51 876
-// IOVA mismatches), the peak of the whole run.
+// compact records), an index of 17 bytes a finding (10 kept) orders them, and each pass
+// reads them one at a time, materialising a finding (its message) only while it is counted or
+// written into a table chunk. Building every finding with its message, sorting, filtering and
+// chunking them together took a looped 4 GB replay's heap from ~25 to 46 MB in its last second
+// (its 51 876 IOVA mismatches), the peak of the whole run.
 
 import type { ReplayAnomaly } from "./replay.ts";
 import type { IovaMismatch } from "./iova_replay.ts";
@@ -80,9 +80,11 @@ function sortedCounts(m: Map<string, number>): ByCode {
  */
 export class Findings {
   readonly #sources: readonly FindingSource[];
-  /** Source and index within it of each finding, in trace order. */
+  /** Source and index within it of each finding, in the sources' order. */
   readonly #src: Uint8Array;
   readonly #idx: Uint32Array;
+  /** The findings (entries of `#src`/`#idx`) in trace order. */
+  readonly #order: Uint32Array;
   /** Whether each finding (in trace order) is downgraded to a warning. */
   readonly #warning: Uint8Array;
   /** Anomalies (not warnings). */
@@ -127,12 +129,9 @@ export class Findings {
     const order = new Uint32Array(n);
     for (let i = 0; i < n; ++i) order[i] = i;
     order.sort((a, b) => key[a]! - key[b]! || a - b);
-    this.#src = new Uint8Array(n);
-    this.#idx = new Uint32Array(n);
-    for (let i = 0; i < n; ++i) {
-      this.#src[i] = src[order[i]!]!;
-      this.#idx[i] = idx[order[i]!]!;
-    }
+    this.#src = src;
+    this.#idx = idx;
+    this.#order = order;
     this.#warning = new Uint8Array(n);
     const codes = new Map<string, number>();
     const warnCodes = new Map<string, number>();
@@ -153,8 +152,10 @@ export class Findings {
     this.downgraded = { total: n - total, byCode: sortedCounts(warnCodes) };
   }
 
+  /** The i-th finding in trace order, built. */
   #at(i: number): ReplayAnomaly {
-    return this.#sources[this.#src[i]!]!.anomaly(this.#idx[i]!);
+    const e = this.#order[i]!;
+    return this.#sources[this.#src[e]!]!.anomaly(this.#idx[e]!);
   }
 
   /**
