@@ -1,10 +1,10 @@
 // The worker of WorkerTableEncoder: encodes the chunks it is sent, in order, and sends the bytes
 // back (transferred).
 //
-// The handler is attached before anything is awaited: a message that arrives while the module
-// is still evaluating (a top-level await) finds no handler and is dropped, and the caller then
-// waits for ever (seen on a loaded CI machine). Messages are handled one after another on a
-// promise chain, so the replies keep the order of the requests.
+// The handler is attached as the module evaluates, with nothing awaited before it: a message that
+// arrives while a module is still evaluating (a top-level await) finds no handler and is
+// dropped, and the caller then waits for ever (seen on a loaded CI machine). Each message is
+// encoded and answered synchronously, so the replies keep the order of the requests.
 
 import { TableEncoder } from "./table_encoder.ts";
 import type { TableChunk } from "./table_builder.ts";
@@ -15,34 +15,29 @@ const self_ = globalThis as unknown as {
   onmessage: ((e: MessageEvent<Request>) => void) | null;
   postMessage(m: unknown, transfer: ArrayBuffer[]): void;
 };
-const encoder = TableEncoder.create();
-let queue: Promise<void> = Promise.resolve();
+const encoder = new TableEncoder();
 self_.onmessage = (e) => {
   const request = e.data;
-  queue = queue.then(async () => {
-    try {
-      const enc = await encoder;
-      const out = request.kind === "chunk" ? [enc.encode(request.chunk)] : await enc.end();
-      // The same buffer may back several results (the end-of-stream marker): transfer it once.
-      // (The Parquet bytes are copied, not moved: they may be views of the writer's memory.)
-      const transfer = new Set(
-        out.flatMap((x) => [x.csv.buffer, x.arrow.buffer] as ArrayBuffer[]),
-      );
-      // The chunk's typed arrays go back too (encoded, they are no longer read here), for the
-      // table's next chunks.
-      const back: (Float64Array | Int32Array)[] = [];
-      if (request.kind === "chunk") {
-        const c = request.chunk;
-        c.data.forEach((d, i) => {
-          const typed = c.dict?.[i]?.codes ?? (Array.isArray(d) ? undefined : d);
-          if (typed !== undefined) back.push(typed);
-        });
-      }
-      for (const d of back) transfer.add(d.buffer as ArrayBuffer);
-      self_.postMessage({ out, back }, [...transfer]);
-    } catch (err) {
-      // Every request gets its answer: a failure is one too, not a silence.
-      self_.postMessage({ error: err instanceof Error ? err.message : String(err) }, []);
+  try {
+    const out = request.kind === "chunk" ? [encoder.encode(request.chunk)] : encoder.end();
+    // The same buffer may back several results (the end-of-stream marker): transfer it once.
+    const transfer = new Set(
+      out.flatMap((x) => [x.csv.buffer, x.arrow.buffer, x.parquet.buffer] as ArrayBuffer[]),
+    );
+    // The chunk's typed arrays go back too (encoded, they are no longer read here), for the
+    // table's next chunks.
+    const back: (Float64Array | Int32Array)[] = [];
+    if (request.kind === "chunk") {
+      const c = request.chunk;
+      c.data.forEach((d, i) => {
+        const typed = c.dict?.[i]?.codes ?? (Array.isArray(d) ? undefined : d);
+        if (typed !== undefined) back.push(typed);
+      });
     }
-  });
+    for (const d of back) transfer.add(d.buffer as ArrayBuffer);
+    self_.postMessage({ out, back }, [...transfer]);
+  } catch (err) {
+    // Every request gets its answer: a failure is one too, not a silence.
+    self_.postMessage({ error: err instanceof Error ? err.message : String(err) }, []);
+  }
 };

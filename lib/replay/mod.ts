@@ -67,9 +67,4 @@ export { ANOMALY_CODES } from "./anomaly_codes.ts";
 export { PAIR_DEPENDENT_CODES, TraceGaps } from "./trace_gaps.ts";
 export { orderBatch } from "./order_batch.ts";
 export { type EncodedChunk, TableEncoder, WorkerTableEncoder } from "./table_encoder.ts";
-export {
-  arrowToParquet,
-  loadParquet,
-  type ParquetModule,
-  ParquetStreamWriter,
-} from "./parquet_writer.ts";
+export { ParquetStreamWriter } from "./parquet_writer.ts";

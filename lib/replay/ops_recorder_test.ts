@@ -298,15 +298,15 @@ Deno.test("WorkerTableEncoder gives the bytes TableEncoder gives, in order", asy
     ...c,
     data: c.data.map((d) => (Array.isArray(d) ? [...d] : d.slice())),
   });
-  const here = await TableEncoder.create();
-  const want = [...chunks.map((c) => here.encode(clone(c))), ...(await here.end())];
+  const here = new TableEncoder();
+  const want = [...chunks.map((c) => here.encode(clone(c))), ...here.end()];
   const w = new WorkerTableEncoder();
   const got = [...(await Promise.all(chunks.map((c) => w.encode(clone(c))))), ...(await w.end())];
   assert.deepEqual(
     got.map((e) => [e.table, [...e.csv], [...e.arrow]]),
     want.map((e) => [e.table, [...e.csv], [...e.arrow]]),
   );
-  // Parquet bytes come as row groups fill: the same file once put together, per table.
+  // The same Parquet file once put together, per table.
   const files = (es: typeof got) => {
     const m = new Map<string, number[]>();
     for (const e of es) m.set(e.table, [...(m.get(e.table) ?? []), ...e.parquet]);
@@ -321,7 +321,7 @@ Deno.test("WorkerTableEncoder answers a chunk it cannot encode with an error, th
     map("1.000001", "0x00000000fffff000", "0x0000000002d15000", 4096),
   ]);
   const w = new WorkerTableEncoder();
-  // Asked at once, before the worker has loaded its Parquet writer: still answered.
+  // Asked at once, while the worker's module may still be loading: still answered.
   const bad = w.encode({ schema: chunks[0]!.schema, n: 1, data: [] });
   await assert.rejects(bad, /table encoder:/);
   const good = await w.encode(chunks[0]!);

@@ -8,7 +8,7 @@
  */
 
 import { ArrowStreamEncoder, CsvEncoder } from "./table_io.ts";
-import { loadParquet, type ParquetModule, ParquetStreamWriter } from "./parquet_writer.ts";
+import { ParquetStreamWriter } from "./parquet_writer.ts";
 import { recycleChunkArrays, type TableChunk } from "./table_builder.ts";
 
 /** One chunk's bytes, to append to its table's files. */
@@ -19,19 +19,8 @@ export interface EncodedChunk {
   readonly csv: Uint8Array;
   /** Arrow IPC stream bytes. */
   readonly arrow: Uint8Array;
-  /** Parquet bytes the writer produced by now (row groups fill at their own pace). */
+  /** Parquet bytes (the chunk's row group; the magic first, the footer at the end). */
   readonly parquet: Uint8Array;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /**
@@ -42,45 +31,27 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  * import assert from "node:assert/strict";
  * import { TableEncoder } from "./mod.ts";
  * const schema = { name: "t", columns: [{ name: "x", kind: "i32" as const, doc: "" }] };
- * const e = await TableEncoder.create();
+ * const e = new TableEncoder();
  * const a = e.encode({ schema, n: 1, data: [new Int32Array([7])] });
  * const b = e.encode({ schema, n: 1, data: [new Int32Array([8])] });
  * assert.equal(new TextDecoder().decode(a.csv) + new TextDecoder().decode(b.csv), "x\n7\n8\n");
- * const end = await e.end();
+ * const end = e.end();
  * assert.deepEqual(end.map((x) => [x.table, x.csv.byteLength, x.arrow.byteLength]), [["t", 0, 8]]);
  * const pq = new Uint8Array([...a.parquet, ...b.parquet, ...end[0]!.parquet]);
  * assert.equal(new TextDecoder().decode(pq.subarray(0, 4)), "PAR1"); // one Parquet file
+ * assert.equal(new TextDecoder().decode(pq.subarray(-4)), "PAR1");
  * ```
  */
 export class TableEncoder {
   readonly #arrow = new Map<string, ArrowStreamEncoder>();
   readonly #parquet = new Map<string, ParquetStreamWriter>();
   readonly #csv = new CsvEncoder();
-  readonly #pq: ParquetModule;
-
-  /**
-   * An encoder (parquet-wasm must be loaded: see {@linkcode TableEncoder.create}).
-   *
-   * @param pq parquet-wasm.
-   */
-  constructor(pq: ParquetModule) {
-    this.#pq = pq;
-  }
-
-  /**
-   * An encoder, parquet-wasm loaded.
-   *
-   * @returns The encoder.
-   */
-  static async create(): Promise<TableEncoder> {
-    return new TableEncoder(await loadParquet());
-  }
 
   /**
    * One chunk's bytes.
    *
    * @param c The chunk.
-   * @returns Its CSV and Arrow bytes.
+   * @returns Its CSV, Arrow and Parquet bytes.
    */
   encode(c: TableChunk): EncodedChunk {
     let a = this.#arrow.get(c.schema.name);
@@ -88,17 +59,15 @@ export class TableEncoder {
     const header = a === undefined || p === undefined;
     if (a === undefined || p === undefined) {
       a = new ArrowStreamEncoder(c.schema);
-      p = new ParquetStreamWriter(this.#pq, c.schema);
+      p = new ParquetStreamWriter(c.schema);
       this.#arrow.set(c.schema.name, a);
       this.#parquet.set(c.schema.name, p);
     }
-    const arrow = a.encode(c);
-    p.push(a.lastStream);
     return {
       table: c.schema.name,
       csv: this.#csv.encode(c, header),
-      arrow,
-      parquet: concat(p.take()),
+      arrow: a.encode(c),
+      parquet: p.write(c),
     };
   }
 
@@ -108,11 +77,15 @@ export class TableEncoder {
    *
    * @returns One entry per table.
    */
-  async end(): Promise<EncodedChunk[]> {
+  end(): EncodedChunk[] {
     const out: EncodedChunk[] = [];
     for (const [table, a] of this.#arrow) {
-      const rest = await this.#parquet.get(table)!.end();
-      out.push({ table, csv: new Uint8Array(0), arrow: a.end(), parquet: concat(rest) });
+      out.push({
+        table,
+        csv: new Uint8Array(0),
+        arrow: a.end(),
+        parquet: this.#parquet.get(table)!.end(),
+      });
     }
     return out;
   }

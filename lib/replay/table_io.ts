@@ -305,8 +305,6 @@ const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
 export class ArrowStreamEncoder {
   readonly #schema: TableSchema;
   #started = false;
-  /** The last chunk encoded as a complete stream of its own (schema, dictionaries, batch, end). */
-  lastStream: Uint8Array = new Uint8Array(0);
 
   /**
    * An encoder for one table.
@@ -351,7 +349,6 @@ export class ArrowStreamEncoder {
     const schemaBytes = dv.getUint32(0, true) === 0xffffffff ? 8 + dv.getInt32(4, true) : 0;
     const from = this.#started ? schemaBytes : 0;
     this.#started = true;
-    this.lastStream = bytes;
     return bytes.subarray(from, bytes.byteLength - EOS.byteLength);
   }
 
