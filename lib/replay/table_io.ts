@@ -6,16 +6,22 @@
  */
 
 import {
-  batchType,
-  Column,
-  columnFromArray,
   dictionary,
+  Endianness,
+  field,
   float64,
   int32,
-  tableFromColumns,
-  tableToIPC,
+  type Schema,
   utf8,
+  Version,
 } from "@uwdata/flechette";
+// flechette's IPC message encoder, below its public tableToIPC: it takes a batch's buffers as
+// they are, where tableToIPC wants Column objects built first (a chunk's columns built and
+// collected again made the Arrow encoding a third of the encoder's time and most of its garbage).
+// @ts-types="@uwdata/flechette/dist/types/encode/encode-ipc.d.ts"
+import { encodeIPC } from "@uwdata/flechette/src/encode/encode-ipc.js";
+// @ts-types="@uwdata/flechette/dist/types/encode/sink.d.ts"
+import type { Sink } from "@uwdata/flechette/src/encode/sink.js";
 import type { TableChunk, TableSchema } from "./table_builder.ts";
 
 const QUOTE_REGEXP = /[",\n\r]/;
@@ -238,24 +244,6 @@ export function chunkStrings(c: TableChunk, i: number): readonly string[] {
 }
 
 /**
- * A dictionary-encoded utf8 column from codes and values, as flechette's builder would make it
- * from the strings (values in order of first appearance), without hashing a string per row.
- */
-function dictionaryColumn(codes: Int32Array, values: readonly string[], n: number): Column<string> {
-  const type = dictionary(utf8(), int32());
-  const Batch = batchType(type);
-  const batch = new Batch({
-    length: n,
-    nullCount: 0,
-    type,
-    validity: new Uint8Array(0),
-    values: codes,
-  }) as InstanceType<typeof Batch> & { setDictionary(c: Column<string>): void };
-  batch.setDictionary(columnFromArray(values as string[], type.dictionary) as Column<string>);
-  return new Column([batch]) as Column<string>;
-}
-
-/**
  * A chunk's dictionary values in the order the rows first use them (a chunk's values list may
  * hold one no row uses, the "" every column starts with), as codes into that list.
  */
@@ -274,6 +262,118 @@ function firstUseOrder(d: { codes: Int32Array; values: readonly string[] }, n: n
     codes[r] = k;
   }
   return { codes, values };
+}
+
+/** Strings as codes into their distinct values, in order of first appearance. */
+function codesOfStrings(strs: readonly string[], n: number) {
+  const seen = new Map<string, number>();
+  const values: string[] = [];
+  const codes = new Int32Array(n + (n & 1));
+  for (let r = 0; r < n; ++r) {
+    const s = strs[r]!;
+    let k = seen.get(s);
+    if (k === undefined) {
+      k = values.length;
+      seen.set(s, k);
+      values.push(s);
+    }
+    codes[r] = k;
+  }
+  return { codes, values };
+}
+
+/** A record batch's field nodes and buffers, as flechette's IPC encoder takes them. */
+class BatchAssembly {
+  byteLength = 0;
+  readonly nodes: { length: number; nullCount: number }[] = [];
+  readonly regions: { offset: number; length: number }[] = [];
+  readonly variadic: number[] = [];
+  readonly buffers: Uint8Array[] = [];
+
+  node(length: number, nullCount: number): void {
+    this.nodes.push({ length, nullCount });
+  }
+
+  buffer(b: Int32Array | Float64Array | Uint8Array): void {
+    const bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    this.regions.push({ offset: this.byteLength, length: bytes.byteLength });
+    this.buffers.push(bytes);
+    this.byteLength += (bytes.byteLength + 7) & ~7;
+  }
+}
+
+const NO_BYTES = new Uint8Array(0);
+const TEXT = new TextEncoder();
+
+/** Strings as an Arrow utf8 batch: int32 offsets, then the bytes (each padded to 8 bytes). */
+function utf8Batch(values: readonly string[]): BatchAssembly {
+  const k = values.length;
+  const encoded = values.map((v) => TEXT.encode(v));
+  const bytesLength = encoded.reduce((n, e) => n + e.length, 0);
+  // As flechette's builders size them: k + 1 offsets and one byte more than the text, each
+  // rounded up to 8 bytes.
+  const offsets = new Int32Array((k + 2) & ~1);
+  const bytes = new Uint8Array((bytesLength + 8) & ~7);
+  let at = 0;
+  for (let i = 0; i < k; ++i) {
+    bytes.set(encoded[i]!, at);
+    at += encoded[i]!.length;
+    offsets[i + 1] = at;
+  }
+  const b = new BatchAssembly();
+  b.node(k, 0);
+  b.buffer(NO_BYTES);
+  b.buffer(offsets);
+  b.buffer(bytes);
+  return b;
+}
+
+/** Float64 values with NaN as null: a validity bitmap and the values (0 where null). */
+function float64Buffers(f: Float64Array, n: number) {
+  let nulls = 0;
+  for (let r = 0; r < n; ++r) if (f[r] !== f[r]) ++nulls;
+  if (nulls === 0) return { nulls, validity: NO_BYTES, values: f.subarray(0, n) };
+  const validity = new Uint8Array((((n + 7) >> 3) + 7) & ~7);
+  const values = new Float64Array(n);
+  for (let r = 0; r < n; ++r) {
+    const v = f[r]!;
+    if (v === v) {
+      values[r] = v;
+      validity[r >> 3]! |= 1 << (r & 7);
+    }
+  }
+  return { nulls, validity, values };
+}
+
+/** An IPC byte sink writing into one kept, growing buffer. */
+class KeptSink implements Sink {
+  buf = new Uint8Array(1 << 16);
+  at = 0;
+
+  write(bytes: Uint8Array): void {
+    this.#room(bytes.length);
+    this.buf.set(bytes, this.at);
+    this.at += bytes.length;
+  }
+
+  pad(byteCount: number): void {
+    this.#room(byteCount);
+    this.buf.fill(0, this.at, this.at + byteCount);
+    this.at += byteCount;
+  }
+
+  finish(): null {
+    return null;
+  }
+
+  #room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.at + n) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.at));
+    this.buf = grown;
+  }
 }
 
 const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
@@ -304,6 +404,9 @@ const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
  */
 export class ArrowStreamEncoder {
   readonly #schema: TableSchema;
+  /** The schema as flechette's encoder takes it (string columns dictionaries 0, 1, ...). */
+  readonly #arrowSchema: Schema;
+  readonly #sink = new KeptSink();
   #started = false;
 
   /**
@@ -313,6 +416,22 @@ export class ArrowStreamEncoder {
    */
   constructor(schema: TableSchema) {
     this.#schema = schema;
+    let dictionaryId = 0;
+    this.#arrowSchema = {
+      version: Version.V5,
+      endianness: Endianness.Little,
+      fields: schema.columns.map((s) =>
+        field(
+          s.name,
+          s.kind === "str"
+            ? dictionary(utf8(), int32(), false, dictionaryId++)
+            : s.kind === "i32"
+            ? int32()
+            : float64(),
+        )
+      ),
+      metadata: null,
+    };
   }
 
   /**
@@ -322,34 +441,43 @@ export class ArrowStreamEncoder {
    * @returns Bytes to append to the stream.
    */
   encode(c: TableChunk): Uint8Array {
-    const columns: [string, Column<unknown>][] = this.#schema.columns.map((s, i) => {
-      const d = c.data[i]!;
+    const n = c.n;
+    const record = new BatchAssembly();
+    const dictionaries: { id: number; isDelta: boolean; data: BatchAssembly }[] = [];
+    this.#schema.columns.forEach((s, i) => {
       if (s.kind === "str") {
         const coded = c.dict?.[i];
-        if (coded !== undefined) {
-          const o = firstUseOrder(coded, c.n);
-          return [s.name, dictionaryColumn(o.codes, o.values, c.n)];
-        }
-        return [
-          s.name,
-          columnFromArray((d as string[]).slice(0, c.n), dictionary(utf8(), int32())),
-        ];
+        const o = coded !== undefined
+          ? firstUseOrder(coded, n)
+          : codesOfStrings(c.data[i] as readonly string[], n);
+        dictionaries.push({ id: dictionaries.length, isDelta: false, data: utf8Batch(o.values) });
+        record.node(n, 0);
+        record.buffer(NO_BYTES);
+        record.buffer(o.codes);
+        return;
       }
+      const numbers = (c.numbers?.[i] ?? c.data[i]) as Int32Array | Float64Array;
       if (s.kind === "i32") {
-        return [s.name, columnFromArray((d as Int32Array).subarray(0, c.n), int32())];
+        record.node(n, 0);
+        record.buffer(NO_BYTES);
+        record.buffer((numbers as Int32Array).subarray(0, n));
+        return;
       }
-      const f = (d as Float64Array).subarray(0, c.n);
-      const values = f.some(Number.isNaN) ? Array.from(f, (v) => (Number.isNaN(v) ? null : v)) : f;
-      return [s.name, columnFromArray(values, float64())];
+      const f = float64Buffers(numbers as Float64Array, n);
+      record.node(n, f.nulls);
+      record.buffer(f.validity);
+      record.buffer(f.values);
     });
-    const t = tableFromColumns(columns);
-    const bytes = tableToIPC(t, { format: "stream" })!;
-    // [schema message][record batch][EOS]: keep the schema only the first time, never the EOS.
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const schemaBytes = dv.getUint32(0, true) === 0xffffffff ? 8 + dv.getInt32(4, true) : 0;
-    const from = this.#started ? schemaBytes : 0;
+    const sink = this.#sink;
+    sink.at = 0;
+    encodeIPC({
+      schema: this.#started ? null : this.#arrowSchema,
+      dictionaries,
+      records: [record],
+    }, { sink });
     this.#started = true;
-    return bytes.subarray(from, bytes.byteLength - EOS.byteLength);
+    // Never the end-of-stream marker the encoder writes last.
+    return sink.buf.slice(0, sink.at - EOS.byteLength);
   }
 
   /**
