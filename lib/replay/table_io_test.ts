@@ -177,7 +177,12 @@ Deno.test("ArrowStreamEncoder: property: the bytes flechette's public API writes
           ["u", Type.Dictionary],
         ]);
         const got = t.toArray().map((r) => Object.values(r as object));
-        const want = chunkRows.flat().map(([x, s, i, u]) => [Number.isNaN(x) ? null : x, s, i, u]);
+        // flechette's reader decodes each value with a default TextDecoder, which drops one
+        // leading U+FEFF (the bytes hold it: they equal flechette's own above).
+        const read = (v: string) => v.replace(/^\uFEFF/, "");
+        const want = chunkRows.flat().map((
+          [x, s, i, u],
+        ) => [Number.isNaN(x) ? null : x, read(s), i, read(u)]);
         assert.deepEqual(got, want);
       },
     ),
