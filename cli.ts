@@ -33,9 +33,10 @@ import { REVISION_NAMES } from "./lib/revisions/mod.ts";
 import {
   calibrateTrace,
   type EncodedChunk,
+  recycleChunkArrays,
   replayTrace,
   type TableChunk,
-  WorkerTableEncoder,
+  TableEncoder,
 } from "./lib/replay/mod.ts";
 import type { ReplayRun } from "./lib/analysis/mod.ts";
 import { type Scenario, synthesizeTrace, validateScenario } from "./lib/synth/mod.ts";
@@ -310,7 +311,7 @@ async function cmdReport(args: string[]): Promise<number> {
     const onProgress = await progressFor(path, values.quiet);
     // Every run keeps its ops digest, not its ops: memory stays flat however long the trace.
     // The first run's tables go to files as they come.
-    const files = i === 0 ? new TableFiles(out) : null;
+    const files = i === 0 ? new TableFiles(out, keptByRun) : null;
     const run = await A.replayRun(p.label, await open(), {
       probeMap,
       cost,
@@ -319,7 +320,7 @@ async function cmdReport(args: string[]): Promise<number> {
       keepOps: false,
       keepAnomalies: A.REPORT_ANOMALIES,
       ...(files !== null
-        ? { onChunk: (c: TableChunk) => files.write(keptCopy(c)), tablesReady: () => files.ready() }
+        ? { onChunk: (c: TableChunk) => files.write(c), tablesReady: () => files.ready() }
         : {}),
       ...(p.topology ? { topology: p.topology } : {}),
       ...(onProgress ? { onProgress } : {}),
@@ -342,13 +343,11 @@ async function cmdReport(args: string[]): Promise<number> {
 }
 
 /**
- * A chunk the run keeps (attachments, anomalies, with `keepOps` false) is copied before its
- * arrays move to the encoder worker; ops and timeline chunks move as they are (the run keeps a
- * digest and a sample of them, read before the move).
+ * Whether a run (with `keepOps` false) keeps a table's chunks: the attachments and anomalies;
+ * of ops and timeline it keeps a digest and a sample, read before the chunk is written.
  */
-function keptCopy(c: TableChunk): TableChunk {
-  if (c.schema.name === "ops" || c.schema.name === "timeline") return c;
-  return { ...c, data: c.data.map((d) => (Array.isArray(d) ? [...d] : d.slice())) };
+function keptByRun(table: string): boolean {
+  return table !== "ops" && table !== "timeline";
 }
 
 /**
@@ -423,7 +422,7 @@ async function cmdCompare(args: string[]): Promise<number> {
   await Deno.mkdir(values.out, { recursive: true });
   for (const [i, path] of positionals.entries()) {
     const onProgress = await progressFor(path, values.quiet);
-    const files = i === 0 ? new TableFiles(values.out) : null;
+    const files = i === 0 ? new TableFiles(values.out, keptByRun) : null;
     runs.push(
       await A.replayRun(path.split("/").pop()!, await openInput(path), {
         probeMap,
@@ -433,7 +432,7 @@ async function cmdCompare(args: string[]): Promise<number> {
         keepAnomalies: A.REPORT_ANOMALIES,
         ...(files !== null
           ? {
-            onChunk: (c: TableChunk) => files.write(keptCopy(c)),
+            onChunk: (c: TableChunk) => files.write(c),
             tablesReady: () => files.ready(),
           }
           : {}),
@@ -736,37 +735,44 @@ async function cmdP2p(args: string[]): Promise<number> {
 }
 
 /**
- * Each table's CSV and Arrow IPC stream files in one directory, written chunk by chunk; the
- * chunks are encoded on a worker (the second core) while the replay goes on.
+ * Each table's CSV, Arrow IPC stream and Parquet files in one directory, written chunk by
+ * chunk: each chunk is encoded as it comes, on this thread, and its bytes written
+ * asynchronously while the replay goes on. (On a worker, as WorkerTableEncoder does, a 1 GB
+ * replay took 10 % less time and 15 MB more memory: the worker's heap and the chunks on their
+ * way, which the 150 MB bound of a replay's peak could not spare.)
  */
 class TableFiles {
   readonly #dir: string;
+  readonly #kept: (table: string) => boolean;
   readonly #files = new Map<
     string,
     { csv: Deno.FsFile; arrow: Deno.FsFile; parquet: Deno.FsFile }
   >();
-  readonly #enc = new WorkerTableEncoder();
+  readonly #enc = new TableEncoder();
   #chain: Promise<void> = Promise.resolve();
-  /** Each chunk still with the worker: resolved once its bytes are written (oldest first). */
+  /** Each chunk's bytes still being written: resolved once written (oldest first). */
   readonly #inFlight: Promise<void>[] = [];
 
-  constructor(dir: string) {
+  /**
+   * @param dir The directory.
+   * @param kept Whether the caller keeps a table's chunks (their arrays are then not given
+   *   back to the table's builder once encoded).
+   */
+  constructor(dir: string, kept: (table: string) => boolean = () => false) {
     this.#dir = dir;
+    this.#kept = kept;
   }
 
   write(c: TableChunk): void {
     const encoded = this.#enc.encode(c);
-    this.#chain = this.#chain.then(async () => await this.#append(await encoded));
+    if (!this.#kept(c.schema.name)) recycleChunkArrays(c.schema.name, chunkArrays(c));
+    this.#chain = this.#chain.then(async () => await this.#append(encoded));
     const done = this.#chain;
     this.#inFlight.push(done);
     void done.then(() => this.#inFlight.splice(this.#inFlight.indexOf(done), 1));
   }
 
-  /**
-   * Resolves once at most four chunks wait for the worker (memory stays flat). It waits for
-   * the oldest only: waiting for all of them stopped the replay until the worker was idle, and
-   * left each side idle a quarter of the time.
-   */
+  /** Resolves once at most four chunks' bytes wait to be written (memory stays flat). */
   async ready(): Promise<void> {
     while (this.#inFlight.length > 4) await this.#inFlight[0];
   }
@@ -794,13 +800,27 @@ class TableFiles {
 
   async close(): Promise<void> {
     await this.#chain;
-    for (const e of await this.#enc.end()) await this.#append(e);
+    for (const e of this.#enc.end()) await this.#append(e);
     for (const f of this.#files.values()) {
       f.csv.close();
       f.arrow.close();
       f.parquet.close();
     }
   }
+}
+
+/**
+ * A builder's chunk's typed arrays in column order (a string column's codes), read without
+ * making its strings; none for other chunks (their arrays are not the builder's to reuse).
+ */
+function chunkArrays(c: TableChunk): (Float64Array | Int32Array)[] {
+  if (c.numbers === undefined || c.dict === undefined) return [];
+  const out: (Float64Array | Int32Array)[] = [];
+  c.numbers.forEach((d, i) => {
+    const typed = c.dict![i]?.codes ?? d;
+    if (typed !== undefined) out.push(typed);
+  });
+  return out;
 }
 
 // Asynchronous: a synchronous write of the 300 MB of a 1 GB replay's tables held the replay's

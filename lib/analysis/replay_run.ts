@@ -49,7 +49,8 @@ export interface ReplayRunOptions extends Omit<ReplayOptions, "tables"> {
   /**
    * Every chunk as it comes, after the digest read it (e.g. to write the tables while
    * replaying). A chunk that is kept (not an ops chunk with `keepOps` false) must be left
-   * intact: copy it before transferring its arrays.
+   * intact: copy it before transferring its arrays or giving them back to the table's builder
+   * (`recycleChunkArrays`).
    */
   onChunk?: (chunk: TableChunk) => void;
 }

@@ -114,7 +114,8 @@ export class CsvEncoder {
         rowRoom += coded[i]!.reduce((n, b) => Math.max(n, b.length), 0);
         continue;
       }
-      const data = c.data[i]!;
+      // (A builder's numbers read where its strings are not made: `data` would make them.)
+      const data = c.numbers?.[i] ?? c.data[i]!;
       if (data instanceof Float64Array) {
         kind[i] = F64;
         f64[i] = data;
