@@ -50,7 +50,8 @@ export {
   type TableChunk,
   type TableSchema,
 } from "./table_builder.ts";
-export { ArrowStreamEncoder, chunkStrings, chunkToCsv, CsvEncoder, csvHeader } from "./table_io.ts";
+export { ArrowStreamEncoder, chunkStrings } from "./table_io.ts";
+export { chunkToCsv, CsvEncoder, csvHeader } from "./csv_encoder.ts";
 export {
   addOpsToCalibrator,
   calibrateTrace,

@@ -33,7 +33,7 @@ import { type CostProfile, DEFAULT_COST_PROFILE } from "../cost/mod.ts";
 import { OpsRecorder, type OpsStats } from "./ops_recorder.ts";
 import { ANOMALIES_SCHEMA } from "./replay_tables.ts";
 import type { TableChunk } from "./table_builder.ts";
-import { chunkToCsv, csvHeader } from "./table_io.ts";
+import { chunkToCsv, csvHeader } from "./csv_encoder.ts";
 import { dmaBufSource, Findings, listSource, mismatchSource } from "./_findings.ts";
 
 /** One anomaly of any check. */

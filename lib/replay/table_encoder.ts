@@ -7,7 +7,8 @@
  * @module
  */
 
-import { ArrowStreamEncoder, CsvEncoder } from "./table_io.ts";
+import { ArrowStreamEncoder } from "./table_io.ts";
+import { CsvEncoder } from "./csv_encoder.ts";
 import { ParquetStreamWriter } from "./parquet_writer.ts";
 import { recycleChunkArrays, type TableChunk } from "./table_builder.ts";
 
