@@ -46,6 +46,7 @@ const COMMA = 0x2c;
 const NEWLINE = 0x0a;
 const MINUS = 0x2d;
 const DIGIT_0 = 0x30;
+const DOT = 0x2e;
 /** Room for any number as `String()` prints it ("-1.2345678901234567e-308" is 24). */
 const NUMBER_ROOM = 32;
 
@@ -125,8 +126,12 @@ export class CsvEncoder {
             if (v !== v) break; // NaN: null
             if (Number.isSafeInteger(v)) at = writeInt(buf, at, v);
             else {
-              at = this.#ascii(String(v), at);
-              buf = this.#buf;
+              const end = writeMicros(buf, at, v);
+              if (end >= 0) at = end;
+              else {
+                at = this.#ascii(String(v), at);
+                buf = this.#buf;
+              }
             }
             break;
           }
@@ -180,6 +185,43 @@ const F64 = 0;
 const I32 = 1;
 const CODED = 2;
 const STR = 3;
+
+/**
+ * `v`'s digits at `at` as `String()` writes them, when `v` is the double of a decimal with at
+ * most six fraction digits and 15 significant ones (a trace's timestamp in seconds,
+ * `8.500032`), else nothing; the end, or -1. No string is made: `String()` of each timestamp of a
+ * table was a tenth of its CSV's time, and garbage. Two decimals of at most 15 significant digits
+ * are never the same double, so that decimal, its trailing zeros dropped, is the shortest that
+ * reads back as `v`: `String(v)`, in fixed notation from 1e-6 up.
+ *
+ * @param buf Room for 32 bytes at `at`.
+ * @param at Where the digits go.
+ * @param v A number that is not an integer.
+ * @returns The end of the digits, or -1 (nothing written) for another number.
+ */
+export function writeMicros(buf: Uint8Array, at: number, v: number): number {
+  const a = v < 0 ? -v : v;
+  if (!(a < 1e9)) return -1;
+  const s = Math.round(a * 1e6);
+  // (The division is correctly rounded: the double nearest the decimal s / 10^6.)
+  if (s === 0 || s / 1e6 !== a) return -1;
+  let frac = s % 1e6;
+  if (v < 0) buf[at++] = MINUS;
+  at = writeInt(buf, at, (s - frac) / 1e6);
+  if (frac === 0) return at; // (not reached for a non-integer; kept for any caller)
+  buf[at++] = DOT;
+  let digits = 6;
+  while (frac % 10 === 0) {
+    frac /= 10;
+    --digits;
+  }
+  for (let k = at + digits - 1; k >= at; --k) {
+    const q = (frac / 10) | 0;
+    buf[k] = DIGIT_0 + (frac - q * 10);
+    frac = q;
+  }
+  return at + digits;
+}
 
 /** A safe integer's digits at `at`, as `String()` writes them; the end. */
 function writeInt(buf: Uint8Array, at: number, v: number): number {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { chunkToCsv, CsvEncoder, csvHeader } from "./csv_encoder.ts";
+import { chunkToCsv, CsvEncoder, csvHeader, writeMicros } from "./csv_encoder.ts";
 import type { TableChunk, TableSchema } from "./table_builder.ts";
 
 const SCHEMA: TableSchema = {
@@ -12,6 +12,13 @@ const SCHEMA: TableSchema = {
     { name: "u", kind: "str", doc: "" },
   ],
 };
+
+/** Decimals of at most six fraction digits, as a trace's timestamps are, up to 1e10. */
+const micros = fc.oneof(
+  fc.integer({ min: -(10 ** 15) + 1, max: 10 ** 15 - 1 }).map((s) => s / 1e6),
+  fc.integer({ min: 1, max: 10 ** 16 }).map((s) => s / 1e6),
+  fc.integer({ min: -999, max: 999 }).map((s) => s / 1000),
+);
 
 const text = fc.constantFrom("", "a", "b", "0x1000", "a,b", 'say "hi"', "line\nbreak", "é");
 
@@ -34,6 +41,7 @@ Deno.test("CsvEncoder writes the UTF-8 of the CSV text, numbers as String() prin
     fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
     fc.maxSafeInteger(),
     fc.constantFrom(0, -0, 9, 10, 99, 100, 2 ** 53, -(2 ** 53), 2 ** 53 + 2, 1e21, 1e-7, NaN),
+    micros,
   );
   const str = fc.oneof(text, fc.string({ unit: "binary", maxLength: 12 }));
   const enc = new CsvEncoder(); // one encoder for every chunk: its buffer is reused
@@ -73,4 +81,29 @@ Deno.test("CsvEncoder grows its buffer for a chunk larger than it, and keeps eve
   const bytes = new CsvEncoder().encode(c);
   assert.equal(new TextDecoder().decode(bytes), csvText(c));
   assert.equal(bytes.byteLength, 2 * ("1,".length + 70002 + ",1,\n".length) + "2,a,2,\n".length);
+});
+
+Deno.test("writeMicros: property: the bytes of String(v) for a decimal of six fraction digits, nothing for another number", () => {
+  const buf = new Uint8Array(64);
+  const check = (v: number) => {
+    buf.fill(0xff);
+    const end = writeMicros(buf, 3, v);
+    if (end < 0) {
+      assert.ok(buf.every((b) => b === 0xff), `${v}: nothing written`);
+      return end;
+    }
+    assert.equal(new TextDecoder().decode(buf.subarray(3, end)), String(v), `${v}`);
+    assert.equal(buf[end], 0xff);
+    return end;
+  };
+  fc.assert(fc.property(fc.oneof(micros, fc.double({ noNaN: true })), (v) => void check(v)), {
+    numRuns: 3000,
+  });
+  // Timestamps (and their like) take this path; others fall back to String().
+  for (const v of [8.500032, 0.000001, 0.1, 123.45, -2.5, 999999999.999999, 1e-6 * 7]) {
+    assert.ok(check(v) > 0, `${v} written`);
+  }
+  for (const v of [0.1 + 0.2, 1e-7, 1e9 + 0.5, 1 / 3, 2 ** -30, 1.0000005]) {
+    assert.equal(check(v), -1, `${v} left to String()`);
+  }
 });
