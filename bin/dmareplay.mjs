@@ -12,8 +12,7 @@ const deno = join(root, "node_modules", ".bin", "deno");
 // generation stays in cache) and peaks lower, the same at 1 GB and 10 GB (bench/RESULTS.md).
 const V8_FLAGS = "--v8-flags=--max-semi-space-size=2,--heap-growing-percent=50";
 // glibc's malloc with one arena, large blocks mapped and freed pages given back early: the typed
-// arrays of batches and table chunks, allocated and freed on two threads, otherwise fragment the
-// arenas as a long replay goes on (peaks 12-20 % lower, at 4 GB and 10 GB most; same speed). A
+// arrays of batches and table chunks otherwise fragment the arenas as a long replay goes on (peaks 12-20 % lower, at 4 GB and 10 GB most; same speed). A
 // variable the caller set wins.
 const MALLOC = {
   MALLOC_ARENA_MAX: "1",
