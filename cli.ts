@@ -192,11 +192,10 @@ async function cmdReplay(args: string[]): Promise<number> {
     // The terminal shows the first ten; the summary counts and the table holds every one.
     keepAnomalies: 10,
     tables: (c) => files.write(c),
-    tablesReady: () => files.ready(),
     ...(topology ? { topology } : {}),
     ...(onProgress ? { onProgress } : {}),
   });
-  await files.close();
+  files.close();
   if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
   await Deno.writeTextFile(`${values.out}/summary.json`, JSON.stringify(r.summary, null, 2) + "\n");
   const s = r.summary;
@@ -319,13 +318,11 @@ async function cmdReport(args: string[]): Promise<number> {
       whatIf: p.whatIf,
       keepOps: false,
       keepAnomalies: A.REPORT_ANOMALIES,
-      ...(files !== null
-        ? { onChunk: (c: TableChunk) => files.write(c), tablesReady: () => files.ready() }
-        : {}),
+      ...(files !== null ? { onChunk: (c: TableChunk) => files.write(c) } : {}),
       ...(p.topology ? { topology: p.topology } : {}),
       ...(onProgress ? { onProgress } : {}),
     });
-    await files?.close();
+    files?.close();
     if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
     runs.push(run);
   }
@@ -433,14 +430,13 @@ async function cmdCompare(args: string[]): Promise<number> {
         ...(files !== null
           ? {
             onChunk: (c: TableChunk) => files.write(c),
-            tablesReady: () => files.ready(),
           }
           : {}),
         ...(topology ? { topology } : {}),
         ...(onProgress ? { onProgress } : {}),
       }),
     );
-    await files?.close();
+    files?.close();
     if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
   }
   const [a, b] = runs as [ReplayRun, ReplayRun];
@@ -736,10 +732,12 @@ async function cmdP2p(args: string[]): Promise<number> {
 
 /**
  * Each table's CSV, Arrow IPC stream and Parquet files in one directory, written chunk by
- * chunk: each chunk is encoded as it comes, on this thread, and its bytes written
- * asynchronously while the replay goes on. (On a worker, as WorkerTableEncoder does, a 1 GB
- * replay took 10 % less time and 15 MB more memory: the worker's heap and the chunks on their
- * way, which the 150 MB bound of a replay's peak could not spare.)
+ * chunk: each chunk is encoded as it comes, on this thread, into the encoders' reused buffers,
+ * and written at once. (On a worker, as WorkerTableEncoder does, a 1 GB replay took 9-17 % less
+ * time and 15-25 MB more memory: a Deno worker's own cost and the chunks on their way, which the
+ * 150 MB bound of a replay's peak could not spare. Written asynchronously from copies, the bytes
+ * made a replay 5-7 % slower: the copies, and the promises holding them, made V8 collect its
+ * old generation 88 times a GB instead of 53.)
  */
 class TableFiles {
   readonly #dir: string;
@@ -748,10 +746,7 @@ class TableFiles {
     string,
     { csv: Deno.FsFile; arrow: Deno.FsFile; parquet: Deno.FsFile }
   >();
-  readonly #enc = new TableEncoder();
-  #chain: Promise<void> = Promise.resolve();
-  /** Each chunk's bytes still being written: resolved once written (oldest first). */
-  readonly #inFlight: Promise<void>[] = [];
+  readonly #enc = new TableEncoder({ reuse: true });
 
   /**
    * @param dir The directory.
@@ -764,21 +759,12 @@ class TableFiles {
   }
 
   write(c: TableChunk): void {
-    const encoded = this.#enc.encode(c);
+    this.#append(this.#enc.encode(c));
     if (!this.#kept(c.schema.name)) recycleChunkArrays(c.schema.name, chunkArrays(c));
-    this.#chain = this.#chain.then(async () => await this.#append(encoded));
-    const done = this.#chain;
-    this.#inFlight.push(done);
-    void done.then(() => this.#inFlight.splice(this.#inFlight.indexOf(done), 1));
   }
 
-  /** Resolves once at most four chunks' bytes wait to be written (memory stays flat). */
-  async ready(): Promise<void> {
-    while (this.#inFlight.length > 4) await this.#inFlight[0];
-  }
-
-  /** Write a chunk's bytes: asynchronous writes, so that the replay goes on meanwhile. */
-  async #append(e: EncodedChunk): Promise<void> {
+  /** Write a chunk's bytes (views of the encoder's buffers: before its next call). */
+  #append(e: EncodedChunk): void {
     let f = this.#files.get(e.table);
     if (f === undefined) {
       const opts = { write: true, create: true, truncate: true };
@@ -789,18 +775,17 @@ class TableFiles {
       };
       this.#files.set(e.table, f);
     }
-    await writeAll(f.csv, e.csv);
-    await writeAll(f.arrow, e.arrow);
-    await writeAll(f.parquet, e.parquet);
+    writeAll(f.csv, e.csv);
+    writeAll(f.arrow, e.arrow);
+    writeAll(f.parquet, e.parquet);
   }
 
   names(): string[] {
     return [...this.#files.keys()];
   }
 
-  async close(): Promise<void> {
-    await this.#chain;
-    for (const e of this.#enc.end()) await this.#append(e);
+  close(): void {
+    for (const e of this.#enc.end()) this.#append(e);
     for (const f of this.#files.values()) {
       f.csv.close();
       f.arrow.close();
@@ -823,11 +808,9 @@ function chunkArrays(c: TableChunk): (Float64Array | Int32Array)[] {
   return out;
 }
 
-// Asynchronous: a synchronous write of the 300 MB of a 1 GB replay's tables held the replay's
-// thread 3 % of its time.
-async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+function writeAll(f: Deno.FsFile, bytes: Uint8Array): void {
   let off = 0;
-  while (off < bytes.byteLength) off += await f.write(bytes.subarray(off));
+  while (off < bytes.byteLength) off += f.writeSync(bytes.subarray(off));
 }
 
 /** The what-if of `--whatif FILE` and the `--whatif-*` flags (applied after the file's). */

@@ -69,13 +69,24 @@ const NUMBER_ROOM = 32;
 export class CsvEncoder {
   #buf = new Uint8Array(1 << 16);
   readonly #text = new TextEncoder();
+  readonly #reuse: boolean;
+
+  /**
+   * An encoder.
+   *
+   * @param options `reuse`: each call's bytes are a view of the encoder's buffer, valid until
+   *   its next call (no copy; for a caller that writes them out at once). Default: a copy.
+   */
+  constructor(options: { reuse?: boolean } = {}) {
+    this.#reuse = options.reuse ?? false;
+  }
 
   /**
    * A chunk's rows as CSV bytes.
    *
    * @param c The chunk.
    * @param header Whether the table's header line comes first.
-   * @returns The bytes (the caller's: a copy, not a view of the encoder's buffer).
+   * @returns The bytes (the caller's copy; with `reuse`, a view valid until the next call).
    */
   encode(c: TableChunk, header = false): Uint8Array {
     const cols = c.schema.columns;
@@ -155,7 +166,7 @@ export class CsvEncoder {
       }
       buf[at++] = NEWLINE;
     }
-    return this.#buf.slice(0, at);
+    return this.#reuse ? this.#buf.subarray(0, at) : this.#buf.slice(0, at);
   }
 
   /** Room for `n` more bytes after the first `at`. */

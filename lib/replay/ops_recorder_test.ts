@@ -7,6 +7,7 @@ import {
   OPS_SCHEMA,
   type ReplayOptions,
   replayTrace,
+  TableBuilder,
   type TableChunk,
   TableEncoder,
   WorkerTableEncoder,
@@ -328,4 +329,42 @@ Deno.test("WorkerTableEncoder answers a chunk it cannot encode with an error, th
   assert.equal(good.table, chunks[0]!.schema.name);
   assert.ok(good.csv.length > 0);
   await w.end();
+});
+
+Deno.test("TableEncoder with reuse: the bytes of copies, as views of kept buffers valid until the next call", () => {
+  const a = {
+    name: "a",
+    columns: [{ name: "x", kind: "f64" as const, doc: "" }, {
+      name: "s",
+      kind: "str" as const,
+      doc: "",
+    }],
+  };
+  const b = { name: "b", columns: [{ name: "i", kind: "i32" as const, doc: "" }] };
+  const chunks: TableChunk[] = [];
+  const ta = new TableBuilder(a, (c) => chunks.push(c), 3);
+  const tb = new TableBuilder(b, (c) => chunks.push(c), 2);
+  for (let r = 0; r < 10; ++r) {
+    const row = ta.addRow();
+    ta.setNum(0, row, r % 4 === 0 ? NaN : r + 0.25);
+    ta.setStr(1, row, ["p", "q,r", ""][r % 3]!);
+    if (r % 2 === 0) tb.setNum(0, tb.addRow(), -r);
+  }
+  ta.flush();
+  tb.flush();
+  assert.ok(chunks.length >= 6);
+  const copies = new TableEncoder();
+  const views = new TableEncoder({ reuse: true });
+  const bytes = (
+    e: { table: string; csv: Uint8Array; arrow: Uint8Array; parquet: Uint8Array },
+  ) => [e.table, [...e.csv], [...e.arrow], [...e.parquet]];
+  const buffers = new Map<string, ArrayBufferLike[]>();
+  for (const c of chunks) {
+    const e = views.encode(c);
+    assert.deepEqual(bytes(e), bytes(copies.encode(c)));
+    buffers.set(c.schema.name, [...(buffers.get(c.schema.name) ?? []), e.arrow.buffer]);
+  }
+  assert.deepEqual(views.end().map(bytes), copies.end().map(bytes));
+  // No copy: a table's Arrow bytes are views of one buffer, chunk after chunk.
+  for (const [, bs] of buffers) assert.ok(bs.length > 1 && bs.every((x) => x === bs[0]));
 });

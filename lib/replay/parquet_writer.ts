@@ -104,14 +104,18 @@ export class ParquetStreamWriter {
   #i32 = new Int32Array(0);
   #levels = new Uint8Array(0);
   readonly #stat = new DataView(new ArrayBuffer(8));
+  readonly #reuse: boolean;
 
   /**
    * A writer of one file.
    *
    * @param schema The table.
+   * @param options `reuse`: each call's bytes are a view of the writer's buffer, valid until its
+   *   next call (no copy). Default: a copy.
    */
-  constructor(schema: TableSchema) {
+  constructor(schema: TableSchema, options: { reuse?: boolean } = {}) {
     this.#schema = schema;
+    this.#reuse = options.reuse ?? false;
   }
 
   /**
@@ -199,9 +203,9 @@ export class ParquetStreamWriter {
     return this.#take();
   }
 
-  /** The row group's bytes, copied out of the kept buffer. */
+  /** The row group's bytes, copied out of the kept buffer (or a view of it, with `reuse`). */
   #take(): Uint8Array {
-    const bytes = this.#out.view().slice();
+    const bytes = this.#reuse ? this.#out.view() : this.#out.view().slice();
     this.#offset += bytes.length;
     return bytes;
   }

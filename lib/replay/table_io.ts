@@ -204,14 +204,18 @@ export class ArrowStreamEncoder {
   readonly #arrowSchema: Schema;
   readonly #sink = new KeptSink();
   #started = false;
+  readonly #reuse: boolean;
 
   /**
    * An encoder for one table.
    *
    * @param schema The table.
+   * @param options `reuse`: each call's bytes are a view of the encoder's buffer, valid until
+   *   its next call (no copy). Default: a copy.
    */
-  constructor(schema: TableSchema) {
+  constructor(schema: TableSchema, options: { reuse?: boolean } = {}) {
     this.#schema = schema;
+    this.#reuse = options.reuse ?? false;
     let dictionaryId = 0;
     this.#arrowSchema = {
       version: Version.V5,
@@ -273,7 +277,8 @@ export class ArrowStreamEncoder {
     }, { sink });
     this.#started = true;
     // Never the end-of-stream marker the encoder writes last.
-    return sink.buf.slice(0, sink.at - EOS.byteLength);
+    const end = sink.at - EOS.byteLength;
+    return this.#reuse ? sink.buf.subarray(0, end) : sink.buf.slice(0, end);
   }
 
   /**
