@@ -7,7 +7,7 @@
 // (its 51 876 IOVA mismatches), the peak of the whole run.
 
 import type { ReplayAnomaly } from "./replay.ts";
-import type { IovaMismatch } from "./iova_replay.ts";
+import type { IovaMismatches } from "./_iova_mismatches.ts";
 import type { DmaBufAnomaly } from "../model/dmabuf/mod.ts";
 
 /** A check's findings: how many, the line of each, and each one as an anomaly. */
@@ -26,12 +26,12 @@ export function listSource(list: readonly ReplayAnomaly[]): FindingSource {
 }
 
 /** The IOVA allocator's mismatches (`IOMMU_IOVA_MISMATCH`), messages built when read. */
-export function mismatchSource(list: readonly IovaMismatch[]): FindingSource {
+export function mismatchSource(list: IovaMismatches): FindingSource {
   return {
     n: list.length,
-    line: (i) => list[i]!.line,
+    line: (i) => list.lineAt(i),
     anomaly: (i) => {
-      const m = list[i]!;
+      const m = list.at(i);
       const model = m.predictedPfn > 0
         ? `0x${(m.predictedPfn * 4096).toString(16)}`
         : "another one";

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { dmaBufSource, Findings, listSource, mismatchSource } from "./_findings.ts";
 import type { ReplayAnomaly } from "./replay.ts";
+import { IovaMismatches } from "./_iova_mismatches.ts";
 
 const anomaly = (code: string, line: number, tag: number): ReplayAnomaly => ({
   code,
@@ -86,10 +87,10 @@ Deno.test("findings: none give one empty part and empty counts", () => {
 });
 
 Deno.test("findings: IOVA mismatches and dma-buf findings are built when read", () => {
-  const m = mismatchSource([
-    { line: 9, device: "0000:00:02.0", actualPfn: 0xfff60, predictedPfn: 0xfff20 },
-    { line: 3, device: "0000:00:02.0", actualPfn: 0x10, predictedPfn: -1 },
-  ]);
+  const list = new IovaMismatches();
+  list.push({ line: 9, device: "0000:00:02.0", actualPfn: 0xfff60, predictedPfn: 0xfff20 });
+  list.push({ line: 3, device: "0000:00:02.0", actualPfn: 0x10, predictedPfn: -1 });
+  const m = mismatchSource(list);
   const devices: number[] = [];
   const d = dmaBufSource(
     [
@@ -120,4 +121,28 @@ Deno.test("findings: IOVA mismatches and dma-buf findings are built when read", 
     },
     { code: "DMABUF_OP_AFTER_RELEASE", line: 0, related: [], device: "", message: "y" },
   ]);
+});
+
+Deno.test("IovaMismatches: property: what was pushed, in order, past its first capacity", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          line: fc.integer({ min: 1, max: 2 ** 40 }),
+          device: fc.constantFrom("0000:00:02.0", "0000:00:03.0", "0000:65:00.0"),
+          actualPfn: fc.integer({ min: 0, max: 2 ** 40 }),
+          predictedPfn: fc.integer({ min: -1, max: 2 ** 40 }),
+        }),
+        { maxLength: 300 },
+      ),
+      (ms) => {
+        const list = new IovaMismatches();
+        for (const m of ms) list.push(m);
+        assert.equal(list.length, ms.length);
+        assert.deepEqual(ms.map((_, i) => list.at(i)), ms.map((m) => ({ ...m })));
+        assert.deepEqual(ms.map((_, i) => list.lineAt(i)), ms.map((m) => m.line));
+      },
+    ),
+    { numRuns: 50 },
+  );
 });

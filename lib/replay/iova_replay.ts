@@ -21,6 +21,7 @@
  */
 
 import { ExporterIovas } from "./_exporter_iovas.ts";
+import { IovaMismatches } from "./_iova_mismatches.ts";
 import { PfnMap } from "./_pfn_map.ts";
 import { PerCpu } from "./_per_cpu.ts";
 import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, pfnAt, u64At } from "../ingest/mod.ts";
@@ -172,7 +173,7 @@ export class IovaReplay {
   /** Per CPU: an iommu:unmap whose device waits for the dma_unmap_page after it. */
   readonly #unmapWaiting = new PerCpu<UnmapOp>();
   /** Mismatches no known cause explains: `IOMMU_IOVA_MISMATCH`. */
-  readonly mismatches: IovaMismatch[] = [];
+  readonly mismatches: IovaMismatches = new IovaMismatches();
   /** Mismatches explained: lazy flush timing, interrupt ordering, warm-up. */
   readonly explained = { lazyFlushTiming: 0, interruptOrder: 0, warmUp: 0 };
   #peak = 0;

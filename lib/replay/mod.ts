@@ -25,6 +25,7 @@ export {
   replayTrace,
 } from "./replay.ts";
 export { type IovaMismatch, IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
+export { IovaMismatches } from "./_iova_mismatches.ts";
 export { type P2pAnomaly, P2pCheck } from "./p2p_check.ts";
 export { feedDmaDebug } from "./dma_debug_events.ts";
 export {
