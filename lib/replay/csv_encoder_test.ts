@@ -1,17 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { chunkToCsv, CsvEncoder, csvHeader, writeMicros } from "./csv_encoder.ts";
-import type { TableChunk, TableSchema } from "./table_builder.ts";
-
-const SCHEMA: TableSchema = {
-  name: "t",
-  columns: [
-    { name: "x", kind: "f64", doc: "" },
-    { name: "s", kind: "str", doc: "" },
-    { name: "i", kind: "i32", doc: "" },
-    { name: "u", kind: "str", doc: "" },
-  ],
-};
+import type { TableChunk } from "./table_builder.ts";
+import { SCHEMA, text } from "./_table_test_util.ts";
 
 /** Decimals of at most six fraction digits, as a trace's timestamps are, up to 1e10. */
 const micros = fc.oneof(
@@ -19,8 +10,6 @@ const micros = fc.oneof(
   fc.integer({ min: 1, max: 10 ** 16 }).map((s) => s / 1e6),
   fc.integer({ min: -999, max: 999 }).map((s) => s / 1000),
 );
-
-const text = fc.constantFrom("", "a", "b", "0x1000", "a,b", 'say "hi"', "line\nbreak", "é");
 
 /** CSV as RFC 4180 and `String()` write it, field by field: the oracle of the byte encoder. */
 function csvText(c: TableChunk): string {

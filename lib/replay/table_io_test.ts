@@ -14,16 +14,7 @@ import {
 import { ArrowStreamEncoder } from "./table_io.ts";
 import { chunkToCsv } from "./csv_encoder.ts";
 import { TableBuilder, type TableChunk, type TableSchema } from "./table_builder.ts";
-
-const SCHEMA: TableSchema = {
-  name: "t",
-  columns: [
-    { name: "x", kind: "f64", doc: "" },
-    { name: "s", kind: "str", doc: "" },
-    { name: "i", kind: "i32", doc: "" },
-    { name: "u", kind: "str", doc: "" },
-  ],
-};
+import { SCHEMA, text } from "./_table_test_util.ts";
 
 /** The chunks a builder makes of `rows` (each string set once or twice, the last one wins). */
 function build(rows: [number, string, string, string | null][], chunkRows: number): TableChunk[] {
@@ -44,8 +35,6 @@ function build(rows: [number, string, string, string | null][], chunkRows: numbe
 
 /** The same chunk with its strings only (as a chunk from elsewhere than a builder comes). */
 const plain = (c: TableChunk): TableChunk => ({ schema: c.schema, n: c.n, data: c.data });
-
-const text = fc.constantFrom("", "a", "b", "0x1000", "a,b", 'say "hi"', "line\nbreak", "é");
 
 Deno.test("TableBuilder codes its string columns, and CSV and Arrow from the codes equal those from the strings", () => {
   fc.assert(
