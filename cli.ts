@@ -767,17 +767,17 @@ class TableFiles {
   #append(e: EncodedChunk): void {
     let f = this.#files.get(e.table);
     if (f === undefined) {
-      const opts = { write: true, create: true, truncate: true };
+      const path = (ext: string) => `${this.#dir}/${e.table}.${ext}`;
       f = {
-        csv: Deno.openSync(`${this.#dir}/${e.table}.csv`, opts),
-        arrow: Deno.openSync(`${this.#dir}/${e.table}.arrow`, opts),
-        parquet: Deno.openSync(`${this.#dir}/${e.table}.parquet`, opts),
+        csv: openOut(path("csv")),
+        arrow: openOut(path("arrow")),
+        parquet: openOut(path("parquet")),
       };
       this.#files.set(e.table, f);
     }
-    writeAll(f.csv, e.csv);
-    writeAll(f.arrow, e.arrow);
-    writeAll(f.parquet, e.parquet);
+    writeAll(f.csv, e.csv, `${this.#dir}/${e.table}.csv`);
+    writeAll(f.arrow, e.arrow, `${this.#dir}/${e.table}.arrow`);
+    writeAll(f.parquet, e.parquet, `${this.#dir}/${e.table}.parquet`);
   }
 
   names(): string[] {
@@ -808,9 +808,22 @@ function chunkArrays(c: TableChunk): (Float64Array | Int32Array)[] {
   return out;
 }
 
-function writeAll(f: Deno.FsFile, bytes: Uint8Array): void {
+/** An output file, created or emptied; a failure names the file (exit 1, not a stack). */
+function openOut(path: string): Deno.FsFile {
+  try {
+    return Deno.openSync(path, { write: true, create: true, truncate: true });
+  } catch (e) {
+    throw new OutputError(`Cannot write "${path}": ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function writeAll(f: Deno.FsFile, bytes: Uint8Array, path: string): void {
   let off = 0;
-  while (off < bytes.byteLength) off += f.writeSync(bytes.subarray(off));
+  try {
+    while (off < bytes.byteLength) off += f.writeSync(bytes.subarray(off));
+  } catch (e) {
+    throw new OutputError(`Cannot write "${path}": ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** The what-if of `--whatif FILE` and the `--whatif-*` flags (applied after the file's). */
@@ -874,6 +887,8 @@ async function loadCostProfile(path: string | undefined): Promise<CostProfile> {
 class UsageError extends Error {}
 /** The input files had errors (exit 1). */
 class InputError extends Error {}
+/** An output could not be written (exit 1). */
+class OutputError extends Error {}
 
 async function openInput(path: string): Promise<ReadableStream<Uint8Array>> {
   if (path === "-") return Deno.stdin.readable;
@@ -1264,6 +1279,12 @@ async function main(argv: string[]): Promise<number> {
     ) {
       console.error(`dmareplay: ${e.message}\nRun "dmareplay --help" for usage.`);
       return 2;
+    }
+    // A file that cannot be written (the output directory, a table, the summary): the message,
+    // which names it, not a stack.
+    if (e instanceof OutputError || Object.values(Deno.errors).some((k) => e instanceof k)) {
+      console.error(`dmareplay: ${(e as Error).message}`);
+      return 1;
     }
     throw e;
   }

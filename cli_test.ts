@@ -172,6 +172,23 @@ Deno.test("dmareplay replay writes summary.json and anomalies.csv; --out is requ
   assert.equal((await run(["replay", "-", "--out", out, "--revision", "v9-2030"], trace)).code, 2);
 });
 
+Deno.test("dmareplay replay and report exit 1 naming an output they cannot write, with no stack", async () => {
+  const trace =
+    "  dd-1 [000] .....  1.000001: dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 phys_addr=2d15000 attrs=\n";
+  const out = await Deno.makeTempDir();
+  await Deno.mkdir(`${out}/ops.csv`); // a directory where the table's file goes
+  for (const command of ["replay", "report"]) {
+    const r = await run([command, "-", "--out", out], trace);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, new RegExp(`^dmareplay: Cannot write "${out}/ops\\.csv": `));
+    assert.doesNotMatch(r.err, /\n\s+at /); // no stack trace
+  }
+  const file = await Deno.makeTempFile();
+  const r = await run(["replay", "-", "--out", `${file}/x`], trace);
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.err, /^dmareplay: .*Not a directory.*\/x/);
+});
+
 Deno.test("dmareplay replay of a shared capture with its topology finds no anomaly", async () => {
   const file = new URL("../shared/captures/a_strict-6.12.trace.gz", import.meta.url).pathname;
   if (!(await Deno.stat(file).then(() => true, () => false))) return;
