@@ -14,7 +14,7 @@
  * @module
  */
 
-import * as zlib from "node:zlib";
+import { zstdPage } from "./_zstd_pages.ts";
 import { Bytes, MAX_RLE_BITS, writeRleHybrid } from "./_parquet_encoding.ts";
 import { T_BINARY, T_I32, T_STRUCT, ThriftWriter } from "./_thrift_compact.ts";
 import type { TableChunk, TableSchema } from "./table_builder.ts";
@@ -34,13 +34,6 @@ const PAGE_DATA = 0;
 const PAGE_DICTIONARY = 2;
 
 const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // "PAR1"
-/** node:zlib's zstd (Deno has it; the Node 20 types this project pins predate it). */
-const { zstdCompressSync, constants } = zlib as unknown as {
-  zstdCompressSync(input: Uint8Array, options: { params: Record<number, number> }): Uint8Array;
-  constants: { ZSTD_c_compressionLevel: number };
-};
-/** zstd level 1, as the Rust writer's default. */
-const ZSTD_OPTIONS = { params: { [constants.ZSTD_c_compressionLevel]: 1 } };
 /** Widest dictionary index written. */
 const MAX_INDEX_BITS = MAX_RLE_BITS;
 const TEXT = new TextEncoder();
@@ -374,7 +367,7 @@ export class ParquetStreamWriter {
   /** The page body now in #page as a data page; its sizes with the header (raw, compressed). */
   #dataPage(numValues: number, encoding: number): [number, number] {
     const body = this.#page.view();
-    const packed = zstdCompressSync(body, ZSTD_OPTIONS);
+    const packed = zstdPage(body);
     const w = this.#thrift;
     w.reset();
     w.begin(); // PageHeader
@@ -394,7 +387,7 @@ export class ParquetStreamWriter {
   /** The values now in #page as a dictionary page. */
   #dictionaryPage(numValues: number): [number, number] {
     const body = this.#page.view();
-    const packed = zstdCompressSync(body, ZSTD_OPTIONS);
+    const packed = zstdPage(body);
     const w = this.#thrift;
     w.reset();
     w.begin();
