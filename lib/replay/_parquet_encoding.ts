@@ -1,5 +1,5 @@
-// Byte-level pieces of the Parquet writer (parquet_writer.ts): a kept, growing byte buffer and
-// the RLE / bit-packing hybrid encoding of definition levels and dictionary indices, written from
+// Byte-level pieces of the Parquet writer (parquet_writer.ts): a kept, growing byte buffer (the
+// Arrow stream's sink is one too) and the RLE / bit-packing hybrid encoding of definition levels and dictionary indices, written from
 // parquet-format's Encodings.md.
 
 /** Widest value the bit packer takes (its 32-bit accumulator holds 7 + 24 bits). */

@@ -18,6 +18,7 @@ import { zstdPage } from "./_zstd_pages.ts";
 import { Bytes, MAX_RLE_BITS, writeRleHybrid } from "./_parquet_encoding.ts";
 import { T_BINARY, T_I32, T_STRUCT, ThriftWriter } from "./_thrift_compact.ts";
 import type { TableChunk, TableSchema } from "./table_builder.ts";
+import { firstUseDictionary } from "./_first_use.ts";
 
 // parquet.thrift enums.
 const TYPE_INT32 = 1;
@@ -294,34 +295,7 @@ export class ParquetStreamWriter {
   #strings(c: TableChunk, i: number, name: string): ColumnChunkInfo {
     const n = c.n;
     const indices = this.#i32;
-    const values: string[] = [];
-    const d = c.dict?.[i];
-    if (d !== undefined) {
-      // The chunk's codes hold values no row may use (the "" each column starts with).
-      const remap = new Int32Array(d.values.length).fill(-1);
-      for (let r = 0; r < n; ++r) {
-        const code = d.codes[r]!;
-        let k = remap[code]!;
-        if (k < 0) {
-          k = remap[code] = values.length;
-          values.push(d.values[code]!);
-        }
-        indices[r] = k;
-      }
-    } else {
-      const strs = c.data[i] as readonly string[];
-      const seen = new Map<string, number>();
-      for (let r = 0; r < n; ++r) {
-        const s = strs[r]!;
-        let k = seen.get(s);
-        if (k === undefined) {
-          k = values.length;
-          seen.set(s, k);
-          values.push(s);
-        }
-        indices[r] = k;
-      }
-    }
+    const values = firstUseDictionary(c, i, indices);
     if (values.length > 1 << MAX_INDEX_BITS) {
       throw new RangeError(
         `Cannot write Parquet column "${name}": ${values.length} distinct strings in one chunk (at most ${

@@ -23,6 +23,8 @@ import { encodeIPC } from "@uwdata/flechette/src/encode/encode-ipc.js";
 // @ts-types="@uwdata/flechette/dist/types/encode/sink.d.ts"
 import type { Sink } from "@uwdata/flechette/src/encode/sink.js";
 import type { TableChunk, TableSchema } from "./table_builder.ts";
+import { firstUseDictionary } from "./_first_use.ts";
+import { Bytes } from "./_parquet_encoding.ts";
 
 /**
  * Column `i` of a chunk as strings (from its codes when the chunk carries them).
@@ -37,45 +39,6 @@ export function chunkStrings(c: TableChunk, i: number): readonly string[] {
   const out = new Array<string>(c.n);
   for (let r = 0; r < c.n; ++r) out[r] = d.values[d.codes[r]!]!;
   return out;
-}
-
-/**
- * A chunk's dictionary values in the order the rows first use them (a chunk's values list may
- * hold one no row uses, the "" every column starts with), as codes into that list.
- */
-function firstUseOrder(d: { codes: Int32Array; values: readonly string[] }, n: number) {
-  const remap = new Int32Array(d.values.length).fill(-1);
-  const values: string[] = [];
-  // Padded to 8 bytes, as flechette's builders pad theirs (the same bytes out).
-  const codes = new Int32Array(n + (n & 1));
-  for (let r = 0; r < n; ++r) {
-    const c = d.codes[r]!;
-    let k = remap[c]!;
-    if (k < 0) {
-      k = remap[c] = values.length;
-      values.push(d.values[c]!);
-    }
-    codes[r] = k;
-  }
-  return { codes, values };
-}
-
-/** Strings as codes into their distinct values, in order of first appearance. */
-function codesOfStrings(strs: readonly string[], n: number) {
-  const seen = new Map<string, number>();
-  const values: string[] = [];
-  const codes = new Int32Array(n + (n & 1));
-  for (let r = 0; r < n; ++r) {
-    const s = strs[r]!;
-    let k = seen.get(s);
-    if (k === undefined) {
-      k = values.length;
-      seen.set(s, k);
-      values.push(s);
-    }
-    codes[r] = k;
-  }
-  return { codes, values };
 }
 
 /** A record batch's field nodes and buffers, as flechette's IPC encoder takes them. */
@@ -142,33 +105,19 @@ function float64Buffers(f: Float64Array, n: number) {
 }
 
 /** An IPC byte sink writing into one kept, growing buffer. */
-class KeptSink implements Sink {
-  buf = new Uint8Array(1 << 16);
-  at = 0;
-
+class KeptSink extends Bytes implements Sink {
   write(bytes: Uint8Array): void {
-    this.#room(bytes.length);
-    this.buf.set(bytes, this.at);
-    this.at += bytes.length;
+    this.set(bytes);
   }
 
   pad(byteCount: number): void {
-    this.#room(byteCount);
+    this.room(byteCount);
     this.buf.fill(0, this.at, this.at + byteCount);
     this.at += byteCount;
   }
 
   finish(): null {
     return null;
-  }
-
-  #room(n: number): void {
-    if (this.at + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.at + n) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.buf.subarray(0, this.at));
-    this.buf = grown;
   }
 }
 
@@ -246,14 +195,13 @@ export class ArrowStreamEncoder {
     const dictionaries: { id: number; isDelta: boolean; data: BatchAssembly }[] = [];
     this.#schema.columns.forEach((s, i) => {
       if (s.kind === "str") {
-        const coded = c.dict?.[i];
-        const o = coded !== undefined
-          ? firstUseOrder(coded, n)
-          : codesOfStrings(c.data[i] as readonly string[], n);
-        dictionaries.push({ id: dictionaries.length, isDelta: false, data: utf8Batch(o.values) });
+        // Padded to 8 bytes, as flechette's builders pad theirs (the same bytes out).
+        const codes = new Int32Array(n + (n & 1));
+        const values = firstUseDictionary(c, i, codes);
+        dictionaries.push({ id: dictionaries.length, isDelta: false, data: utf8Batch(values) });
         record.node(n, 0);
         record.buffer(NO_BYTES);
-        record.buffer(o.codes);
+        record.buffer(codes);
         return;
       }
       const numbers = (c.numbers?.[i] ?? c.data[i]) as Int32Array | Float64Array;
