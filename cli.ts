@@ -32,6 +32,7 @@ import { type CostProfile, DEFAULT_COST_PROFILE, validateCostProfile } from "./l
 import { REVISION_NAMES } from "./lib/revisions/mod.ts";
 import {
   calibrateTrace,
+  chunkArrays,
   type EncodedChunk,
   recycleChunkArrays,
   replayTrace,
@@ -760,7 +761,10 @@ class TableFiles {
 
   write(c: TableChunk): void {
     this.#append(this.#enc.encode(c));
-    if (!this.#kept(c.schema.name)) recycleChunkArrays(c.schema.name, chunkArrays(c));
+    // (Only a builder's arrays go back to it: a chunk made elsewhere has no numbers.)
+    if (!this.#kept(c.schema.name) && c.numbers !== undefined) {
+      recycleChunkArrays(c.schema.name, chunkArrays(c));
+    }
   }
 
   /** Write a chunk's bytes (views of the encoder's buffers: before its next call). */
@@ -792,20 +796,6 @@ class TableFiles {
       f.parquet.close();
     }
   }
-}
-
-/**
- * A builder's chunk's typed arrays in column order (a string column's codes), read without
- * making its strings; none for other chunks (their arrays are not the builder's to reuse).
- */
-function chunkArrays(c: TableChunk): (Float64Array | Int32Array)[] {
-  if (c.numbers === undefined || c.dict === undefined) return [];
-  const out: (Float64Array | Int32Array)[] = [];
-  c.numbers.forEach((d, i) => {
-    const typed = c.dict![i]?.codes ?? d;
-    if (typed !== undefined) out.push(typed);
-  });
-  return out;
 }
 
 /** An output file, created or emptied; a failure names the file (exit 1, not a stack). */

@@ -7,7 +7,7 @@
 // encoded and answered synchronously, so the replies keep the order of the requests.
 
 import { TableEncoder } from "./table_encoder.ts";
-import type { TableChunk } from "./table_builder.ts";
+import { chunkArrays, type TableChunk } from "./table_builder.ts";
 
 type Request = { kind: "chunk"; chunk: TableChunk } | { kind: "end" };
 
@@ -26,14 +26,7 @@ self_.onmessage = (e) => {
     );
     // The chunk's typed arrays go back too (encoded, they are no longer read here), for the
     // table's next chunks.
-    const back: (Float64Array | Int32Array)[] = [];
-    if (request.kind === "chunk") {
-      const c = request.chunk;
-      c.data.forEach((d, i) => {
-        const typed = c.dict?.[i]?.codes ?? (Array.isArray(d) ? undefined : d);
-        if (typed !== undefined) back.push(typed);
-      });
-    }
+    const back = request.kind === "chunk" ? chunkArrays(request.chunk) : [];
     for (const d of back) transfer.add(d.buffer as ArrayBuffer);
     self_.postMessage({ out, back }, [...transfer]);
   } catch (err) {

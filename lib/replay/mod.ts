@@ -41,6 +41,7 @@ export {
   TIMELINE_SCHEMA,
 } from "./replay_tables.ts";
 export {
+  chunkArrays,
   type ChunkDictionary,
   chunkRows,
   type ColumnData,

@@ -69,6 +69,32 @@ export function recycleChunkArrays(table: string, arrays: (Float64Array | Int32A
   POOL.set(key, list);
 }
 
+/**
+ * A chunk's typed arrays in column order (a string column's codes), as
+ * {@linkcode recycleChunkArrays} takes them; a builder's chunk is read without making its
+ * strings.
+ *
+ * @param c The chunk.
+ * @returns Its number columns and the codes of its coded string columns.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chunkArrays } from "./mod.ts";
+ * const schema = { name: "t", columns: [{ name: "x", kind: "i32" as const, doc: "" }, { name: "s", kind: "str" as const, doc: "" }] };
+ * const x = new Int32Array([1]);
+ * assert.deepEqual(chunkArrays({ schema, n: 1, data: [x, ["a"]] }), [x]);
+ * ```
+ */
+export function chunkArrays(c: TableChunk): (Float64Array | Int32Array)[] {
+  const out: (Float64Array | Int32Array)[] = [];
+  for (let i = 0; i < c.schema.columns.length; ++i) {
+    const a = c.dict?.[i]?.codes ?? (c.numbers !== undefined ? c.numbers[i] : c.data[i]);
+    if (a !== undefined && !Array.isArray(a)) out.push(a as Float64Array | Int32Array);
+  }
+  return out;
+}
+
 /** A string column of a chunk as codes into the chunk's distinct values. */
 export interface ChunkDictionary {
   /** Per row, the index of its value in `values`. */

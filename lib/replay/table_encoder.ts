@@ -11,7 +11,7 @@
 import { ArrowStreamEncoder } from "./table_io.ts";
 import { CsvEncoder } from "./csv_encoder.ts";
 import { ParquetStreamWriter } from "./parquet_writer.ts";
-import { recycleChunkArrays, type TableChunk } from "./table_builder.ts";
+import { chunkArrays, recycleChunkArrays, type TableChunk } from "./table_builder.ts";
 
 /** One chunk's bytes, to append to its table's files. */
 export interface EncodedChunk {
@@ -155,11 +155,7 @@ export class WorkerTableEncoder {
         : numbers.map((d) => d ?? []),
       dict: c.dict,
     };
-    const transfer: ArrayBuffer[] = [];
-    wire.data.forEach((d, i) => {
-      const typed = wire.dict?.[i]?.codes ?? (Array.isArray(d) ? undefined : d);
-      if (typed !== undefined) transfer.push(typed.buffer as ArrayBuffer);
-    });
+    const transfer = chunkArrays(wire).map((a) => a.buffer as ArrayBuffer);
     const done = new Promise<EncodedChunk[]>((res, rej) => this.#waiting.push({ res, rej }));
     this.#w.postMessage({ kind: "chunk", chunk: wire }, transfer);
     return (await done)[0]!;
