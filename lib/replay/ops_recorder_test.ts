@@ -368,3 +368,32 @@ Deno.test("TableEncoder with reuse: the bytes of copies, as views of kept buffer
   // No copy: a table's Arrow bytes are views of one buffer, chunk after chunk.
   for (const [, bs] of buffers) assert.ok(bs.length > 1 && bs.every((x) => x === bs[0]));
 });
+
+Deno.test("tablesReady holds the replay back until the sink says it is ready", async () => {
+  const text = Array.from({ length: 40 }, (_, k) =>
+    l(
+      `1.${String(k + 1).padStart(6, "0")}`,
+      `dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=${
+        (0x1000 * (k + 1)).toString(16)
+      } size=4096 phys_addr=2d15000 attrs=`,
+    )).join("\n") + "\n";
+  let calls = 0;
+  let release = () => {};
+  let done = false;
+  const replay = replayTrace(new Blob([text]).stream(), {
+    tables: () => {},
+    tablesReady: () => {
+      ++calls;
+      return new Promise<void>((r) => (release = r));
+    },
+  }).then(() => (done = true));
+  while (calls === 0) await new Promise((r) => setTimeout(r, 1));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(done, false); // waiting for the sink
+  while (!done) {
+    release();
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await replay;
+  assert.ok(calls >= 2); // after the batch, and before the anomalies table
+});
