@@ -7,7 +7,7 @@
 // (its 51 876 IOVA mismatches), the peak of the whole run.
 
 import type { ReplayAnomaly } from "./replay.ts";
-import type { IovaMismatches } from "./_iova_mismatches.ts";
+import type { IovaMismatches } from "./_iova_report.ts";
 import type { DmaBufAnomaly } from "../model/dmabuf/mod.ts";
 
 /** A check's findings: how many, the line of each, and each one as an anomaly. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { dmaBufSource, Findings, listSource, mismatchSource } from "./_findings.ts";
 import type { ReplayAnomaly } from "./replay.ts";
-import { IovaMismatches } from "./_iova_mismatches.ts";
+import { IovaMismatches } from "./_iova_report.ts";
 
 const anomaly = (code: string, line: number, tag: number): ReplayAnomaly => ({
   code,

@@ -12,16 +12,16 @@
  * the DMA API's allocator and are left out. The domain type of a device comes from the
  * topology; without one it is taken as strict.
  *
- * Over 500 lines on purpose: one class replays one ordering problem. Which device an unmap
- * belongs to, when an allocation is resolved and in which order the ops reach the allocator
- * model are decided together over the same per-CPU state and queue; split, each half would
- * have to expose that state to the other.
+ * One class replays one ordering problem: which device an unmap belongs to, when an allocation
+ * is resolved and in which order the ops reach the allocator model are decided together over
+ * the same per-CPU state and queue. What it reports (its mismatches, its summary) is in
+ * _iova_report.ts.
  *
  * @module
  */
 
 import { ExporterIovas } from "./_exporter_iovas.ts";
-import { IovaMismatches } from "./_iova_mismatches.ts";
+import { IovaMismatches, type IovaReplaySummary } from "./_iova_report.ts";
 import { PfnMap } from "./_pfn_map.ts";
 import { PerCpu } from "./_per_cpu.ts";
 import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, pfnAt, u64At } from "../ingest/mod.ts";
@@ -47,18 +47,6 @@ interface Alloc {
   ownerLine: number;
   /** An interrupt freed IOVA on this CPU since the task's previous event (§4.4 ordering). */
   afterIrqFree: boolean;
-}
-
-/** A kernel IOVA the model would not have given (strict domains, after warm-up). */
-export interface IovaMismatch {
-  /** The dma:* map event's line (the first iommu:map's when none came). */
-  readonly line: number;
-  /** The mapping device. */
-  readonly device: string;
-  /** What the kernel gave. */
-  readonly actualPfn: number;
-  /** What the model would have given (-1 unknown). */
-  readonly predictedPfn: number;
 }
 
 /** Allocations of a domain whose mismatches count as warm-up (pre-trace state unknown). */
@@ -93,33 +81,6 @@ interface Domain {
   live: PfnMap;
   livePages: number;
   peakPages: number;
-}
-
-/** summary.json's `iova` (DESIGN.md). */
-export interface IovaReplaySummary {
-  /** Most IOVA pages mapped at once (all devices). */
-  readonly peakPages: number;
-  /** Pages still mapped at the end. */
-  readonly leakedPages: number;
-  /** Model against kernel. */
-  readonly prediction: {
-    readonly checked: number;
-    readonly matched: number;
-    readonly firstMismatchLine: number;
-    /** Mismatches with a known cause (not anomalies). */
-    readonly explained: {
-      /** DMA-FQ domains: the trace does not show when the flush ran. */
-      readonly lazyFlushTiming: number;
-      /** An interrupt freed an IOVA between the task's allocation and its map event (§4.4). */
-      readonly interruptOrder: number;
-      /** The first allocations of a domain, before the pre-trace state is learnt. */
-      readonly warmUp: number;
-    };
-    /** Mismatches without one: the `IOMMU_IOVA_MISMATCH` anomalies. */
-    readonly unexplained: number;
-  };
-  /** Devices (IOVA domains) replayed. */
-  readonly devices: number;
 }
 
 /**

@@ -24,8 +24,8 @@ export {
   type ReplaySummary,
   replayTrace,
 } from "./replay.ts";
-export { type IovaMismatch, IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
-export { IovaMismatches } from "./_iova_mismatches.ts";
+export { IovaReplay } from "./iova_replay.ts";
+export { type IovaMismatch, IovaMismatches, type IovaReplaySummary } from "./_iova_report.ts";
 export { type P2pAnomaly, P2pCheck } from "./p2p_check.ts";
 export { feedDmaDebug } from "./dma_debug_events.ts";
 export {

@@ -22,7 +22,8 @@ import { DmaBufCore, DmaBufTracker, type DmaBufTrackerStats } from "../model/dma
 import { DmaDebug } from "./dma_debug.ts";
 import { feedDmaDebug } from "./dma_debug_events.ts";
 import { IommuFaults } from "./iommu_faults.ts";
-import { IovaReplay, type IovaReplaySummary } from "./iova_replay.ts";
+import { IovaReplay } from "./iova_replay.ts";
+import type { IovaReplaySummary } from "./_iova_report.ts";
 import { P2pCheck } from "./p2p_check.ts";
 import { TraceGaps } from "./trace_gaps.ts";
 import { orderBatch } from "./order_batch.ts";

@@ -1,10 +1,48 @@
-// The IOVA mismatches of a replay (IOMMU_IOVA_MISMATCH), kept until the findings are read at the
-// end: in columns, 28 bytes a mismatch, not an object each. A looped capture restarts the
+// What the IOVA replay (iova_replay.ts) reports: its summary, and its mismatches
+// (IOMMU_IOVA_MISMATCH), kept until the findings are read at the end: in columns, 28 bytes a mismatch, not an object each. A looped capture restarts the
 // kernel's allocator with each copy and gives some 13 000 a GB; as objects they were 3 MB of the
 // live heap at 4 GB, and its growth.
 
 import { grown } from "../ingest/mod.ts";
-import type { IovaMismatch } from "./iova_replay.ts";
+
+/** A kernel IOVA the model would not have given (strict domains, after warm-up). */
+export interface IovaMismatch {
+  /** The dma:* map event's line (the first iommu:map's when none came). */
+  readonly line: number;
+  /** The mapping device. */
+  readonly device: string;
+  /** What the kernel gave. */
+  readonly actualPfn: number;
+  /** What the model would have given (-1 unknown). */
+  readonly predictedPfn: number;
+}
+
+/** summary.json's `iova` (DESIGN.md). */
+export interface IovaReplaySummary {
+  /** Most IOVA pages mapped at once (all devices). */
+  readonly peakPages: number;
+  /** Pages still mapped at the end. */
+  readonly leakedPages: number;
+  /** Model against kernel. */
+  readonly prediction: {
+    readonly checked: number;
+    readonly matched: number;
+    readonly firstMismatchLine: number;
+    /** Mismatches with a known cause (not anomalies). */
+    readonly explained: {
+      /** DMA-FQ domains: the trace does not show when the flush ran. */
+      readonly lazyFlushTiming: number;
+      /** An interrupt freed an IOVA between the task's allocation and its map event (§4.4). */
+      readonly interruptOrder: number;
+      /** The first allocations of a domain, before the pre-trace state is learnt. */
+      readonly warmUp: number;
+    };
+    /** Mismatches without one: the `IOMMU_IOVA_MISMATCH` anomalies. */
+    readonly unexplained: number;
+  };
+  /** Devices (IOVA domains) replayed. */
+  readonly devices: number;
+}
 
 /**
  * IOVA mismatches in columns, each read back as an {@linkcode IovaMismatch}.
