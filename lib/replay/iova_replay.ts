@@ -20,11 +20,19 @@
  * @module
  */
 
-import { ExporterIovas } from "./_exporter_iovas.ts";
+import { EXPORTER_EVENT, exporterEventOf, ExporterIovas } from "./_exporter_iovas.ts";
 import { IovaMismatches, type IovaReplaySummary } from "./_iova_report.ts";
 import { PfnMap } from "./_pfn_map.ts";
 import { PerCpu } from "./_per_cpu.ts";
-import { DMA_MAP_EVENTS, EVENT_KIND, type EventBatch, pfnAt, u64At } from "../ingest/mod.ts";
+import {
+  DMA_MAP_EVENTS,
+  EVENT_KIND,
+  type EventBatch,
+  grown,
+  pfnAt,
+  type U64,
+  u64ExactAt,
+} from "../ingest/mod.ts";
 import {
   FlushQueue,
   IovaPredictor,
@@ -45,6 +53,9 @@ interface Alloc {
   resolved: boolean;
   /** Line of the dma:* event that owns it (0 until known). */
   ownerLine: number;
+  /** Row of that event in its batch, and the batch's number (-1 until known). */
+  ownerRow: number;
+  ownerBatch: number;
   /** An interrupt freed IOVA on this CPU since the task's previous event (§4.4 ordering). */
   afterIrqFree: boolean;
 }
@@ -65,6 +76,40 @@ interface UnmapOp {
   /** Whether the device is settled (or the pfn's last allocation is to be taken). */
   resolved: boolean;
 }
+
+/**
+ * What a tracepoint is to the replay, by event id (its name looked at once): the low four bits
+ * what the replay does with it, the next ones its EXPORTER_EVENT.
+ */
+const EV_UNKNOWN = 0;
+const EV_NONE = 1;
+const EV_MAP_ = 2;
+const EV_UNMAP_ = 3;
+const EV_UNMAP_BEFORE = 4;
+const EV_UNMAP_AFTER = 5;
+const EV_DMA_MAP = 6;
+const EV_MAP = EV_MAP_ | (EXPORTER_EVENT.MAP << 4);
+const EV_UNMAP = EV_UNMAP_ | (EXPORTER_EVENT.UNMAP << 4);
+
+function iovaEventOf(name: string): number {
+  const what = name === "map"
+    ? EV_MAP_
+    : name === "unmap"
+    ? EV_UNMAP_
+    : UNMAP_BEFORE.has(name)
+    ? EV_UNMAP_BEFORE
+    : UNMAP_AFTER.has(name)
+    ? EV_UNMAP_AFTER
+    : DMA_MAP_EVENTS.has(name)
+    ? EV_DMA_MAP
+    : EV_NONE;
+  return what | (exporterEventOf(name) << 4);
+}
+
+/** Where an IOVA of the last batch came from (IovaReplay.sourceAt). */
+const SRC_UNKNOWN = 0;
+const SRC_RCACHE = 1;
+const SRC_RBTREE = 2;
 
 /** What #onlyHolder says when several domains hold the pfn (no device is named so). */
 const MANY_HOLDERS = "\u0000several";
@@ -115,12 +160,16 @@ export class IovaReplay {
   readonly #queue: Op[] = [];
   /** The iommu:map/unmap rows a dma-buf exporter owns. */
   readonly #exporter = new ExporterIovas();
+  /** Each event id's EV_* code (0 until its name was looked at). */
+  #eventOf = new Uint8Array(64);
   /** The first op of #queue not yet run (the queue is compacted now and then, not per op). */
   #qHead = 0;
   /** pfn → device of IOVAs handed out in the trace. */
   readonly #devOfPfn = new Map<number, string>();
   /** Where the allocations resolved in the last batch came from, by their dma:* line. */
-  readonly #sources = new Map<number, "rcache" | "rbtree">();
+  #sources = new Uint8Array(16384);
+  /** Batches fed so far. */
+  #batchNo = 0;
   /** CPUs where an interrupt unmapped since the task's last map. */
   readonly #irqFreed = new PerCpu<true>();
   readonly #irqFlags = new Map<number, boolean>();
@@ -129,8 +178,8 @@ export class IovaReplay {
    * IOVA (pfn) of the mapping it names when the trace mapped it (-1: not known).
    */
   readonly #unmapOwner = new PerCpu<{ dev: string; pfn: number }>();
-  /** The IOVA (pfn) of each live sg list, by device and first physical address. */
-  readonly #sgIova = new Map<string, number>();
+  /** The IOVA (pfn) of each live sg list, by device, then by its first physical address. */
+  readonly #sgIova = new Map<string, Map<U64, number>>();
   /** Per CPU: an iommu:unmap whose device waits for the dma_unmap_page after it. */
   readonly #unmapWaiting = new PerCpu<UnmapOp>();
   /** Mismatches no known cause explains: `IOMMU_IOVA_MISMATCH`. */
@@ -176,23 +225,38 @@ export class IovaReplay {
    * @param b A parsed batch.
    */
   feed(b: EventBatch): void {
-    this.#sources.clear();
+    ++this.#batchNo;
+    if (this.#sources.length < b.n) this.#sources = new Uint8Array(b.n);
+    else this.#sources.fill(SRC_UNKNOWN, 0, b.n);
     const maps = b.tables.get("map");
     const unmaps = b.tables.get("unmap");
     for (let r = 0; r < b.n; ++r) {
       const kind = b.kind[r]!;
       if (kind === EVENT_KIND.PROBE_ENTRY || kind === EVENT_KIND.PROBE_RETURN) {
-        this.#exporter.owns(b, r, "", undefined);
+        this.#exporter.owns(b, r, EXPORTER_EVENT.OTHER, undefined);
         continue;
       }
       if (kind !== EVENT_KIND.TRACEPOINT) continue;
-      const name = b.eventNames.get(b.eventId[r]!);
+      const id = b.eventId[r]!;
+      if (id >= this.#eventOf.length) this.#eventOf = grown(this.#eventOf, id + 1);
+      let ev = this.#eventOf[id]!;
+      if (ev === EV_UNKNOWN) ev = this.#eventOf[id] = iovaEventOf(b.eventNames.get(id));
+      // The exporter's own IOMMU work (v8's dma_iova_link path): no DMA-API allocation.
+      if (
+        this.#exporter.owns(
+          b,
+          r,
+          ev >> 4,
+          ev === EV_MAP ? maps : ev === EV_UNMAP ? unmaps : undefined,
+        )
+      ) continue;
+      const what = ev & 15;
+      if (what === EV_NONE) continue;
       const cpu = b.cpu[r]!;
       const line = b.lineNo1[r]!;
       const ts = b.tsNs[r]!;
-      // The exporter's own IOMMU work (v8's dma_iova_link path): no DMA-API allocation.
-      if (this.#exporter.owns(b, r, name, name === "map" ? maps : unmaps)) continue;
-      if (name === "map" && maps) {
+      const name = b.eventNames.get(id);
+      if (what === EV_MAP_ && maps) {
         const t = b.tableRow[r]!;
         if (maps.incomplete[t]) continue; // a truncated line: diagnosed, not guessed
         const pfn = pfnAt(maps.cols.iova as Uint32Array, t);
@@ -210,13 +274,15 @@ export class IovaReplay {
             dev: "",
             resolved: false,
             ownerLine: 0,
+            ownerRow: -1,
+            ownerBatch: -1,
             afterIrqFree: this.#irqFreed.has(cpu),
           };
           this.#irqFreed.delete(cpu);
           this.#queue.push(a);
           this.#pending.set(cpu, a);
         } else p.pages += bytes;
-      } else if (UNMAP_BEFORE.has(name) || UNMAP_AFTER.has(name)) {
+      } else if (what === EV_UNMAP_BEFORE || what === EV_UNMAP_AFTER) {
         const t = b.tables.get(name);
         if (t === undefined || t.incomplete[b.tableRow[r]!]) continue;
         const dev = b.strings.get((t.cols.device as Int32Array)[b.tableRow[r]!]!);
@@ -227,17 +293,20 @@ export class IovaReplay {
           w.resolved = true;
           this.#drain();
         }
-        if (UNMAP_BEFORE.has(name)) {
+        if (what === EV_UNMAP_BEFORE) {
           const row = b.tableRow[r]!;
           let pfn = -1;
           if (name === "dma_unmap_sg" && (t.cols.phys_addrs_len as Int32Array)[row]! > 0) {
-            const key = `${dev}|${u64At(b.pool, (t.cols.phys_addrs_start as Int32Array)[row]!)}`;
-            pfn = this.#sgIova.get(key) ?? -1;
-            this.#sgIova.delete(key);
+            const lists = this.#sgIova.get(dev);
+            if (lists !== undefined) {
+              const first = u64ExactAt(b.pool, (t.cols.phys_addrs_start as Int32Array)[row]!);
+              pfn = lists.get(first) ?? -1;
+              lists.delete(first);
+            }
           } else if (t.cols.dma_addr) pfn = pfnAt(t.cols.dma_addr as Uint32Array, row);
           this.#unmapOwner.set(cpu, { dev, pfn });
         } else this.#unmapOwner.delete(cpu);
-      } else if (DMA_MAP_EVENTS.has(name)) {
+      } else if (what === EV_DMA_MAP) {
         this.#unmapOwner.delete(cpu);
         this.#settleWaiting(cpu);
         if (b.tables.get(name)!.incomplete[b.tableRow[r]!]) continue;
@@ -249,13 +318,20 @@ export class IovaReplay {
         a.pages = Math.ceil(a.pages / 4096);
         a.resolved = true;
         a.ownerLine = line;
+        a.ownerRow = r;
+        a.ownerBatch = this.#batchNo;
         this.#devOfPfn.set(a.pfn, a.dev);
         if (name === "dma_map_sg" && (t.cols.phys_addrs_len as Int32Array)[b.tableRow[r]!]! > 0) {
-          const first = u64At(b.pool, (t.cols.phys_addrs_start as Int32Array)[b.tableRow[r]!]!);
-          this.#sgIova.set(`${a.dev}|${first}`, a.pfn);
+          const first = u64ExactAt(
+            b.pool,
+            (t.cols.phys_addrs_start as Int32Array)[b.tableRow[r]!]!,
+          );
+          let lists = this.#sgIova.get(a.dev);
+          if (lists === undefined) this.#sgIova.set(a.dev, lists = new Map());
+          lists.set(first, a.pfn);
         }
         this.#drain();
-      } else if (name === "unmap" && unmaps) {
+      } else if (what === EV_UNMAP_ && unmaps) {
         const t = b.tableRow[r]!;
         if (unmaps.incomplete[t]) continue;
         const pfn = pfnAt(unmaps.cols.iova as Uint32Array, t);
@@ -379,9 +455,12 @@ export class IovaReplay {
     }
     if (d.predictor.stats.matched > matched) {
       const src = d.predictor.rcaches.lastSource;
-      if (src === "rcache") this.#sources.set(a.ownerLine, "rcache");
-      else if (src === "tree" || src === "tree_after_flush") {
-        this.#sources.set(a.ownerLine, "rbtree");
+      // (Known to the ops of the batch that resolved it only: they are recorded after it.)
+      if (a.ownerBatch === this.#batchNo) {
+        if (src === "rcache") this.#sources[a.ownerRow] = SRC_RCACHE;
+        else if (src === "tree" || src === "tree_after_flush") {
+          this.#sources[a.ownerRow] = SRC_RBTREE;
+        }
       }
     }
     if (!d.live.has(a.pfn)) {
@@ -405,14 +484,15 @@ export class IovaReplay {
   }
 
   /**
-   * Where the model's allocator took the IOVA of a DMA mapping resolved in the last batch
+   * Where the model's allocator took the IOVA of a DMA mapping resolved in the last batch fed
    * (only when the model gave the kernel's IOVA; else the source is not known).
    *
-   * @param line The dma:* map event's line.
+   * @param r The row of the dma:* map event in that batch.
    * @returns `rcache`, `rbtree`, or undefined.
    */
-  sourceOf(line: number): "rcache" | "rbtree" | undefined {
-    return this.#sources.get(line);
+  sourceAt(r: number): "rcache" | "rbtree" | undefined {
+    const src = this.#sources[r];
+    return src === SRC_RCACHE ? "rcache" : src === SRC_RBTREE ? "rbtree" : undefined;
   }
 
   /**

@@ -454,7 +454,7 @@ export class OpsRecorder {
     if (mapping) {
       if (call !== null) this.#take(call.work, row, false, device);
       this.#take(s.map, row, false, device);
-      const src = this.#iova?.sourceOf(b.lineNo1[r]!) ?? call?.allocSource ?? "";
+      const src = this.#iova?.sourceAt(r) ?? call?.allocSource ?? "";
       if (src !== "") o.setStr(SRC, row, src);
       if (!name.endsWith("_err")) ++this.#liveMappings;
     } else if (fam !== "sync") {

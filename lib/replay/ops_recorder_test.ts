@@ -397,3 +397,21 @@ Deno.test("tablesReady holds the replay back until the sink says it is ready", a
   await replay;
   assert.ok(calls >= 2); // after the batch, and before the anomalies table
 });
+
+Deno.test("ops: a map's iova_source is where the model took its IOVA", async () => {
+  const pair = (ts: string) => [
+    map(`${ts}1`, "0x00000000fffff000", "0x0000000002d15000", 4096),
+    l(
+      `${ts}2`,
+      "dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 phys_addr=2d15000 attrs=",
+    ),
+    unmap(`${ts}3`, "0x00000000fffff000", 4096),
+    l(`${ts}4`, "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=fffff000 size=4096 attrs="),
+  ];
+  const { rows } = await tables([...pair("1.00000"), ...pair("1.00001"), ...pair("1.00002")]);
+  // The first from the tree, the others the IOVA the unmap put in the CPU's rcache.
+  assert.deepEqual(
+    rows("ops").filter((o) => o.op === "dma_map_page").map((o) => o.iova_source),
+    ["rbtree", "rcache", "rcache"],
+  );
+});
