@@ -15,24 +15,32 @@
  * One class replays one ordering problem: which device an unmap belongs to, when an allocation
  * is resolved and in which order the ops reach the allocator model are decided together over
  * the same per-CPU state and queue. What it reports (its mismatches, its summary) is in
- * _iova_report.ts.
+ * _iova_report.ts, its queue entries and event codes in _iova_ops.ts; the file is still over
+ * 500 lines because the rest is that one class, whose methods share its private state.
  *
  * @module
  */
 
-import { EXPORTER_EVENT, exporterEventOf, ExporterIovas } from "./_exporter_iovas.ts";
+import { EXPORTER_EVENT, ExporterIovas } from "./_exporter_iovas.ts";
+import {
+  type Alloc,
+  EV_DMA_MAP,
+  EV_MAP,
+  EV_MAP_,
+  EV_NONE,
+  EV_UNKNOWN,
+  EV_UNMAP,
+  EV_UNMAP_,
+  EV_UNMAP_AFTER,
+  EV_UNMAP_BEFORE,
+  iovaEventOf,
+  type Op,
+  type UnmapOp,
+} from "./_iova_ops.ts";
 import { IovaMismatches, type IovaReplaySummary } from "./_iova_report.ts";
 import { PfnMap } from "./_pfn_map.ts";
 import { PerCpu } from "./_per_cpu.ts";
-import {
-  DMA_MAP_EVENTS,
-  EVENT_KIND,
-  type EventBatch,
-  grown,
-  pfnAt,
-  type U64,
-  u64ExactAt,
-} from "../ingest/mod.ts";
+import { EVENT_KIND, type EventBatch, grown, pfnAt, type U64, u64ExactAt } from "../ingest/mod.ts";
 import {
   FlushQueue,
   IovaPredictor,
@@ -41,70 +49,8 @@ import {
 } from "../model/iommu/mod.ts";
 import type { Topology } from "../model/topology/mod.ts";
 
-interface Alloc {
-  /** It is its own queue entry (no wrapper object per map). */
-  readonly kind: "alloc";
-  line: number;
-  cpu: number;
-  ts: number;
-  pfn: number;
-  pages: number;
-  dev: string;
-  resolved: boolean;
-  /** Line of the dma:* event that owns it (0 until known). */
-  ownerLine: number;
-  /** Row of that event in its batch, and the batch's number (-1 until known). */
-  ownerRow: number;
-  ownerBatch: number;
-  /** An interrupt freed IOVA on this CPU since the task's previous event (§4.4 ordering). */
-  afterIrqFree: boolean;
-}
-
 /** Allocations of a domain whose mismatches count as warm-up (pre-trace state unknown). */
 const WARMUP_ALLOCS = 32;
-type Op = Alloc | UnmapOp;
-
-interface UnmapOp {
-  kind: "unmap";
-  line: number;
-  cpu: number;
-  ts: number;
-  pfn: number;
-  pages: number;
-  /** Its device, once known ("" until then). */
-  dev: string;
-  /** Whether the device is settled (or the pfn's last allocation is to be taken). */
-  resolved: boolean;
-}
-
-/**
- * What a tracepoint is to the replay, by event id (its name looked at once): the low four bits
- * what the replay does with it, the next ones its EXPORTER_EVENT.
- */
-const EV_UNKNOWN = 0;
-const EV_NONE = 1;
-const EV_MAP_ = 2;
-const EV_UNMAP_ = 3;
-const EV_UNMAP_BEFORE = 4;
-const EV_UNMAP_AFTER = 5;
-const EV_DMA_MAP = 6;
-const EV_MAP = EV_MAP_ | (EXPORTER_EVENT.MAP << 4);
-const EV_UNMAP = EV_UNMAP_ | (EXPORTER_EVENT.UNMAP << 4);
-
-function iovaEventOf(name: string): number {
-  const what = name === "map"
-    ? EV_MAP_
-    : name === "unmap"
-    ? EV_UNMAP_
-    : UNMAP_BEFORE.has(name)
-    ? EV_UNMAP_BEFORE
-    : UNMAP_AFTER.has(name)
-    ? EV_UNMAP_AFTER
-    : DMA_MAP_EVENTS.has(name)
-    ? EV_DMA_MAP
-    : EV_NONE;
-  return what | (exporterEventOf(name) << 4);
-}
 
 /** Where an IOVA of the last batch came from (IovaReplay.sourceAt). */
 const SRC_UNKNOWN = 0;
@@ -113,11 +59,6 @@ const SRC_RBTREE = 2;
 
 /** What #onlyHolder says when several domains hold the pfn (no device is named so). */
 const MANY_HOLDERS = "\u0000several";
-
-/** DMA-API events traced before the unmap they cause: they name its device. */
-const UNMAP_BEFORE = new Set(["dma_unmap_sg", "dma_free", "dma_free_pages", "dma_free_sgt"]);
-/** DMA-API events traced after it. */
-const UNMAP_AFTER = new Set(["dma_unmap_page", "dma_unmap_phys", "dma_unmap_resource"]);
 
 interface Domain {
   predictor: IovaPredictor;
