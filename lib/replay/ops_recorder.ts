@@ -164,6 +164,8 @@ export class OpsRecorder {
   readonly #lastLine: number[] = [];
   /** What each event id is to the recorder (H_*), by id. */
   readonly #handler: number[] = [];
+  /** Each dma:* event's family, by event id. */
+  readonly #family: Family[] = [];
   readonly #firstPage: number;
   readonly #secondPage: number;
   #b: EventBatch | null = null;
@@ -291,6 +293,7 @@ export class OpsRecorder {
    */
   feed(b: EventBatch): void {
     this.#b = b;
+    const tables: (SchemaTable | undefined)[] = [];
     const calls = b.calls;
     let ci = 0;
     for (let r = 0; r < b.n; ++r) {
@@ -322,11 +325,16 @@ export class OpsRecorder {
       if (h === undefined) h = this.#handler[id] = handlerOf(b.eventNames.get(id));
       if (h === H_NONE) continue;
       const name = b.eventNames.get(id);
-      const t = b.tables.get(name)!;
+      // (The batch's table of each event looked up once a batch, not once a row.)
+      let t = tables[id];
+      if (t === undefined) t = tables[id] = b.tables.get(name)!;
       if (t.incomplete[b.tableRow[r]!]) continue; // diagnosed, not guessed
       if (h === H_MAP || h === H_UNMAP) this.#onIommu(b, r, t, h === H_UNMAP);
-      else if (h === H_DMA) this.#onDma(b, r, name, FAMILY_OF_EVENT.get(name)!);
-      else this.#unmanagedDomain = true;
+      else if (h === H_DMA) {
+        let fam = this.#family[id];
+        if (fam === undefined) fam = this.#family[id] = FAMILY_OF_EVENT.get(name)!;
+        this.#onDma(b, r, t, name, fam);
+      } else this.#unmanagedDomain = true;
     }
     while (ci < calls.n) onCall(this.#calls, b, calls, ci++);
     this.#dmabuf.applyUpTo(Infinity, b, -1);
@@ -395,8 +403,7 @@ export class OpsRecorder {
     w.next = iova + bytes;
   }
 
-  #onDma(b: EventBatch, r: number, name: string, fam: Family): void {
-    const t = b.tables.get(name)!;
+  #onDma(b: EventBatch, r: number, t: SchemaTable, name: string, fam: Family): void {
     const tr = b.tableRow[r]!;
     const c = t.cols;
     const device = b.strings.get((c.device as Int32Array)[tr]!);
