@@ -4,17 +4,23 @@
 import { DMA_MAP_EVENTS } from "../ingest/mod.ts";
 import { EXPORTER_EVENT, exporterEventOf } from "./_exporter_iovas.ts";
 
-/** An allocation: the iommu:map lines of a CPU up to the dma:* map event that owns them. */
-export interface Alloc {
-  /** It is its own queue entry (no wrapper object per map). */
-  readonly kind: "alloc";
+/** What an allocation and an unmap both hold. */
+interface OpBase {
   line: number;
   cpu: number;
   ts: number;
   pfn: number;
   pages: number;
+  /** Its device, once known ("" until then). */
   dev: string;
+  /** Whether the device is settled (for an unmap: or the pfn's last allocation is to be taken). */
   resolved: boolean;
+}
+
+/** An allocation: the iommu:map lines of a CPU up to the dma:* map event that owns them. */
+export interface Alloc extends OpBase {
+  /** It is its own queue entry (no wrapper object per map). */
+  readonly kind: "alloc";
   /** Line of the dma:* event that owns it (0 until known). */
   ownerLine: number;
   /** Row of that event in its batch, and the batch's number (-1 until known). */
@@ -24,22 +30,13 @@ export interface Alloc {
   afterIrqFree: boolean;
 }
 
+/** An iommu:unmap of an IOVA the replay knows. */
+export interface UnmapOp extends OpBase {
+  kind: "unmap";
+}
+
 /** A queue entry. */
 export type Op = Alloc | UnmapOp;
-
-/** An iommu:unmap of an IOVA the replay knows. */
-export interface UnmapOp {
-  kind: "unmap";
-  line: number;
-  cpu: number;
-  ts: number;
-  pfn: number;
-  pages: number;
-  /** Its device, once known ("" until then). */
-  dev: string;
-  /** Whether the device is settled (or the pfn's last allocation is to be taken). */
-  resolved: boolean;
-}
 
 /**
  * What a tracepoint is to the replay, by event id (its name looked at once): the low four bits
