@@ -20,6 +20,7 @@ export {
   anomaliesCsv,
   type ReplayAnomaly,
   type ReplayOptions,
+  replayParse,
   type ReplayResult,
   type ReplaySummary,
   replayTrace,

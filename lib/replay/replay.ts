@@ -16,6 +16,7 @@ import {
   type ParseTraceOptions,
   type ProbeMap,
   summaryOf,
+  type TraceParse,
 } from "../ingest/mod.ts";
 import type { Topology } from "../model/topology/mod.ts";
 import { DmaBufCore, DmaBufTracker, type DmaBufTrackerStats } from "../model/dmabuf/mod.ts";
@@ -195,8 +196,37 @@ export interface ReplayResult {
  * assert.equal(r.summary.anomalies.total, 2);
  * ```
  */
-export async function replayTrace(
+export function replayTrace(
   stream: ReadableStream<Uint8Array>,
+  options: ReplayOptions = {},
+): Promise<ReplayResult> {
+  const parseOptions: ParseTraceOptions = {};
+  if (options.probeMap) parseOptions.probeMap = options.probeMap;
+  if (options.onProgress) parseOptions.onProgress = options.onProgress;
+  return replayParse(parseTrace(stream, parseOptions), options);
+}
+
+/**
+ * Replay a trace parse already made: {@linkcode replayTrace} after its `parseTrace`. For a
+ * parse of another origin (batches parsed once and replayed under several options, as
+ * `bench/ab_after_parse.ts` does, or a parse on another thread); iterated once.
+ *
+ * @param parse The parse (made with `options.probeMap`, whose meanings its probe rows index).
+ * @param options As for `replayTrace` (`onProgress` is the parse's own, not used here).
+ * @returns The summary and the anomalies.
+ *
+ * @example The parse made first
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseTrace } from "../ingest/mod.ts";
+ * import { replayParse } from "./mod.ts";
+ * const text = "  dd-1 [000] .....  1.000002: dma_map_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=2d15000 size=4096 phys_addr=2d15000 attrs=\n";
+ * const r = await replayParse(parseTrace(new Blob([text]).stream()));
+ * assert.deepEqual(r.anomalies.map((a) => a.code), ["DMA_LEAK_AT_END"]);
+ * ```
+ */
+export async function replayParse(
+  parse: TraceParse,
   options: ReplayOptions = {},
 ): Promise<ReplayResult> {
   const topo = options.topology;
@@ -215,9 +245,6 @@ export async function replayTrace(
   const faults = new IommuFaults();
   const iova = new IovaReplay(topo);
   const p2p = topo === undefined ? null : new P2pCheck(topo);
-  const parseOptions: ParseTraceOptions = {};
-  if (options.probeMap) parseOptions.probeMap = options.probeMap;
-  if (options.onProgress) parseOptions.onProgress = options.onProgress;
   const cost = options.cost ?? DEFAULT_COST_PROFILE;
   const revision = options.revision ?? "v8-2025";
   const strategy = revisionByName(revision);
@@ -239,10 +266,9 @@ export async function replayTrace(
     onOp: ops.dmaBufListener((): DmaBufCore => core),
   });
   const tracker = new DmaBufTracker(
-    parseOptions.probeMap ? { probeMap: parseOptions.probeMap } : {},
+    options.probeMap ? { probeMap: options.probeMap } : {},
     core,
   );
-  const parse = parseTrace(stream, parseOptions);
   const inference = topo === undefined ? new TopologyInference() : null;
   const gaps = new TraceGaps();
   let calls = 0;

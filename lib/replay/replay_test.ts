@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { validateTopology } from "../model/topology/mod.ts";
-import { chunkRows, replayTrace, type TableChunk } from "./mod.ts";
+import { chunkRows, replayParse, replayTrace, type TableChunk } from "./mod.ts";
+import { parseTrace } from "../ingest/mod.ts";
 
 const l = (ts: string, w: string) => `  dd-1 [000] .....  ${ts}: ${w}`;
 
@@ -288,4 +289,25 @@ Deno.test("IOVA replay: a dma_unmap_sg names the domain of the iommu:unmap after
     [3, 3],
   );
   assert.equal(r.summary.iova.leakedPages, 2); // B's, and A's second
+});
+
+Deno.test("replayParse of a parse made first gives replayTrace's summary, anomalies and tables", async () => {
+  const path = new URL("../../traces/captures/b_lazy-6.12", import.meta.url).pathname;
+  const t = validateTopology(JSON.parse(await Deno.readTextFile(`${path}.topology.json`)));
+  assert.ok(t.ok);
+  const open = async () => (await Deno.open(`${path}.trace.gz`)).readable;
+  const run = async (viaParse: boolean) => {
+    const chunks: TableChunk[] = [];
+    const options = { topology: t.topology, tables: (c: TableChunk) => void chunks.push(c) };
+    const r = viaParse
+      ? await replayParse(parseTrace(await open()), options)
+      : await replayTrace(await open(), options);
+    return { r, rows: chunks.flatMap((c) => chunkRows(c).map((x) => [c.schema.name, x])) };
+  };
+  const a = await run(false);
+  const b = await run(true);
+  assert.ok(a.rows.length > 100);
+  assert.deepEqual(b.r.summary, a.r.summary);
+  assert.deepEqual(b.r.anomalies, a.r.anomalies);
+  assert.deepEqual(b.rows, a.rows);
 });
