@@ -2,7 +2,7 @@
 // by event id: kept apart from iova_replay.ts, which orders and runs them.
 
 import { DMA_MAP_EVENTS } from "../ingest/mod.ts";
-import { EXPORTER_EVENT, exporterEventOf } from "./_exporter_iovas.ts";
+import { exporterEventOf } from "./_exporter_iovas.ts";
 
 /** What an allocation and an unmap both hold. */
 interface OpBase {
@@ -44,20 +44,18 @@ export type Op = Alloc | UnmapOp;
  */
 export const EV_UNKNOWN = 0;
 export const EV_NONE = 1;
-export const EV_MAP_ = 2;
-export const EV_UNMAP_ = 3;
+export const EV_MAP = 2;
+export const EV_UNMAP = 3;
 export const EV_UNMAP_BEFORE = 4;
 export const EV_UNMAP_AFTER = 5;
 export const EV_DMA_MAP = 6;
-export const EV_MAP = EV_MAP_ | (EXPORTER_EVENT.MAP << 4);
-export const EV_UNMAP = EV_UNMAP_ | (EXPORTER_EVENT.UNMAP << 4);
 
 /** The EV_* code of a tracepoint name. */
 export function iovaEventOf(name: string): number {
   const what = name === "map"
-    ? EV_MAP_
+    ? EV_MAP
     : name === "unmap"
-    ? EV_UNMAP_
+    ? EV_UNMAP
     : UNMAP_BEFORE.has(name)
     ? EV_UNMAP_BEFORE
     : UNMAP_AFTER.has(name)

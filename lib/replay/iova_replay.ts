@@ -26,11 +26,9 @@ import {
   type Alloc,
   EV_DMA_MAP,
   EV_MAP,
-  EV_MAP_,
   EV_NONE,
   EV_UNKNOWN,
   EV_UNMAP,
-  EV_UNMAP_,
   EV_UNMAP_AFTER,
   EV_UNMAP_BEFORE,
   iovaEventOf,
@@ -107,7 +105,7 @@ export class IovaReplay {
   #qHead = 0;
   /** pfn → device of IOVAs handed out in the trace. */
   readonly #devOfPfn = new Map<number, string>();
-  /** Where the allocations resolved in the last batch came from, by their dma:* line. */
+  /** Where the allocations resolved in the last batch came from (SRC_*), by their dma:* row. */
   #sources = new Uint8Array(16384);
   /** Batches fed so far. */
   #batchNo = 0;
@@ -182,22 +180,16 @@ export class IovaReplay {
       if (id >= this.#eventOf.length) this.#eventOf = grown(this.#eventOf, id + 1);
       let ev = this.#eventOf[id]!;
       if (ev === EV_UNKNOWN) ev = this.#eventOf[id] = iovaEventOf(b.eventNames.get(id));
-      // The exporter's own IOMMU work (v8's dma_iova_link path): no DMA-API allocation.
-      if (
-        this.#exporter.owns(
-          b,
-          r,
-          ev >> 4,
-          ev === EV_MAP ? maps : ev === EV_UNMAP ? unmaps : undefined,
-        )
-      ) continue;
       const what = ev & 15;
+      // The exporter's own IOMMU work (v8's dma_iova_link path): no DMA-API allocation.
+      const table = what === EV_MAP ? maps : what === EV_UNMAP ? unmaps : undefined;
+      if (this.#exporter.owns(b, r, ev >> 4, table)) continue;
       if (what === EV_NONE) continue;
       const cpu = b.cpu[r]!;
       const line = b.lineNo1[r]!;
       const ts = b.tsNs[r]!;
       const name = b.eventNames.get(id);
-      if (what === EV_MAP_ && maps) {
+      if (what === EV_MAP && maps) {
         const t = b.tableRow[r]!;
         if (maps.incomplete[t]) continue; // a truncated line: diagnosed, not guessed
         const pfn = pfnAt(maps.cols.iova as Uint32Array, t);
@@ -272,7 +264,7 @@ export class IovaReplay {
           lists.set(first, a.pfn);
         }
         this.#drain();
-      } else if (what === EV_UNMAP_ && unmaps) {
+      } else if (what === EV_UNMAP && unmaps) {
         const t = b.tableRow[r]!;
         if (unmaps.incomplete[t]) continue;
         const pfn = pfnAt(unmaps.cols.iova as Uint32Array, t);
