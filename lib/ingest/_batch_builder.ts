@@ -352,14 +352,6 @@ export function addArg(b: EventBatch): number {
   return r;
 }
 
-/** Make room for `count` more u64 pool elements; returns the first index. */
-export function reservePool(b: EventBatch, count: number): number {
-  const at = b.poolLen;
-  b.pool = grown(b.pool, 2 * (at + count));
-  b.poolLen = at + count;
-  return at;
-}
-
 /** A required field whose word was there but whose value did not parse (bad_field_value). */
 export function valueAbsent(t: SchemaTable, fd: FieldDef, fi: number, r: number): boolean {
   const col = t.fieldCols[fi]![0]!;

@@ -11,7 +11,7 @@
 
 import { endsAt, type FastPath } from "./_fast_paths.ts";
 import { type LineContext, storeAttrs } from "./_payload.ts";
-import { parseArray, parseDir } from "./_print_helpers.ts";
+import { parseArrayAt, parseDir } from "./_print_helpers.ts";
 import { ascii, CH_EQ, CH_QUOTE, CH_SLASH, CH_SPACE, parseInt10, wordEnd } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 import type { EventSchema } from "./schemas.ts";
@@ -108,8 +108,13 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
       for (let k = 0; k < kl; ++k) if (s[p + k]! !== key[k]!) break fields;
       const va = p + kl;
       if (va < bound && s[va]! === CH_QUOTE) break;
-      const we = wordEnd(s, va, bound);
-      switch (kinds[i]!) {
+      // An array finds its own end (one pass over its bytes); any other value is a word.
+      const kind = kinds[i]!;
+      const we = kind === K_U64S
+        ? parseArrayAt(ctx.b, s, va, bound, POOL_START, POOL_LEN, i)
+        : wordEnd(s, va, bound);
+      if (we < 0) break;
+      switch (kind) {
         case K_DIR: {
           const v = parseDir(s, va, we);
           if (Number.isNaN(v)) break fields;
@@ -125,8 +130,7 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
           NUM_SCRATCH[i] = v;
           break;
         }
-        case K_U64S:
-          if (!parseArray(ctx.b, s, va, we, POOL_START, POOL_LEN, i)) break fields;
+        case K_U64S: // parsed above
           break;
         case K_FRAC: {
           let slash = va;

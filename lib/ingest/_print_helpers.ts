@@ -1,19 +1,14 @@
 // The value decoders of the kernel's TP_printk helpers (include/trace/stages): a direction
 // printed by __print_symbolic, DMA attributes by __print_flags, arrays by __print_array.
 
-import { reservePool } from "./_batch_builder.ts";
-import {
-  ascii,
-  CH_COMMA,
-  CH_LBRACE,
-  CH_RBRACE,
-  charIn,
-  equalsAt,
-  parseAutoNumber,
-} from "./_scan.ts";
+import { grown } from "./_grown.ts";
+import { ascii, CH_0, CH_COMMA, CH_LBRACE, CH_RBRACE, equalsAt, parseAutoNumber } from "./_scan.ts";
 import type { EventBatch } from "./event_batch.ts";
 import { DMA_ATTR_BITS, DMA_DIRECTIONS } from "./schemas.ts";
-import { parseHexU64 } from "./u64.ts";
+import { HEX_VALUE } from "./u64.ts";
+
+/** "x", and "X" with its case bit set. */
+const CH_X = 120;
 
 /** Value of a `dir=` word: symbolic name, hex, or (raw) decimal; NaN when none fits. */
 const DIRECTION_WORDS = DMA_DIRECTIONS.map(ascii);
@@ -39,7 +34,10 @@ export function parseAttrs(text: string): number {
   return unknown ? -1 - bits : bits;
 }
 
-/** Store a `{0x..,0x..}` array; false when malformed. */
+/**
+ * Store the `{0x..,0x..}` array that is exactly `s[a, e)`; false when malformed (nothing
+ * kept then).
+ */
 export function parseArray(
   b: EventBatch,
   s: Uint8Array,
@@ -49,28 +47,66 @@ export function parseArray(
   len: Int32Array,
   r: number,
 ): boolean {
-  if (e - a < 2 || s[a]! !== CH_LBRACE || s[e - 1]! !== CH_RBRACE) return false;
-  const inner = a + 1;
-  const innerEnd = e - 1;
-  if (inner === innerEnd) {
-    start[r] = b.poolLen;
+  const at = b.poolLen;
+  if (parseArrayAt(b, s, a, e, start, len, r) === e) return true;
+  b.poolLen = at;
+  return false;
+}
+
+/**
+ * Store the `{0x..,0x..}` array that starts at `a` (before `bound`) into the batch's u64 pool
+ * and `start[r]`, `len[r]`, in one pass over its bytes: each element an optional `0x`, then
+ * 1 to 16 significant hex digits. Returns one past its `}` (the caller checks what follows), or
+ * -1 when malformed (nothing kept then).
+ */
+export function parseArrayAt(
+  b: EventBatch,
+  s: Uint8Array,
+  a: number,
+  bound: number,
+  start: Int32Array,
+  len: Int32Array,
+  r: number,
+): number {
+  if (a + 1 >= bound || s[a]! !== CH_LBRACE) return -1;
+  const at = b.poolLen;
+  let p = a + 1;
+  if (s[p]! === CH_RBRACE) {
+    start[r] = at;
     len[r] = 0;
-    return true;
+    return p + 1;
   }
-  let count = 1;
-  for (let p = inner; p < innerEnd; ++p) if (s[p]! === CH_COMMA) ++count;
-  const at = reservePool(b, count);
-  let p = inner;
-  for (let k = 0; k < count; ++k) {
-    let q = charIn(s, CH_COMMA, p, innerEnd);
-    if (q < 0) q = innerEnd;
-    if (!parseHexU64(s, p, q, b.pool, at + k)) {
-      b.poolLen = at;
-      return false;
+  let k = 0;
+  for (;;) {
+    if (p + 1 < bound && s[p]! === CH_0 && (s[p + 1]! | 32) === CH_X) p += 2;
+    // The value as two 32-bit words shifted a digit at a time; a 17th significant digit (one
+    // shifted out of the high word) makes it too wide.
+    let lo = 0;
+    let hi = 0;
+    let over = 0;
+    const first = p;
+    for (; p < bound; ++p) {
+      const d = HEX_VALUE[s[p]!]!;
+      if (d < 0) break;
+      over |= hi >>> 28;
+      hi = (hi << 4) | (lo >>> 28);
+      lo = (lo << 4) | d;
     }
-    p = q + 1;
+    if (p === first || over !== 0 || p >= bound) break;
+    const i = at + k++;
+    if (2 * i + 2 > b.pool.length) b.pool = grown(b.pool, 2 * i + 2);
+    b.pool[2 * i] = lo;
+    b.pool[2 * i + 1] = hi;
+    const c = s[p]!;
+    if (c === CH_RBRACE) {
+      b.poolLen = at + k;
+      start[r] = at;
+      len[r] = k;
+      return p + 1;
+    }
+    if (c !== CH_COMMA) break;
+    ++p;
   }
-  start[r] = at;
-  len[r] = count;
-  return true;
+  b.poolLen = at;
+  return -1;
 }

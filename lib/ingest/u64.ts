@@ -84,7 +84,7 @@ export function parseHexU64(
 }
 
 /** Hex digit values by byte (-1: not a hex digit). */
-const HEX_VALUE = new Int8Array(256).fill(-1);
+export const HEX_VALUE: Int8Array = new Int8Array(256).fill(-1);
 for (let c = 0; c < 256; ++c) HEX_VALUE[c] = hexDigit(c);
 
 /**
