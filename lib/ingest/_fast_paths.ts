@@ -34,12 +34,15 @@ function isMapHead(v: DataView, p: number): boolean {
 
 /**
  * Where a fast path's line ends: `q` is one past its last field. True when the line ends
- * there: a newline, "\r\n", or the end of what the caller gave (`bound`).
+ * there: a newline, "\r\n", or the end of what the caller gave (`bound`). A CR just before
+ * `bound` is not an end: when `bound` is a line's end with its "\r\n" CR taken off, that CR is
+ * the field's (the general parser keeps it in a word: "attrs=MM\r\r\n" has the text "MM\r"),
+ * and at the end of the input it is rare enough to leave to the general parser.
  */
 export function endsAt(s: Uint8Array, q: number, bound: number): boolean {
   if (q === bound) return true;
   const c = s[q]!;
-  return c === 10 || (c === 13 && (q + 1 === bound || s[q + 1]! === 10));
+  return c === 10 || (c === 13 && q + 1 < bound && s[q + 1]! === 10);
 }
 
 /** The value of the digits `digitsFrom` last read (a number returned beside the end would box). */

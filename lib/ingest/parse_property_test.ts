@@ -315,6 +315,11 @@ Deno.test("parseTrace() reads odd dma:* single-mapping lines alike with and with
     "dma_map_page: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=5 phys_addr=29a0000 attrs=MMIO|NOPE",
     "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=0x0 size=0 attrs=SKIP_CPU_SYNC\r",
     "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=0x0 size=0 attrs=SKIP_CPU_SYNC\rx",
+    // A CR before the "\r\n" is the last word's (the general parser keeps it in the text).
+    "dma_unmap_page: 0000:00:02.0 dir=TO_DEVICE dma_addr=0x0 size=0 attrs=SKIP_CPU_SYNC\r\r",
+    "dma_map_phys: 0000:00:02.0 dir=TO_DEVICE dma_addr=ffff0000 size=4096 phys_addr=29a0000 attrs=MM\r\r",
+    "dma_sync_single_for_cpu: 0000:00:02.0 dir=FROM_DEVICE dma_addr=fff80000 size=4096\r\r",
+    "unmap: IOMMU: iova=0x00000000fff80000 - 0x00000000fff81000 size=4096 unmapped_size=4096\r\r",
     "dma_map_page: ",
     "dma_map_page: 0000:00:02.0",
     "dma_map_sg: 0000:00:02.0 dir=FROM_DEVICE nents=1/1 ents=1/1 dma_addrs={0x1} sizes={0x1000} phys_addrs={0x2} attrs=NO_WARN",
@@ -331,7 +336,7 @@ Deno.test("parseTrace() reads odd dma:* single-mapping lines alike with and with
     "dma_sync_sg_for_cpu: 0000:00:02.0 dir=FROM_DEVICE dma_addrs={0x1,0x2} sizes={0x10,x}",
   ];
   for (const p of payloads) {
-    for (const after of ["", "\n" + GOOD[0]]) {
+    for (const after of ["", "\n" + GOOD[0], "\r\n" + GOOD[0]]) {
       const text = pre + p + after;
       const fast = await parseAll(text);
       const general = await parseAll(text, { fastPaths: false });

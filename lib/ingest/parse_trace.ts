@@ -191,8 +191,6 @@ export function parseTrace(
         b.kind[r] = EVENT_KIND.TRACEPOINT;
         const t = tableOfEvent(id, schema);
         // The fixed-width fast path first (it writes nothing unless the whole line fits).
-        // (Tried again after a failure bounded by the read buffer: bounded by the line's end,
-        // a line ending in a lone CR before "\r\n" fits, as the general parser has it.)
         const fast = fastOf[id];
         const tr = t.n;
         if (fast !== undefined && tr < t.rows.length && fast(ctx, t, tr, s, a, e) >= 0) {
