@@ -6,6 +6,7 @@
 import { ascii, viewOf } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 import type { LineContext } from "./_payload.ts";
+import { HEX2 } from "./u64.ts";
 
 // The literals, as the little-endian words and halves DataView reads give (compared inline:
 // a loop over a literal's words cost a sixth of the map line).
@@ -59,17 +60,6 @@ function digitsFrom(s: Uint8Array, p: number, bound: number): number {
   }
   digitsValue = v;
   return q;
-}
-
-/** The byte value of two hex digits, by the pair read big-endian (-1: not two hex digits). */
-const HEX2 = new Int16Array(65536).fill(-1);
-{
-  const digits = "0123456789abcdefABCDEF";
-  for (const hi of digits) {
-    for (const lo of digits) {
-      HEX2[(hi.charCodeAt(0) << 8) | lo.charCodeAt(0)] = parseInt(hi + lo, 16);
-    }
-  }
 }
 
 /**

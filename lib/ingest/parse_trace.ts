@@ -141,8 +141,28 @@ export function parseTrace(
       return (secs - baseSecs) * 1e9 + (fracNs - baseFracNs);
     }
 
+    // Event ids by the name's length and last byte (id + 1; 0: none): the names of one trace
+    // differ there (map, unmap, iova_alloc, dma_map_sg, dma_map_page, dma_unmap_sg, ...), and
+    // one slot and a byte comparison cost less than the string table's lookup, whose
+    // last-found key misses whenever names alternate line by line.
+    const nameSlot = new Int32Array(32 * 256);
+    const nameBytes: Uint8Array[] = []; // by event id
+
     function eventIdOf(s: Uint8Array, a: number, e: number): number {
+      const n = e - a;
+      const slot = ((n & 31) << 8) | s[e - 1]!;
+      const seen = nameSlot[slot]! - 1;
+      if (seen >= 0) {
+        const name = nameBytes[seen]!;
+        if (name.length === n) {
+          let k = 0;
+          while (k < n && s[a + k]! === name[k]!) ++k;
+          if (k === n) return seen;
+        }
+      }
       const id = eventNames.internBytes(s, a, e);
+      nameSlot[slot] = id + 1;
+      nameBytes[id] ??= s.slice(a, e);
       if (schemaOf[id] === undefined) {
         schemaOf[id] = SCHEMA_BY_NAME.get(eventNames.get(id)) ?? null;
         const schema = schemaOf[id];

@@ -256,6 +256,19 @@ Deno.test("parseTrace() counts unknown events by name and keeps their fields", a
   assert.deepEqual(r.diags, []);
 });
 
+Deno.test("parseTrace() tells apart event names of one length and last byte, line by line", async () => {
+  // dma_map_page and the unknown dma_xap_page share the event-name cache's slot (12 bytes,
+  // last "e"); names of other lengths ("map", a 48-byte one) sit beside them.
+  const long = "x".repeat(47) + "e";
+  const names = ["dma_map_page", "dma_xap_page", "dma_map_page", "map", long, "dma_xap_page"];
+  const payload = "0000:00:02.0 dir=TO_DEVICE dma_addr=1000 size=4096 phys_addr=2000 attrs=";
+  const text = names.map((n, i) => kline("dd", 1, 0, ".....", 1, i, n, payload) + "\n").join("");
+  const r = await parseAll(text);
+  assert.deepEqual(r.rows.map((row) => row.event), names);
+  assert.deepEqual(r.unknown, { dma_xap_page: 2, [long]: 1 });
+  assert.equal(r.rows[2]!.fields.dma_addr, 0x1000n);
+});
+
 Deno.test("parseTrace() can only be iterated once", async () => {
   const p = parseTrace(new Blob(["x\n"]).stream());
   for await (const _ of p) { /* drain */ }

@@ -87,6 +87,14 @@ export function parseHexU64(
 export const HEX_VALUE: Int8Array = new Int8Array(256).fill(-1);
 for (let c = 0; c < 256; ++c) HEX_VALUE[c] = hexDigit(c);
 
+/** The byte value of two hex digits, by the pair read big-endian (-1: not two hex digits). */
+export const HEX2: Int16Array = new Int16Array(65536).fill(-1);
+for (let c = 0; c < 65536; ++c) {
+  const hi = HEX_VALUE[c >>> 8]!;
+  const lo = HEX_VALUE[c & 255]!;
+  if (hi >= 0 && lo >= 0) HEX2[c] = (hi << 4) | lo;
+}
+
 /**
  * Parse unsigned decimal digits `s[start, end)` into `out[2i], out[2i+1]`.
  *
