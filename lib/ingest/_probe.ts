@@ -41,28 +41,57 @@ export function looksLikeProbe(s: Uint8Array, start: number, end: number): boole
   return (c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c === 95;
 }
 
-/** Bounded per-(pid, function) stacks of entry times, for entry→return durations. */
+/**
+ * Bounded per-(pid, function) stacks of entry times, for entry→return durations. A full stack
+ * drops its oldest entry (an entry probe without a return probe, like free_iova_fast's, fills
+ * its stack at once and stays full): each stack is a ring of `MAX_DEPTH` slots in one pool, so
+ * that costs a store, not a shift of the whole stack.
+ */
 export class ProbeStacks {
-  #stacks = new Map<number, number[]>();
+  /** Stack index by key (pid, function). */
+  #index = new Map<number, number>();
+  /** Per stack: its ring's first slot and its depth. */
+  #first = new Int32Array(64);
+  #depth = new Int32Array(64);
   static readonly MAX_KEYS = 65536;
+  /** A power of two (a ring's slots are taken modulo it). */
   static readonly MAX_DEPTH = 64;
+  #times = new Float64Array(64 * ProbeStacks.MAX_DEPTH);
 
   push(pid: number, fn: number, tsNs: number): void {
     const key = pid * 1048576 + fn;
-    let st = this.#stacks.get(key);
+    let st = this.#index.get(key);
     if (st === undefined) {
-      if (this.#stacks.size >= ProbeStacks.MAX_KEYS) this.#stacks.clear();
-      st = [];
-      this.#stacks.set(key, st);
+      if (this.#index.size >= ProbeStacks.MAX_KEYS) this.#index.clear();
+      st = this.#index.size;
+      this.#index.set(key, st);
+      this.#first = grown(this.#first, st + 1);
+      this.#depth = grown(this.#depth, st + 1);
+      this.#times = grown(this.#times, (st + 1) * ProbeStacks.MAX_DEPTH);
+      this.#first[st] = 0;
+      this.#depth[st] = 0;
     }
-    if (st.length >= ProbeStacks.MAX_DEPTH) st.shift();
-    st.push(tsNs);
+    const max = ProbeStacks.MAX_DEPTH;
+    const d = this.#depth[st]!;
+    const first = this.#first[st]!;
+    if (d < max) {
+      this.#times[st * max + ((first + d) & (max - 1))] = tsNs;
+      this.#depth[st] = d + 1;
+    } else {
+      // Full: the oldest slot takes the newest time and the ring turns by one.
+      this.#times[st * max + first] = tsNs;
+      this.#first[st] = (first + 1) & (max - 1);
+    }
   }
 
   pop(pid: number, fn: number): number {
-    const st = this.#stacks.get(pid * 1048576 + fn);
-    if (st === undefined || st.length === 0) return NaN;
-    return st.pop()!;
+    const st = this.#index.get(pid * 1048576 + fn);
+    if (st === undefined) return NaN;
+    const d = this.#depth[st]!;
+    if (d === 0) return NaN;
+    this.#depth[st] = d - 1;
+    const max = ProbeStacks.MAX_DEPTH;
+    return this.#times[st * max + ((this.#first[st]! + d - 1) & (max - 1))]!;
   }
 }
 

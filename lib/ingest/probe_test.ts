@@ -1,6 +1,8 @@
 // kprobe / kretprobe / fprobe lines (kernel-spec §1.5) and probe maps.
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ProbeStacks } from "./_probe.ts";
 import { kline, parseAll } from "./_test_util.ts";
 import { DEFAULT_PROBE_MAP } from "./default_probe_map.ts";
 import { EVENT_KIND } from "./event_batch.ts";
@@ -187,4 +189,34 @@ Deno.test("parseTrace() reads a probe named like a tracepoint as a probe", async
   assert.deepEqual(r.diags, []);
   assert.equal(r.rows[0]!.kind, EVENT_KIND.PROBE_ENTRY);
   assert.equal(meaningOf(r.rows[0]!.fields.meaning), "dma_buf_export");
+});
+
+Deno.test("ProbeStacks pops what was pushed, newest first, and drops the oldest past MAX_DEPTH", () => {
+  // Against plain arrays (push, shift when full, pop): random pushes and pops on three keys,
+  // deep enough to fill a ring and turn it.
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({ key: fc.integer({ min: 0, max: 2 }), push: fc.boolean(), n: fc.nat(90) }),
+        { maxLength: 40 },
+      ),
+      (steps) => {
+        const st = new ProbeStacks();
+        const ref = new Map<number, number[]>();
+        let t = 0;
+        for (const { key, push, n } of steps) {
+          const a = ref.get(key) ?? [];
+          ref.set(key, a);
+          for (let i = 0; i < n; ++i) {
+            if (push) {
+              if (a.length >= ProbeStacks.MAX_DEPTH) a.shift();
+              a.push(++t);
+              st.push(7, key, t);
+            } else assert.equal(st.pop(7, key), a.length === 0 ? NaN : a.pop());
+          }
+        }
+        assert.ok(Number.isNaN(st.pop(8, 0)));
+      },
+    ),
+  );
 });
