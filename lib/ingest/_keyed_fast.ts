@@ -85,9 +85,12 @@ export function keyedFastPath(schema: EventSchema): FastPath | undefined {
     // The device: a word with no "=" (one with it makes the general walker read -R raw output).
     let p = a;
     if (p >= bound || s[p]! === CH_QUOTE) return -1;
-    const devEnd = wordEnd(s, p, bound);
+    let devEnd = p;
+    for (; devEnd < bound; ++devEnd) {
+      const c = s[devEnd]!;
+      if (c <= CH_SPACE || c === CH_EQ) break; // (the bytes of a word are all above a space)
+    }
     if (devEnd === p || devEnd >= bound || s[devEnd]! !== CH_SPACE) return -1;
-    for (let q = p; q < devEnd; ++q) if (s[q]! === CH_EQ) return -1;
     p = devEnd + 1;
     // Arrays go straight into the pool: a line that then fails gives their room back.
     const poolMark = ctx.b.poolLen;

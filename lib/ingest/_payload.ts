@@ -37,6 +37,8 @@ export interface LineContext {
   lineStart: number;
   /** Bits of each distinct `attrs=` text, by its string id (-1 - bits when a name is unknown). */
   attrBits: Map<number, number>;
+  /** The string id of the empty `attrs=` text once met (-1 before): most maps print it. */
+  emptyAttrs: number;
 }
 
 interface SchemaIndex {
@@ -132,8 +134,15 @@ export function storeAttrs(
   a: number,
   e: number,
 ): void {
+  // The empty text (no attribute) without a lookup.
+  if (a === e && ctx.emptyAttrs >= 0) {
+    bitsCol[r] = 0;
+    textCol[r] = ctx.emptyAttrs;
+    return;
+  }
   // A trace holds a handful of distinct attrs texts: parse each once, by its string id.
   const id = ctx.b.strings.internBytes(s, a, e);
+  if (a === e) ctx.emptyAttrs = id;
   let bits = ctx.attrBits.get(id);
   if (bits === undefined) {
     bits = parseAttrs(ctx.b.strings.get(id));

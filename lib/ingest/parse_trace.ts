@@ -128,7 +128,14 @@ export function parseTrace(
     let traceCmd = false;
     let fgraphTracer = false;
     const b = newBatch(batchRows + 1, strings, eventNames, 0n);
-    const ctx: LineContext = { b, log, lineNo1: 0, lineStart: 0, attrBits: new Map() };
+    const ctx: LineContext = {
+      b,
+      log,
+      lineNo1: 0,
+      lineStart: 0,
+      attrBits: new Map(),
+      emptyAttrs: -1,
+    };
 
     function relTs(secs: number, fracNs: number): number {
       if (!haveBase) {
