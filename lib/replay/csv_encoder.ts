@@ -215,21 +215,34 @@ export function writeMicros(buf: Uint8Array, at: number, v: number): number {
   if (!(a < 1e9)) return -1;
   const s = Math.round(a * 1e6);
   // (The division is correctly rounded: the double nearest the decimal s / 10^6.)
-  if (s === 0 || s / 1e6 !== a) return -1;
-  let frac = s % 1e6;
+  const q = s / 1e6;
+  if (s === 0 || q !== a) return -1;
+  // Whole seconds and micros, exact (integers below 2^53), without the floating-point
+  // remainder (a library call); the micros then as an int32, whose divisions by 10 the
+  // compiler makes multiplications.
+  let secs = Math.floor(q);
+  let rest = s - secs * 1e6;
+  if (rest < 0) {
+    secs -= 1;
+    rest += 1e6;
+  } else if (rest >= 1e6) {
+    secs += 1;
+    rest -= 1e6;
+  }
+  let frac = rest | 0;
   if (v < 0) buf[at++] = MINUS;
-  at = writeInt(buf, at, (s - frac) / 1e6);
+  at = writeInt(buf, at, secs);
   if (frac === 0) return at; // (not reached for a non-integer; kept for any caller)
   buf[at++] = DOT;
   let digits = 6;
   while (frac % 10 === 0) {
-    frac /= 10;
+    frac = (frac / 10) | 0;
     --digits;
   }
   for (let k = at + digits - 1; k >= at; --k) {
-    const q = (frac / 10) | 0;
-    buf[k] = DIGIT_0 + (frac - q * 10);
-    frac = q;
+    const d = (frac / 10) | 0;
+    buf[k] = DIGIT_0 + (frac - d * 10);
+    frac = d;
   }
   return at + digits;
 }
@@ -250,10 +263,13 @@ function writeInt(buf: Uint8Array, at: number, v: number): number {
   const end = at + digits;
   let k = end;
   if (x < 2147483648) {
-    while (x > 0) {
-      const q = (x / 10) | 0;
-      buf[--k] = DIGIT_0 + (x - q * 10);
-      x = q;
+    // As an int32 (the value may come from a Float64Array): the divisions by 10 are then
+    // integer ones, which the compiler makes multiplications, not floating-point divisions.
+    let y = x | 0;
+    while (y > 0) {
+      const q = (y / 10) | 0;
+      buf[--k] = DIGIT_0 + (y - q * 10);
+      y = q;
     }
   } else {
     while (x > 0) {
