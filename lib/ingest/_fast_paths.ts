@@ -3,7 +3,7 @@
 // strings are unchanged since 2013). A line that differs in any byte falls back to the
 // generic walker, which diagnoses it; a fast path writes nothing unless the whole line fits.
 
-import { ascii, viewOf } from "./_scan.ts";
+import { ascii, CH_LOWER_X, viewOf } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 import type { LineContext } from "./_payload.ts";
 import { HEX2 } from "./u64.ts";
@@ -25,7 +25,6 @@ const UNMAPPED0 = le32(" unm");
 const UNMAPPED1 = le32("appe");
 const UNMAPPED2 = le32("d_si");
 const UNMAPPED3 = le32("ze=0"); // the "0" is not compared: the word is masked to three bytes
-const CH_X = 120;
 
 /** "IOMMU: iova=0x" at `p` (the caller checked `p + 14` is within `v`). */
 function isMapHead(v: DataView, p: number): boolean {
@@ -108,9 +107,9 @@ export function fastMap(
   const pSize = pPaddr + 9 + 16;
   if (bound < pSize + 7) return -1;
   const v = viewOf(s);
-  if (!isMapHead(v, a) || v.getInt32(pEnd, true) !== MID0 || s[pEnd + 4]! !== CH_X) return -1;
+  if (!isMapHead(v, a) || v.getInt32(pEnd, true) !== MID0 || s[pEnd + 4]! !== CH_LOWER_X) return -1;
   if (v.getInt32(pPaddr, true) !== PADDR0 || v.getInt32(pPaddr + 4, true) !== PADDR1) return -1;
-  if (s[pPaddr + 8]! !== CH_X) return -1;
+  if (s[pPaddr + 8]! !== CH_LOWER_X) return -1;
   if (v.getInt32(pSize, true) !== SIZE0 || v.getUint16(pSize + 4, true) !== SIZE1) return -1;
   const q = digitsFrom(s, pSize + 6, bound);
   const size = digitsValue;
@@ -149,7 +148,7 @@ export function fastUnmap(
   const pSize = pEnd + 5 + 16;
   if (bound < pSize + 6 + 17) return -1;
   const v = viewOf(s);
-  if (!isMapHead(v, a) || v.getInt32(pEnd, true) !== MID0 || s[pEnd + 4]! !== CH_X) return -1;
+  if (!isMapHead(v, a) || v.getInt32(pEnd, true) !== MID0 || s[pEnd + 4]! !== CH_LOWER_X) return -1;
   if (v.getInt32(pSize, true) !== SIZE0 || v.getUint16(pSize + 4, true) !== SIZE1) return -1;
   const q = digitsFrom(s, pSize + 6, bound);
   const size = digitsValue;

@@ -7,6 +7,7 @@ import {
   CH_0,
   CH_COMMA,
   CH_LBRACE,
+  CH_LOWER_X,
   CH_RBRACE,
   equalsAt,
   parseAutoNumber,
@@ -15,9 +16,6 @@ import {
 import type { EventBatch } from "./event_batch.ts";
 import { DMA_ATTR_BITS, DMA_DIRECTIONS } from "./schemas.ts";
 import { HEX2, HEX_VALUE } from "./u64.ts";
-
-/** "x", and "X" with its case bit set. */
-const CH_X = 120;
 
 /** Value of a `dir=` word: symbolic name, hex, or (raw) decimal; NaN when none fits. */
 const DIRECTION_WORDS = DMA_DIRECTIONS.map(ascii);
@@ -89,7 +87,7 @@ export function parseArrayAt(
   let pool = b.pool;
   let k = 0;
   for (;;) {
-    if (p + 1 < bound && s[p]! === CH_0 && (s[p + 1]! | 32) === CH_X) p += 2;
+    if (p + 1 < bound && s[p]! === CH_0 && (s[p + 1]! | 32) === CH_LOWER_X) p += 2; // 0x, 0X
     // The value as two 32-bit words shifted two digits at a time (a pair read as one 16-bit
     // word: half the steps), then a last odd digit; a 17th significant digit (one shifted out
     // of the high word) makes it too wide.

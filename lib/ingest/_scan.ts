@@ -27,6 +27,12 @@ export const CH_PLUS = 43;
 export const CH_LT = 60;
 export const CH_0 = 48;
 export const CH_9 = 57;
+export const CH_LOWER_A = 97;
+export const CH_LOWER_F = 102;
+export const CH_UPPER_A = 65;
+export const CH_UPPER_F = 70;
+export const CH_LOWER_X = 120;
+export const CH_UPPER_X = 88;
 
 export function isDigit(c: number): boolean {
   return c >= CH_0 && c <= CH_9;
@@ -80,7 +86,7 @@ export function parseInt10(s: Uint8Array, start: number, end: number): number {
 /** Hex `s[start, end)` (optional 0x) as a number (exact below 2^53), or -1. */
 export function parseHexNumber(s: Uint8Array, start: number, end: number): number {
   let p = start;
-  if (end - p > 2 && s[p]! === CH_0 && (s[p + 1]! | 32) === 120) p += 2;
+  if (end - p > 2 && s[p]! === CH_0 && (s[p + 1]! | 32) === CH_LOWER_X) p += 2;
   if (p >= end) return -1;
   let v = 0;
   for (; p < end; ++p) {
@@ -96,7 +102,7 @@ export function parseHexNumber(s: Uint8Array, start: number, end: number): numbe
 
 /** `0x` hex or decimal, as a number; NaN when neither. */
 export function parseAutoNumber(s: Uint8Array, start: number, end: number): number {
-  if (end - start > 2 && s[start]! === CH_0 && (s[start + 1]! | 32) === 120) {
+  if (end - start > 2 && s[start]! === CH_0 && (s[start + 1]! | 32) === CH_LOWER_X) {
     const v = parseHexNumber(s, start, end);
     return v < 0 ? NaN : v;
   }

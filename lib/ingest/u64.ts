@@ -6,16 +6,18 @@
  * @module
  */
 
-import { textOf } from "./_scan.ts";
+import {
+  CH_0,
+  CH_9,
+  CH_LOWER_A,
+  CH_LOWER_F,
+  CH_LOWER_X,
+  CH_UPPER_A,
+  CH_UPPER_F,
+  CH_UPPER_X,
+  textOf,
+} from "./_scan.ts";
 
-const CH_0 = 48;
-const CH_9 = 57;
-const CH_LOWER_A = 97;
-const CH_LOWER_F = 102;
-const CH_UPPER_A = 65;
-const CH_UPPER_F = 70;
-const CH_LOWER_X = 120;
-const CH_UPPER_X = 88;
 const TWO_32 = 4294967296;
 
 /** Value of one hex digit character, or -1. */
