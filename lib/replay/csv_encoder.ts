@@ -68,6 +68,7 @@ const NUMBER_ROOM = 32;
  */
 export class CsvEncoder {
   #buf = new Uint8Array(1 << 16);
+  #view = new DataView(this.#buf.buffer);
   readonly #text = new TextEncoder();
   readonly #reuse: boolean;
 
@@ -98,16 +99,32 @@ export class CsvEncoder {
     const i32: Int32Array[] = new Array(m).fill(NO_I32);
     const codes: Int32Array[] = new Array(m).fill(NO_I32);
     const strs: string[][] = new Array(m).fill(NO_STRS);
-    // A coded string column: each distinct value escaped and encoded once.
+    // A coded string column: each distinct value escaped and encoded once; one of at most 16
+    // bytes also as four little-endian words (zero-padded), written four bytes a store.
     const coded: Uint8Array[][] = new Array(m).fill(NO_CODED);
+    const codedWords: Int32Array[] = new Array(m).fill(NO_I32);
+    const codedLen: Int32Array[] = new Array(m).fill(NO_I32);
     let rowRoom = m + 1; // separators and the newline
     for (let i = 0; i < m; ++i) {
       const d = c.dict?.[i];
       if (d !== undefined) {
         kind[i] = CODED;
         codes[i] = d.codes;
-        coded[i] = d.values.map((v) => this.#text.encode(csvField(v)));
-        rowRoom += coded[i]!.reduce((n, b) => Math.max(n, b.length), 0);
+        const bytes = d.values.map((v) => this.#text.encode(csvField(v)));
+        coded[i] = bytes;
+        codedLen[i] = Int32Array.from(bytes, (b) => b.length);
+        const words = new Int32Array(4 * bytes.length);
+        const padded = new Uint8Array(16);
+        const pv = new DataView(padded.buffer);
+        bytes.forEach((b, k) => {
+          if (b.length > 16) return;
+          padded.fill(0);
+          padded.set(b);
+          for (let w = 0; w < 4; ++w) words[4 * k + w] = pv.getInt32(4 * w, true);
+        });
+        codedWords[i] = words;
+        // (A word store may write up to three bytes past the value: the next field's room.)
+        rowRoom += bytes.reduce((n, b) => Math.max(n, b.length), 0) + 4;
         continue;
       }
       // (A builder's numbers read where its strings are not made: `data` would make them.)
@@ -130,6 +147,7 @@ export class CsvEncoder {
       if (at + rowRoom > this.#buf.length) this.#room(at, rowRoom);
       // (Taken again after each string: the buffer may grow for it.)
       let buf = this.#buf;
+      let view = this.#view;
       for (let i = 0; i < m; ++i) {
         if (i > 0) buf[at++] = COMMA;
         switch (kind[i]) {
@@ -143,6 +161,7 @@ export class CsvEncoder {
               else {
                 at = this.#ascii(String(v), at);
                 buf = this.#buf;
+                view = this.#view;
               }
             }
             break;
@@ -151,10 +170,17 @@ export class CsvEncoder {
             at = writeInt(buf, at, i32[i]![r]!);
             break;
           case CODED: {
-            const b = coded[i]![codes[i]![r]!]!;
-            if (b.length > 16) buf.set(b, at);
-            else for (let k = 0; k < b.length; ++k) buf[at + k] = b[k]!;
-            at += b.length;
+            const code = codes[i]![r]!;
+            const n = codedLen[i]![code]!;
+            if (n > 16) buf.set(coded[i]![code]!, at);
+            else if (n > 0) {
+              const w = codedWords[i]!;
+              view.setInt32(at, w[4 * code]!, true);
+              if (n > 4) view.setInt32(at + 4, w[4 * code + 1]!, true);
+              if (n > 8) view.setInt32(at + 8, w[4 * code + 2]!, true);
+              if (n > 12) view.setInt32(at + 12, w[4 * code + 3]!, true);
+            }
+            at += n;
             break;
           }
           default: {
@@ -162,6 +188,7 @@ export class CsvEncoder {
             this.#room(at, t.length * 3 + rowRoom);
             at = this.#ascii(t, at);
             buf = this.#buf;
+            view = this.#view;
           }
         }
       }
@@ -178,6 +205,7 @@ export class CsvEncoder {
     const grown = new Uint8Array(size);
     grown.set(this.#buf.subarray(0, at));
     this.#buf = grown;
+    this.#view = new DataView(grown.buffer);
   }
 
   /** A string's UTF-8 bytes at `at` (room made by the caller for ASCII); the end. */

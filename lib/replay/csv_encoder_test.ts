@@ -60,6 +60,51 @@ Deno.test("CsvEncoder writes the UTF-8 of the CSV text, numbers as String() prin
   );
 });
 
+Deno.test("CsvEncoder writes a chunk's coded string columns as it writes their strings", () => {
+  // A builder's chunk: each string column as codes into its distinct values (of 0 to ~48 UTF-8
+  // bytes: stored a word at a time up to 16, copied beyond), the encoder reused between chunks.
+  const str = fc.oneof(
+    text,
+    fc.string({ unit: "binary", maxLength: 12 }),
+    fc.string({ unit: fc.constantFrom("a", ",", '"', "é"), maxLength: 20 }),
+  );
+  const enc = new CsvEncoder();
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer(), str, str), { maxLength: 40 }),
+      fc.boolean(),
+      (rows, header) => {
+        const plain: TableChunk = {
+          schema: SCHEMA,
+          n: rows.length,
+          data: [
+            Float64Array.from(rows, (x) => x[0]),
+            rows.map((x) => x[1]),
+            Int32Array.from(rows, (x) => x[0]),
+            rows.map((x) => x[2]),
+          ],
+        };
+        const dictOf = (col: string[]) => {
+          const values = [...new Set(["", ...col])];
+          return { values, codes: Int32Array.from(col, (v) => values.indexOf(v)) };
+        };
+        const coded: TableChunk = {
+          ...plain,
+          dict: [
+            undefined,
+            dictOf(rows.map((x) => x[1])),
+            undefined,
+            dictOf(rows.map((x) => x[2])),
+          ],
+        };
+        const want = (header ? csvHeader(SCHEMA) : "") + csvText(plain);
+        assert.deepEqual(enc.encode(coded, header), new TextEncoder().encode(want));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
 Deno.test("CsvEncoder grows its buffer for a chunk larger than it, and keeps every byte", () => {
   const long = "x".repeat(70000) + "é";
   const c: TableChunk = {
