@@ -38,7 +38,15 @@ import {
 import { IovaMismatches, type IovaReplaySummary } from "./_iova_report.ts";
 import { PfnMap } from "./_pfn_map.ts";
 import { PerCpu } from "./_per_cpu.ts";
-import { EVENT_KIND, type EventBatch, grown, pfnAt, type U64, u64ExactAt } from "../ingest/mod.ts";
+import {
+  EVENT_KIND,
+  type EventBatch,
+  grown,
+  pfnAt,
+  type SchemaTable,
+  type U64,
+  u64ExactAt,
+} from "../ingest/mod.ts";
 import {
   FlushQueue,
   IovaPredictor,
@@ -169,6 +177,8 @@ export class IovaReplay {
     else this.#sources.fill(SRC_UNKNOWN, 0, b.n);
     const maps = b.tables.get("map");
     const unmaps = b.tables.get("unmap");
+    // The batch's table of each event, looked up once a batch (by event id), not once a row.
+    const tables: (SchemaTable | undefined)[] = [];
     for (let r = 0; r < b.n; ++r) {
       const kind = b.kind[r]!;
       if (kind === EVENT_KIND.PROBE_ENTRY || kind === EVENT_KIND.PROBE_RETURN) {
@@ -188,7 +198,6 @@ export class IovaReplay {
       const cpu = b.cpu[r]!;
       const line = b.lineNo1[r]!;
       const ts = b.tsNs[r]!;
-      const name = b.eventNames.get(id);
       if (what === EV_MAP && maps) {
         const t = b.tableRow[r]!;
         if (maps.incomplete[t]) continue; // a truncated line: diagnosed, not guessed
@@ -216,7 +225,8 @@ export class IovaReplay {
           this.#pending.set(cpu, a);
         } else p.pages += bytes;
       } else if (what === EV_UNMAP_BEFORE || what === EV_UNMAP_AFTER) {
-        const t = b.tables.get(name);
+        const name = b.eventNames.get(id);
+        const t = tables[id] ?? (tables[id] = b.tables.get(name));
         if (t === undefined || t.incomplete[b.tableRow[r]!]) continue;
         const dev = b.strings.get((t.cols.device as Int32Array)[b.tableRow[r]!]!);
         const w = this.#unmapWaiting.get(cpu);
@@ -242,11 +252,12 @@ export class IovaReplay {
       } else if (what === EV_DMA_MAP) {
         this.#unmapOwner.delete(cpu);
         this.#settleWaiting(cpu);
-        if (b.tables.get(name)!.incomplete[b.tableRow[r]!]) continue;
+        const name = b.eventNames.get(id);
+        const t = tables[id] ?? (tables[id] = b.tables.get(name)!);
+        if (t.incomplete[b.tableRow[r]!]) continue;
         const a = this.#pending.get(cpu);
         if (a === undefined) continue; // passthrough, or a failed map: no IOVA
         this.#pending.delete(cpu);
-        const t = b.tables.get(name)!;
         a.dev = b.strings.get((t.cols.device as Int32Array)[b.tableRow[r]!]!);
         a.pages = Math.ceil(a.pages / 4096);
         a.resolved = true;
