@@ -140,6 +140,17 @@ export class ProbeCache {
   caller: Int32Array = new Int32Array(64);
   callerOffset: Float64Array = new Float64Array(64);
   meaning: Int32Array = new Int32Array(64);
+  /**
+   * The keys of a text's first `ARG_MEMO` arguments as a line of it printed them: per text and
+   * argument, the key's string id, its length (0: none) and its bytes (`ARG_KEY_MAX` a slot).
+   * The next line of that text reads a key by comparing its bytes, without looking for its "="
+   * or looking it up.
+   */
+  static readonly ARG_MEMO = 4;
+  static readonly ARG_KEY_MAX = 12;
+  argKey: Int32Array = new Int32Array(64 * ProbeCache.ARG_MEMO);
+  argKeyLen: Uint8Array = new Uint8Array(64 * ProbeCache.ARG_MEMO);
+  argKeyBytes: Uint8Array = new Uint8Array(64 * ProbeCache.ARG_MEMO * ProbeCache.ARG_KEY_MAX);
   /** Meaning by (event, side, function). */
   readonly meanings: Map<number, number> = new Map();
 
@@ -153,6 +164,10 @@ export class ProbeCache {
     this.caller = grown(this.caller, id + 1);
     this.callerOffset = grown(this.callerOffset, id + 1);
     this.meaning = grown(this.meaning, id + 1);
+    const memo = (id + 1) * ProbeCache.ARG_MEMO;
+    this.argKey = grown(this.argKey, memo);
+    this.argKeyLen = grown(this.argKeyLen, memo);
+    this.argKeyBytes = grown(this.argKeyBytes, memo * ProbeCache.ARG_KEY_MAX);
     return id;
   }
 }
@@ -222,6 +237,7 @@ export function parseProbe(
   if (known < 0) known = cache.keys.find(s, start, close + 1);
   if (known >= 0 && cache.eventId[known] !== eventId) known = -1; // one text, two probes
   let isReturn: boolean;
+  let newText = -1;
   if (known >= 0) {
     isReturn = cache.isReturn[known] === 1;
     p.func[r] = cache.func[known]!;
@@ -241,6 +257,7 @@ export function parseProbe(
     }
     p.meaning[r] = m;
     const k = cache.add(s, start, close + 1);
+    newText = k;
     if (k >= 0) {
       cache.eventId[k] = eventId;
       cache.isReturn[k] = isReturn ? 1 : 0;
@@ -252,6 +269,7 @@ export function parseProbe(
     }
   }
   const fn = p.func[r]!;
+  const text = known >= 0 ? known : newText;
   if (isReturn) {
     b.kind[commonRow] = EVENT_KIND.PROBE_RETURN;
     const t0 = stacks.pop(b.pid[commonRow]!, fn);
@@ -264,12 +282,40 @@ export function parseProbe(
   p.argStart[r] = b.args.n;
   let n = 0;
   let q = skipSpaces(s, close + 1, end);
+  const MEMO = ProbeCache.ARG_MEMO;
+  const KMAX = ProbeCache.ARG_KEY_MAX;
   while (q < end) {
-    let w = toSpace(s, q, end);
-    const eq = charIn(s, CH_EQ, q, w);
+    // The key this text's line had here last time, when its bytes and "=" are here again.
+    const slot = text >= 0 && n < MEMO ? text * MEMO + n : -1;
+    let eq = -1;
+    let key = -1;
+    if (slot >= 0) {
+      const kl = cache.argKeyLen[slot]!;
+      if (kl > 0 && q + kl < end && s[q + kl]! === CH_EQ) {
+        const kb = cache.argKeyBytes;
+        const at = slot * KMAX;
+        let k = 0;
+        while (k < kl && s[q + k]! === kb[at + k]!) ++k;
+        if (k === kl) {
+          eq = q + kl;
+          key = cache.argKey[slot]!;
+        }
+      }
+    }
+    // (No space before a memo's "=": the word ends where it would from the key's start.)
+    let w = toSpace(s, eq < 0 ? q : eq, end);
     if (eq < 0) {
-      q = skipSpaces(s, w, end);
-      continue;
+      eq = charIn(s, CH_EQ, q, w);
+      if (eq < 0) {
+        q = skipSpaces(s, w, end);
+        continue;
+      }
+      key = b.strings.internBytes(s, q, eq);
+      if (slot >= 0 && cache.argKeyLen[slot] === 0 && eq - q <= KMAX) {
+        cache.argKey[slot] = key;
+        cache.argKeyLen[slot] = eq - q;
+        cache.argKeyBytes.set(s.subarray(q, eq), slot * KMAX);
+      }
     }
     const va = eq + 1;
     let ve = w;
@@ -282,7 +328,7 @@ export function parseProbe(
     }
     const i = addArg(b);
     ++n;
-    b.args.key[i] = b.strings.internBytes(s, q, eq);
+    b.args.key[i] = key;
     const c0 = s[va]!;
     if (c0 === CH_QUOTE) {
       b.args.kind[i] = ARG_KIND.STR;

@@ -220,3 +220,36 @@ Deno.test("ProbeStacks pops what was pushed, newest first, and drops the oldest 
     ),
   );
 });
+
+Deno.test("parseTrace() reads each line's probe argument keys, whatever the text's last line had", async () => {
+  // One probe text, its arguments' keys changed line by line: the memo of the last line's keys
+  // must never stand in for another key (one byte off, longer, missing, past 12 bytes).
+  const long = "averyveryverylongkey";
+  const args = [
+    "pfn=0x1 size=0x2",
+    "pfx=0x1 size=0x2",
+    "pfn=0x3",
+    "pf=0x1 pfn=0x2",
+    `${long}=5 pfn=0x1`,
+    `${long}=6 pfn=0x1`,
+    "pfn pfn=0x4",
+    "pfnn=0x6 size=0x7",
+    "pfn=0x8 sizes=0x9",
+  ];
+  const text = args.map((a, i) =>
+    kline("dd", 1, 0, ".....", 1, i, "iova_free", `(free_iova_fast+0x4/0x140) ${a}`)
+  ).join("\n");
+  const r = await parseAll(text);
+  assert.deepEqual(r.diags, []);
+  assert.deepEqual(r.rows.map((x) => x.fields.args), [
+    { pfn: 1n, size: 2n },
+    { pfx: 1n, size: 2n },
+    { pfn: 3n },
+    { pf: 1n, pfn: 2n },
+    { [long]: 5n, pfn: 1n },
+    { [long]: 6n, pfn: 1n },
+    { pfn: 4n },
+    { pfnn: 6n, size: 7n },
+    { pfn: 8n, sizes: 9n },
+  ]);
+});
