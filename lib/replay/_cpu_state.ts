@@ -3,7 +3,7 @@
 // tracepoint has claimed, and what the call tree said of the last IOVA allocation.
 
 import type { Family } from "./_op_families.ts";
-import type { EventBatch } from "../ingest/mod.ts";
+import { type EventBatch, grown } from "../ingest/mod.ts";
 import { newWork, type OpenRow, type Work } from "./_ops_table.ts";
 
 /** A completed DMA-API call, with the IOMMU work printed inside it. */
@@ -60,32 +60,38 @@ export function contextOf(flags: string): number {
  * interrupted, so each context of a CPU has its own.
  */
 export class CpuStates {
-  readonly #states = new Map<number, CpuState>();
-  readonly #contexts = new Map<number, number>();
+  // By key cpu * 4 + context, and in order of first use (what values() gives); each flags
+  // word's context by its string id (context + 1; 0: not met yet). Arrays, not Maps: a lookup
+  // of each on every DMA event.
+  #states: (CpuState | undefined)[] = [];
+  readonly #order: CpuState[] = [];
+  #contexts = new Uint8Array(64);
 
   /** The state of batch row `r`'s CPU and context (b null: the CPU's task context). */
   get(cpu: number, b: EventBatch | null, r: number): CpuState {
     const key = cpu * 4 + (b === null ? 0 : this.#context(b, b.irqFlags[r]!));
-    let s = this.#states.get(key);
+    let s = this.#states[key];
     if (s === undefined) {
       s = newCpuState(cpu);
-      this.#states.set(key, s);
+      this.#states[key] = s;
+      this.#order.push(s);
     }
     return s;
   }
 
   #context(b: EventBatch, flagsId: number): number {
     if (flagsId < 0) return 0;
-    let c = this.#contexts.get(flagsId);
-    if (c === undefined) {
+    if (flagsId >= this.#contexts.length) this.#contexts = grown(this.#contexts, flagsId + 1);
+    let c = this.#contexts[flagsId]! - 1;
+    if (c < 0) {
       c = contextOf(b.strings.get(flagsId));
-      this.#contexts.set(flagsId, c);
+      this.#contexts[flagsId] = c + 1;
     }
     return c;
   }
 
   /** Every state. */
   values(): IterableIterator<CpuState> {
-    return this.#states.values();
+    return this.#order.values();
   }
 }

@@ -324,13 +324,13 @@ export class OpsRecorder {
       let h = this.#handler[id];
       if (h === undefined) h = this.#handler[id] = handlerOf(b.eventNames.get(id));
       if (h === H_NONE) continue;
-      const name = b.eventNames.get(id);
       // (The batch's table of each event looked up once a batch, not once a row.)
       let t = tables[id];
-      if (t === undefined) t = tables[id] = b.tables.get(name)!;
+      if (t === undefined) t = tables[id] = b.tables.get(b.eventNames.get(id))!;
       if (t.incomplete[b.tableRow[r]!]) continue; // diagnosed, not guessed
       if (h === H_MAP || h === H_UNMAP) this.#onIommu(b, r, t, h === H_UNMAP);
       else if (h === H_DMA) {
+        const name = b.eventNames.get(id);
         let fam = this.#family[id];
         if (fam === undefined) fam = this.#family[id] = FAMILY_OF_EVENT.get(name)!;
         this.#onDma(b, r, t, name, fam);
