@@ -10,8 +10,8 @@
 // parse of the synthesized traces; this takes a third of that.
 
 import { endsAt, type FastPath } from "./_fast_paths.ts";
-import { type LineContext, storeAttrs } from "./_payload.ts";
-import { parseArrayAt, parseDir } from "./_print_helpers.ts";
+import type { LineContext } from "./_payload.ts";
+import { parseArrayAt, parseDir, storeAttrs } from "./_print_helpers.ts";
 import { ascii, CH_EQ, CH_QUOTE, CH_SLASH, CH_SPACE, parseInt10, wordEnd } from "./_scan.ts";
 import type { SchemaTable } from "./event_batch.ts";
 import type { EventSchema } from "./schemas.ts";

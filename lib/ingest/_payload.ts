@@ -21,7 +21,7 @@ import type { DiagnosticLog } from "./diagnostics.ts";
 import { ARG_KIND, type EventBatch, type SchemaTable } from "./event_batch.ts";
 import type { EventSchema, FieldDef } from "./schemas.ts";
 import { parseAutoU64, parseHexU64 } from "./u64.ts";
-import { parseArray, parseAttrs, parseDir } from "./_print_helpers.ts";
+import { parseArray, parseDir, storeAttrs } from "./_print_helpers.ts";
 
 const HEX_PREFIX = ascii("0x");
 
@@ -123,38 +123,6 @@ function kindText(fd: FieldDef): string {
 }
 
 const SYMBOL_WORDS = new Map<FieldDef, Uint8Array[]>();
-
-/** An `attrs=` text's bits and string id into row `r` (text form). */
-export function storeAttrs(
-  ctx: LineContext,
-  bitsCol: Int32Array,
-  textCol: Int32Array,
-  r: number,
-  s: Uint8Array,
-  a: number,
-  e: number,
-): void {
-  // The empty text (no attribute) without a lookup.
-  if (a === e && ctx.emptyAttrs >= 0) {
-    bitsCol[r] = 0;
-    textCol[r] = ctx.emptyAttrs;
-    return;
-  }
-  // A trace holds a handful of distinct attrs texts: parse each once, by its string id.
-  const id = ctx.b.strings.internBytes(s, a, e);
-  if (a === e) ctx.emptyAttrs = id;
-  let bits = ctx.attrBits.get(id);
-  if (bits === undefined) {
-    bits = parseAttrs(ctx.b.strings.get(id));
-    ctx.attrBits.set(id, bits);
-  }
-  if (bits < 0) {
-    bits = -1 - bits;
-    ctx.log.add("unknown_attr_name");
-  }
-  bitsCol[r] = bits;
-  textCol[r] = id;
-}
 
 /** Store one field's value; false when the value does not have the kind's form. */
 function storeField(

@@ -1,5 +1,6 @@
 // The value decoders of the kernel's TP_printk helpers (include/trace/stages): a direction
-// printed by __print_symbolic, DMA attributes by __print_flags, arrays by __print_array.
+// printed by __print_symbolic, DMA attributes by __print_flags (parsed once per distinct text and
+// stored as bits and text), arrays by __print_array.
 
 import { grown } from "./_grown.ts";
 import {
@@ -14,6 +15,7 @@ import {
   viewOf,
 } from "./_scan.ts";
 import type { EventBatch } from "./event_batch.ts";
+import type { LineContext } from "./_payload.ts";
 import { DMA_ATTR_BITS, DMA_DIRECTIONS } from "./schemas.ts";
 import { HEX2, HEX_VALUE } from "./u64.ts";
 
@@ -39,6 +41,38 @@ export function parseAttrs(text: string): number {
     else unknown = true;
   }
   return unknown ? -1 - bits : bits;
+}
+
+/** An `attrs=` text's bits and string id into row `r` (text form). */
+export function storeAttrs(
+  ctx: LineContext,
+  bitsCol: Int32Array,
+  textCol: Int32Array,
+  r: number,
+  s: Uint8Array,
+  a: number,
+  e: number,
+): void {
+  // The empty text (no attribute) without a lookup.
+  if (a === e && ctx.emptyAttrs >= 0) {
+    bitsCol[r] = 0;
+    textCol[r] = ctx.emptyAttrs;
+    return;
+  }
+  // A trace holds a handful of distinct attrs texts: parse each once, by its string id.
+  const id = ctx.b.strings.internBytes(s, a, e);
+  if (a === e) ctx.emptyAttrs = id;
+  let bits = ctx.attrBits.get(id);
+  if (bits === undefined) {
+    bits = parseAttrs(ctx.b.strings.get(id));
+    ctx.attrBits.set(id, bits);
+  }
+  if (bits < 0) {
+    bits = -1 - bits;
+    ctx.log.add("unknown_attr_name");
+  }
+  bitsCol[r] = bits;
+  textCol[r] = id;
 }
 
 /**
