@@ -63,7 +63,7 @@ export class CpuStates {
   // By key cpu * 4 + context, and in order of first use (what values() gives); each flags
   // word's context by its string id (context + 1; 0: not met yet). Arrays, not Maps: a lookup
   // of each on every DMA event.
-  #states: (CpuState | undefined)[] = [];
+  readonly #states: (CpuState | undefined)[] = [];
   readonly #order: CpuState[] = [];
   #contexts = new Uint8Array(64);
 
