@@ -28,7 +28,7 @@ export interface SourceInfo {
 }
 
 /** Something that fills a buffer: a BYOB reader, or chunks copied from a default reader. */
-interface ByteSource {
+export interface ByteSource {
   /**
    * Read into `buf[off..]` (`off` below its length); resolves to the buffer to use from now on
    * (a BYOB read transfers it) and the count, -1 at the end of the input.
@@ -68,7 +68,8 @@ function chunkSource(reader: ReadableStreamDefaultReader<Uint8Array>): ByteSourc
   };
 }
 
-function openSource(stream: ReadableStream<Uint8Array>): ByteSource {
+/** A stream's bytes read into buffers the caller gives: BYOB when it is a byte stream. */
+export function openSource(stream: ReadableStream<Uint8Array>): ByteSource {
   try {
     return byobSource(stream.getReader({ mode: "byob" }));
   } catch {
@@ -103,22 +104,44 @@ function gunzipSource(head: Uint8Array, src: ByteSource, info: SourceInfo): Byte
   );
 }
 
+/** What {@linkcode fillUp} read. */
+export interface Filled {
+  /** The buffer to use from now on. */
+  buf: Uint8Array;
+  /** Bytes read, -1 at the end of the input with none. */
+  n: number;
+  /** Why a read failed (the input then ends). */
+  error?: string;
+  /** The failed read took the buffer, and the bytes before `off` with it. */
+  lost?: true;
+}
+
 /**
  * Read into `buf[off..]` until it is full or the input ends: one promise for what may take
  * many reads (a file's readable hands out 64 KiB a read), so that all of them run while the
- * other buffer is parsed, not one of them. `n` counts the bytes read, -1 at the end with none.
+ * other buffer is parsed, not one of them. `n` counts the bytes read, -1 at the end with none;
+ * a failing read ends it with `error`, the bytes read before it kept when the buffer still
+ * holds them (a failed BYOB read takes its buffer with it: `lost`, and a new one in its place).
  */
-async function fillUp(
+export async function fillUp(
   src: ByteSource,
   buf: Uint8Array,
   off: number,
-): Promise<{ buf: Uint8Array; n: number }> {
+): Promise<Filled> {
+  const size = buf.byteLength;
   let n = 0;
-  while (off + n < buf.byteLength) {
-    const r = await src.readInto(buf, off + n);
-    buf = r.buf;
-    if (r.n < 0) return { buf, n: n === 0 ? -1 : n };
-    n += r.n;
+  try {
+    while (off + n < buf.byteLength) {
+      const r = await src.readInto(buf, off + n);
+      buf = r.buf;
+      if (r.n < 0) return { buf, n: n === 0 ? -1 : n };
+      n += r.n;
+    }
+  } catch (e) {
+    const error = reasonOf(e);
+    return buf.byteLength === 0 && size > 0
+      ? { buf: new Uint8Array(size), n: 0, error, lost: true }
+      : { buf, n, error };
   }
   return { buf, n };
 }
@@ -166,7 +189,7 @@ export async function* linePieces(
     error = reasonOf(e);
   }
 
-  let pending: Promise<{ buf: Uint8Array; n: number }> | null = null;
+  let pending: Promise<Filled> | null = null;
   while (!ended && error === undefined) {
     if (fill === front.byteLength) {
       // A full buffer: hand out its whole lines; the next read runs while they are parsed.
@@ -188,15 +211,21 @@ export async function* linePieces(
         fill = tail;
       }
     }
-    let got: { buf: Uint8Array; n: number };
+    let got: Filled;
     try {
       got = await (pending ?? src.readInto(front, fill));
     } catch (e) {
       error = reasonOf(e);
+      // A failed BYOB read took the buffer, and the bytes in it, with it.
+      if (front.byteLength === 0) {
+        front = new Uint8Array(bufferBytes);
+        fill = 0;
+      }
       break;
     }
     pending = null;
     front = got.buf;
+    if (got.lost) fill = 0;
     if (got.n < 0) break;
     if (!info.gzip) info.rawBytes += got.n;
     info.textBytes += got.n;
@@ -207,6 +236,7 @@ export async function* linePieces(
       fill = got.n - nl - 1;
       skipping = false;
     } else fill += got.n;
+    if (got.error !== undefined) error = got.error;
   }
   if (fill > 0 && !skipping) yield { kind: "bytes", bytes: front, end: fill };
   if (error !== undefined) yield { kind: "gzip_error", reason: error };

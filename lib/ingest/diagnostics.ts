@@ -28,6 +28,16 @@ export interface DiagnosticLogOptions {
   samplesPerCode?: number;
 }
 
+/** A {@linkcode DiagnosticLog}'s whole state as plain data (what a parse on a worker sends). */
+export interface DiagnosticLogState {
+  /** Counters, `[name, value]`. */
+  readonly counts: readonly (readonly [StatName, number])[];
+  /** Diagnostics reported by code, `[code, number]`. */
+  readonly reported: readonly (readonly [StatName, number])[];
+  /** Kept diagnostics, in the order reported. */
+  readonly samples: readonly ParseDiagnostic[];
+}
+
 /**
  * Counts every declared counter and keeps the first diagnostics of each code.
  *
@@ -142,6 +152,33 @@ export class DiagnosticLog {
     let n = 0;
     for (const v of this.#reported.values()) n += v;
     return n;
+  }
+
+  /**
+   * The log's state, to be carried to another thread and {@linkcode DiagnosticLog.restore}d.
+   *
+   * @returns Plain data (structured-clone safe).
+   */
+  state(): DiagnosticLogState {
+    return {
+      counts: [...this.#counts],
+      reported: [...this.#reported],
+      samples: [...this.#samples],
+    };
+  }
+
+  /**
+   * Replace this log's contents with a state another log gave (the sample cap stays this
+   * log's, and the samples are kept as given).
+   *
+   * @param state From {@linkcode DiagnosticLog.state}.
+   */
+  restore(state: DiagnosticLogState): void {
+    this.#counts = new Map(state.counts);
+    this.#reported = new Map(state.reported);
+    this.#samples = [...state.samples];
+    this.#perCode = new Map();
+    for (const d of this.#samples) this.#perCode.set(d.code, (this.#perCode.get(d.code) ?? 0) + 1);
   }
 
   /**

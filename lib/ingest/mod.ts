@@ -22,7 +22,12 @@
  * @module
  */
 
-export { DiagnosticLog, type DiagnosticLogOptions, type ParseDiagnostic } from "./diagnostics.ts";
+export {
+  DiagnosticLog,
+  type DiagnosticLogOptions,
+  type DiagnosticLogState,
+  type ParseDiagnostic,
+} from "./diagnostics.ts";
 export {
   ARG_KIND,
   type ArgPool,
@@ -43,6 +48,7 @@ export {
   type TraceHeader,
   type TraceParse,
 } from "./parse_trace.ts";
+export { parseTraceOnWorker } from "./parse_on_worker.ts";
 export {
   type JsonError,
   printedArgName,

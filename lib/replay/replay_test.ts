@@ -311,3 +311,32 @@ Deno.test("replayParse of a parse made first gives replayTrace's summary, anomal
   assert.deepEqual(b.r.anomalies, a.r.anomalies);
   assert.deepEqual(b.rows, a.rows);
 });
+
+for (const capture of ["a_strict-6.12", "e_dmabuf-6.12"]) {
+  Deno.test(`replay with the parse on a worker: ${capture} gives the same summary, anomalies and tables`, async () => {
+    const dir = new URL("../../traces/captures/", import.meta.url).pathname;
+    const t = validateTopology(
+      JSON.parse(await Deno.readTextFile(`${dir}${capture}.topology.json`)),
+    );
+    assert.ok(t.ok);
+    // The dma-buf capture's trace is the shipped one beside the captures' topologies.
+    const trace = capture === "e_dmabuf-6.12"
+      ? new URL("../../traces/dmabuf-6.12.trace", import.meta.url).pathname
+      : `${dir}${capture}.trace.gz`;
+    const run = async (parseOnWorker: boolean) => {
+      const chunks: TableChunk[] = [];
+      const r = await replayTrace((await Deno.open(trace)).readable, {
+        topology: t.topology,
+        parseOnWorker,
+        tables: (c: TableChunk) => void chunks.push(c),
+      });
+      return { r, rows: chunks.flatMap((c) => chunkRows(c).map((x) => [c.schema.name, x])) };
+    };
+    const here = await run(false);
+    const there = await run(true);
+    assert.ok(here.rows.length > 50 && here.r.summary.events.total > 50);
+    assert.deepEqual(there.r.summary, here.r.summary);
+    assert.deepEqual(there.r.anomalies, here.r.anomalies);
+    assert.deepEqual(there.rows, here.rows);
+  });
+}
