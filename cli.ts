@@ -11,10 +11,14 @@
 import { parseArgs } from "node:util";
 import {
   DEFAULT_PROBE_MAP,
+  fileStream,
   type ParseSummary,
+  parseTrace,
+  parseTraceOnWorker,
   type ProbeMap,
   STATS,
   summarizeTrace,
+  type TraceFile,
   validateProbeMap,
 } from "./lib/ingest/mod.ts";
 import {
@@ -35,7 +39,7 @@ import {
   chunkArrays,
   type EncodedChunk,
   recycleChunkArrays,
-  replayTrace,
+  replayParse,
   type TableChunk,
   TableEncoder,
 } from "./lib/replay/mod.ts";
@@ -183,14 +187,19 @@ async function cmdReplay(args: string[]): Promise<number> {
   const stepMs = Number(values["timeline-step-ms"]);
   if (!(stepMs > 0)) throw new UsageError("--timeline-step-ms takes a positive number");
   const cost = await loadCostProfile(values.cost);
-  const stream = await openInput(path);
+  // A second core parses (reading the file itself) while this one replays; one core would
+  // only share itself.
+  const onWorker = !values["one-thread"] && navigator.hardwareConcurrency >= 2;
+  const source = onWorker && path !== "-" ? await traceFile(path) : await openInput(path);
   const onProgress = await progressFor(path, values.quiet);
   await Deno.mkdir(values.out, { recursive: true });
   const files = new TableFiles(values.out);
-  const r = await replayTrace(stream, {
+  const parseOptions = { probeMap, ...(onProgress ? { onProgress } : {}) };
+  const parse = source instanceof ReadableStream && !onWorker
+    ? parseTrace(source, parseOptions)
+    : parseTraceOnWorker(source, parseOptions);
+  const r = await replayParse(parse, {
     probeMap,
-    // A second core parses while this one replays (one core would only share itself).
-    parseOnWorker: !values["one-thread"] && navigator.hardwareConcurrency >= 2,
     cost,
     revision,
     timelineStepNs: stepMs * 1e6,
@@ -199,7 +208,6 @@ async function cmdReplay(args: string[]): Promise<number> {
     keepAnomalies: 10,
     tables: (c) => files.write(c),
     ...(topology ? { topology } : {}),
-    ...(onProgress ? { onProgress } : {}),
   });
   files.close();
   if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
@@ -885,40 +893,24 @@ class InputError extends Error {}
 /** An output could not be written (exit 1). */
 class OutputError extends Error {}
 
+/** A trace file for a worker to read, checked to open here (a usage error otherwise). */
+async function traceFile(path: string): Promise<TraceFile> {
+  (await openTraceFile(path)).close();
+  return { path };
+}
+
 async function openInput(path: string): Promise<ReadableStream<Uint8Array>> {
-  if (path === "-") return Deno.stdin.readable;
+  return path === "-" ? Deno.stdin.readable : fileStream(await openTraceFile(path));
+}
+
+async function openTraceFile(path: string): Promise<Deno.FsFile> {
   try {
-    return fileStream(await Deno.open(path));
+    return await Deno.open(path);
   } catch (e) {
     throw new UsageError(
       `Cannot open trace "${path}": ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-}
-
-/**
- * A file's bytes as a byte stream whose reads fill the reader's whole buffer (1 MiB) with one
- * read each: `FsFile.readable` hands out 64 KiB a read, and the parser then waited on reads
- * for 6 % of a parse of a file in the page cache.
- */
-function fileStream(f: Deno.FsFile): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    type: "bytes",
-    autoAllocateChunkSize: 1 << 20,
-    async pull(c) {
-      const req = c.byobRequest!;
-      const view = req.view!;
-      const n = await f.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-      if (n === null) {
-        f.close();
-        c.close();
-        req.respond(0);
-      } else req.respond(n);
-    },
-    cancel() {
-      f.close();
-    },
-  });
 }
 
 /** Progress on stderr for inputs over 64 MB (or stdin) when stderr is a terminal. */

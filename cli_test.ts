@@ -170,6 +170,11 @@ Deno.test("dmareplay replay writes summary.json and anomalies.csv; --out is requ
   assert.equal(s.ops.total, 2);
   assert.equal((await run(["replay", "-"], trace)).code, 2);
   assert.equal((await run(["replay", "-", "--out", out, "--revision", "v9-2030"], trace)).code, 2);
+  for (const extra of [[], ["--one-thread"]]) {
+    const missing = await run(["replay", "/no/such/trace", "--out", out, ...extra]);
+    assert.equal(missing.code, 2, extra.join(" "));
+    assert.match(missing.err, /Cannot open trace "\/no\/such\/trace": No such file/);
+  }
 });
 
 Deno.test("dmareplay replay and report exit 1 naming an output they cannot write, with no stack", async () => {
@@ -187,6 +192,21 @@ Deno.test("dmareplay replay and report exit 1 naming an output they cannot write
   const r = await run(["replay", "-", "--out", `${file}/x`], trace);
   assert.equal(r.code, 1, r.err);
   assert.match(r.err, /^dmareplay: .*Not a directory.*\/x/);
+});
+
+Deno.test("dmareplay replay FILE writes the same files whether the parse is on a worker or not", async () => {
+  const outs: string[] = [];
+  for (const extra of [[], ["--one-thread"]]) {
+    const out = await Deno.makeTempDir();
+    const r = await run(["replay", "traces/strict-6.12.trace", "--out", out, ...extra]);
+    assert.equal(r.code, 0, r.err);
+    outs.push(out);
+  }
+  for (const f of ["summary.json", "ops.csv", "timeline.csv", "anomalies.csv"]) {
+    const [a = "", b] = await Promise.all(outs.map((o) => Deno.readTextFile(`${o}/${f}`)));
+    assert.equal(a.length > 0, true, f);
+    assert.equal(a, b, f);
+  }
 });
 
 Deno.test("dmareplay replay of a shared capture with its topology finds no anomaly", async () => {

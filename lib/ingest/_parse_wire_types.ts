@@ -7,6 +7,8 @@ import type { InputInfo, ParseTraceOptions } from "./parse_types.ts";
 
 /** The parse's options as the worker gets them: `onProgress` becomes a flag. */
 export interface WorkerOptions {
+  /** A file the worker reads itself; without it, the bytes come in `input` messages. */
+  path?: string;
   /** Every option but the callback (structured-clone safe). */
   parse: Omit<ParseTraceOptions, "onProgress">;
   /** Whether to post progress after each piece of input. */

@@ -1,4 +1,5 @@
-// The worker of parseTraceOnWorker: parses the bytes it is sent with parseTrace and posts each
+// The worker of parseTraceOnWorker: parses the file it is named, or the bytes it is sent, with
+// parseTrace and posts each
 // batch (one transferred buffer, see _batch_wire.ts) with the strings it added, then the
 // parse's totals. At most MAX_IN_FLIGHT batches are out at a time: the parse waits for the
 // receiver to give a buffer back, so memory stays flat when the receiver is the slower side.
@@ -7,6 +8,7 @@
 // that arrives while a module still evaluates finds no handler and is lost).
 
 import { packBatch, wireBytes } from "./_batch_wire.ts";
+import { fileStream } from "./file_stream.ts";
 import type { ToMain, ToWorker, WorkerOptions } from "./_parse_wire_types.ts";
 import { parseTrace } from "./parse_trace.ts";
 
@@ -94,7 +96,9 @@ function arenaOf(bytes: number): ArrayBuffer {
 }
 
 async function run(o: WorkerOptions): Promise<void> {
-  const parse = parseTrace(inputStream(), {
+  // A file is read here: reads on the sender's thread wait whenever it is busy with a batch.
+  const input = o.path === undefined ? inputStream() : fileStream(await Deno.open(o.path));
+  const parse = parseTrace(input, {
     ...o.parse,
     ...(o.progress
       ? { onProgress: (bytes, lines) => post({ kind: "progress", bytes, lines }) }

@@ -48,7 +48,8 @@ export {
   type TraceHeader,
   type TraceParse,
 } from "./parse_trace.ts";
-export { parseTraceOnWorker } from "./parse_on_worker.ts";
+export { parseTraceOnWorker, type TraceFile } from "./parse_on_worker.ts";
+export { fileStream } from "./file_stream.ts";
 export {
   type JsonError,
   printedArgName,

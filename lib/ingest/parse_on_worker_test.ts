@@ -249,3 +249,18 @@ Deno.test("parseTraceOnWorker() cannot be iterated twice", async () => {
   assert.throws(() => parse[Symbol.asyncIterator](), TypeError);
   assert.equal(parse.input.lines, 0);
 });
+
+Deno.test("parseTraceOnWorker() of a file's path: the worker reads it, with the same result", async () => {
+  const path = new URL("../../traces/captures/b_lazy-6.12.trace.gz", import.meta.url).pathname;
+  const here = await parseData(parseTrace(streamOf(await Deno.readFile(path))));
+  const there = await parseData(parseTraceOnWorker({ path }, {}));
+  assert.ok(here.batches.length > 1);
+  assert.equal(firstDifference(there, here), null);
+});
+
+Deno.test("parseTraceOnWorker() of a path that does not open rejects, naming the reason", async () => {
+  const parse = parseTraceOnWorker({ path: "/nonexistent/trace.txt" });
+  await assert.rejects(async () => {
+    for await (const _ of parse) { /* none */ }
+  }, /Cannot parse on the worker: .*(No such file|not found)/i);
+});
