@@ -19,6 +19,7 @@ import { newTraceHeader, type TraceHeader } from "./_trace_header.ts";
 import { DiagnosticLog } from "./diagnostics.ts";
 import type { EventBatch } from "./event_batch.ts";
 import type { InputInfo, ParseTraceOptions, TraceParse } from "./parse_types.ts";
+import { traceParseOf } from "./_trace_parse.ts";
 import { StringTable } from "./string_table.ts";
 
 /** Input bytes a message. */
@@ -66,7 +67,6 @@ export function parseTraceOnWorker(
   );
   let eventCounts: Record<string, number> = {};
   let unknownCounts: Record<string, number> = {};
-  let used = false;
 
   async function* run(): AsyncGenerator<EventBatch> {
     const { onProgress, ...parseOptions } = options;
@@ -165,16 +165,11 @@ export function parseTraceOnWorker(
     }
   }
 
-  return {
+  return traceParseOf({
     input,
     header,
     log,
-    [Symbol.asyncIterator]() {
-      if (used) throw new TypeError("Cannot iterate a trace parse twice: parse the stream again");
-      used = true;
-      return run();
-    },
     eventCounts: () => ({ ...eventCounts }),
     unknownCounts: () => ({ ...unknownCounts }),
-  };
+  }, run);
 }

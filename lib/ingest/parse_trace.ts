@@ -28,6 +28,7 @@ import {
 import { linePieces, type SourceInfo } from "./_line_source.ts";
 import { newTraceHeader, readHeaderComment, type TraceHeader } from "./_trace_header.ts";
 import type { InputInfo, ParseTraceOptions, TraceParse } from "./parse_types.ts";
+import { traceParseOf } from "./_trace_parse.ts";
 import { type LineContext, parseGenericArgs, parseTracepoint } from "./_payload.ts";
 import {
   fastPrefix,
@@ -103,7 +104,6 @@ export function parseTrace(
   const fgLeaf = new Map<number, number>();
   const fgComment = new Map<number, number>();
   let fgExit = 0;
-  let used = false;
 
   async function* run(): AsyncGenerator<EventBatch> {
     const probeMap = options.probeMap ?? DEFAULT_PROBE_MAP;
@@ -464,15 +464,10 @@ export function parseTrace(
     if (b.n > 0 || b.calls.n > 0 || b.gaps.length > 0) yield b;
   }
 
-  return {
+  return traceParseOf({
     input,
     header,
     log,
-    [Symbol.asyncIterator]() {
-      if (used) throw new TypeError("Cannot iterate a trace parse twice: parse the stream again");
-      used = true;
-      return run();
-    },
     eventCounts() {
       const out: Record<string, number> = {};
       eventNames.values().forEach((name, id) => {
@@ -491,5 +486,5 @@ export function parseTrace(
       });
       return out;
     },
-  };
+  }, run);
 }
