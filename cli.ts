@@ -15,10 +15,12 @@ import {
   type ParseSummary,
   parseTrace,
   parseTraceOnWorker,
+  type ParseTraceOptions,
   type ProbeMap,
   STATS,
   summarizeTrace,
   type TraceFile,
+  type TraceParse,
   validateProbeMap,
 } from "./lib/ingest/mod.ts";
 import {
@@ -187,17 +189,15 @@ async function cmdReplay(args: string[]): Promise<number> {
   const stepMs = Number(values["timeline-step-ms"]);
   if (!(stepMs > 0)) throw new UsageError("--timeline-step-ms takes a positive number");
   const cost = await loadCostProfile(values.cost);
-  // A second core parses (reading the file itself) while this one replays; one core would
-  // only share itself.
-  const onWorker = !values["one-thread"] && navigator.hardwareConcurrency >= 2;
-  const source = onWorker && path !== "-" ? await traceFile(path) : await openInput(path);
+  const onWorker = parseOnWorker(values["one-thread"]);
+  const source = await traceSource(path, onWorker);
   const onProgress = await progressFor(path, values.quiet);
   await Deno.mkdir(values.out, { recursive: true });
   const files = new TableFiles(values.out);
-  const parseOptions = { probeMap, ...(onProgress ? { onProgress } : {}) };
-  const parse = source instanceof ReadableStream && !onWorker
-    ? parseTrace(source, parseOptions)
-    : parseTraceOnWorker(source, parseOptions);
+  const parse = traceParse(source, onWorker, {
+    probeMap,
+    ...(onProgress ? { onProgress } : {}),
+  });
   const r = await replayParse(parse, {
     probeMap,
     cost,
@@ -237,7 +237,7 @@ async function cmdReplay(args: string[]): Promise<number> {
 
 const REPORT_USAGE =
   `Usage: dmareplay report TRACE|- [--topology T.json] [--probes P.json] [--revisions all|a,b]
-                        [--whatif W.json ...] [--cost C.json] --out DIR
+                        [--whatif W.json ...] [--cost C.json] [--one-thread] --out DIR
 
 Replay a capture once per revision asked (the first is the main one; default: v8-2025 only) and
 once per what-if, and write into DIR: report.html (one self-contained file that opens offline:
@@ -248,7 +248,7 @@ Each further run is compared with the main one (operations, paths, costs, anomal
 Options:
   --revisions R      all, or a comma list of v2-2022, v1-2024, v8-2025, rfc-2025-pfn
   --whatif W.json    a what-if file (repeatable): one more run each, with the main revision
-  --topology, --probes, --cost   as for replay
+  --topology, --probes, --cost, --one-thread   as for replay
   --out DIR          output directory (created)
   --quiet            no progress on stderr
   -h, --help         this help
@@ -269,6 +269,7 @@ async function cmdReport(args: string[]): Promise<number> {
       whatif: { type: "string", multiple: true },
       cost: { type: "string" },
       out: { type: "string" },
+      "one-thread": { type: "boolean", default: false },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -307,7 +308,13 @@ async function cmdReport(args: string[]): Promise<number> {
   const bytes = path === "-"
     ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
     : null;
-  const open = async () => bytes !== null ? new Blob([bytes]).stream() : await openInput(path);
+  const onWorker = parseOnWorker(values["one-thread"]);
+  const open = async (onProgress?: (bytes: number, lines: number) => void) => {
+    const parseOptions = { probeMap, ...(onProgress ? { onProgress } : {}) };
+    return bytes !== null
+      ? traceParse(new Blob([bytes]).stream(), onWorker, parseOptions)
+      : traceParse(await traceSource(path, onWorker), onWorker, parseOptions);
+  };
   const runs: ReplayRun[] = [];
   const out = values.out;
   await Deno.mkdir(out, { recursive: true });
@@ -325,7 +332,7 @@ async function cmdReport(args: string[]): Promise<number> {
     // Every run keeps its ops digest, not its ops: memory stays flat however long the trace.
     // The first run's tables go to files as they come.
     const files = i === 0 ? new TableFiles(out, keptByRun) : null;
-    const run = await A.replayRun(p.label, await open(), {
+    const run = await A.replayRun(p.label, await open(onProgress), {
       probeMap,
       cost,
       revision: p.revision,
@@ -334,7 +341,6 @@ async function cmdReport(args: string[]): Promise<number> {
       keepAnomalies: A.REPORT_ANOMALIES,
       ...(files !== null ? { onChunk: (c: TableChunk) => files.write(c) } : {}),
       ...(p.topology ? { topology: p.topology } : {}),
-      ...(onProgress ? { onProgress } : {}),
     });
     files?.close();
     if (onProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
@@ -397,11 +403,12 @@ async function writeReport(
 
 const COMPARE_USAGE =
   `Usage: dmareplay compare A.trace B.trace [--topology T.json] [--probes P.json] [--revision R]
-                         [--cost C.json] --out DIR
+                         [--cost C.json] [--one-thread] --out DIR
 
 Replay two captures (before and after a kernel patch) on one machine and write the report of
 both side by side into DIR: what changed in operations, paths, costs and anomalies (B - A), with
 the files of dmareplay report (report.html, report.md, charts, A's summary.json and tables).
+--topology, --probes, --revision, --cost and --one-thread are as for replay.
 `;
 
 async function cmdCompare(args: string[]): Promise<number> {
@@ -415,6 +422,7 @@ async function cmdCompare(args: string[]): Promise<number> {
       revision: { type: "string", default: "v8-2025" },
       cost: { type: "string" },
       out: { type: "string" },
+      "one-thread": { type: "boolean", default: false },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -431,11 +439,16 @@ async function cmdCompare(args: string[]): Promise<number> {
   const cost = await loadCostProfile(values.cost);
   const runs: ReplayRun[] = [];
   await Deno.mkdir(values.out, { recursive: true });
+  const onWorker = parseOnWorker(values["one-thread"]);
   for (const [i, path] of positionals.entries()) {
     const onProgress = await progressFor(path, values.quiet);
     const files = i === 0 ? new TableFiles(values.out, keptByRun) : null;
+    const parse = traceParse(await traceSource(path, onWorker), onWorker, {
+      probeMap,
+      ...(onProgress ? { onProgress } : {}),
+    });
     runs.push(
-      await A.replayRun(path.split("/").pop()!, await openInput(path), {
+      await A.replayRun(path.split("/").pop()!, parse, {
         probeMap,
         cost,
         revision,
@@ -447,7 +460,6 @@ async function cmdCompare(args: string[]): Promise<number> {
           }
           : {}),
         ...(topology ? { topology } : {}),
-        ...(onProgress ? { onProgress } : {}),
       }),
     );
     files?.close();
@@ -894,9 +906,33 @@ class InputError extends Error {}
 class OutputError extends Error {}
 
 /** A trace file for a worker to read, checked to open here (a usage error otherwise). */
-async function traceFile(path: string): Promise<TraceFile> {
+/**
+ * Whether replays parse on a worker: a second core parses (reading the file itself) while this
+ * one replays; one core would only share itself.
+ */
+function parseOnWorker(oneThread: boolean): boolean {
+  return !oneThread && navigator.hardwareConcurrency >= 2;
+}
+
+/** A trace to parse: a file the worker reads itself (checked openable here), else a stream. */
+async function traceSource(
+  path: string,
+  onWorker: boolean,
+): Promise<TraceFile | ReadableStream<Uint8Array>> {
+  if (!onWorker || path === "-") return await openInput(path);
   (await openTraceFile(path)).close();
   return { path };
+}
+
+/** The parse of a trace, on a worker or on this thread. */
+function traceParse(
+  source: TraceFile | ReadableStream<Uint8Array>,
+  onWorker: boolean,
+  options: ParseTraceOptions,
+): TraceParse {
+  return source instanceof ReadableStream && !onWorker
+    ? parseTrace(source, options)
+    : parseTraceOnWorker(source, options);
 }
 
 async function openInput(path: string): Promise<ReadableStream<Uint8Array>> {

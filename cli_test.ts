@@ -194,18 +194,34 @@ Deno.test("dmareplay replay and report exit 1 naming an output they cannot write
   assert.match(r.err, /^dmareplay: .*Not a directory.*\/x/);
 });
 
-Deno.test("dmareplay replay FILE writes the same files whether the parse is on a worker or not", async () => {
-  const outs: string[] = [];
-  for (const extra of [[], ["--one-thread"]]) {
-    const out = await Deno.makeTempDir();
-    const r = await run(["replay", "traces/strict-6.12.trace", "--out", out, ...extra]);
-    assert.equal(r.code, 0, r.err);
-    outs.push(out);
-  }
-  for (const f of ["summary.json", "ops.csv", "timeline.csv", "anomalies.csv"]) {
-    const [a = "", b] = await Promise.all(outs.map((o) => Deno.readTextFile(`${o}/${f}`)));
-    assert.equal(a.length > 0, true, f);
-    assert.equal(a, b, f);
+Deno.test("dmareplay replay, report and compare write the same files whether the parse is on a worker or not", async () => {
+  const strict = ["traces/strict-6.12.trace"];
+  for (
+    const [cmd, args] of [
+      ["replay", strict],
+      ["report", [...strict, "--revisions", "all"]],
+      ["compare", [...strict, "traces/dmabuf-6.12.trace"]],
+    ] as const
+  ) {
+    const outs: string[] = [];
+    for (const thread of [[], ["--one-thread"]]) {
+      const out = await Deno.makeTempDir();
+      const r = await run([cmd, ...args, "--out", out, ...thread]);
+      assert.equal(r.code, 0, r.err);
+      outs.push(out);
+    }
+    const files = (dir: string) => Array.from(Deno.readDirSync(dir), (e) => e.name).sort();
+    const names = files(outs[0]!);
+    assert.deepEqual(files(outs[1]!), names, cmd);
+    for (const want of ["summary.json", "ops.csv", "timeline.csv", "anomalies.csv"]) {
+      assert.ok(names.includes(want), `${cmd}: ${want}`);
+    }
+    if (cmd !== "replay") assert.ok(names.includes("report.html"), cmd);
+    for (const f of names.filter((n) => !Deno.statSync(`${outs[0]}/${n}`).isDirectory)) {
+      const [a = new Uint8Array(), b] = outs.map((o) => Deno.readFileSync(`${o}/${f}`));
+      assert.ok(a.length > 0, `${cmd}: ${f}`);
+      assert.deepEqual(a, b, `${cmd}: ${f}`);
+    }
   }
 });
 

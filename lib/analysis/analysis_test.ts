@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { table } from "arquero";
+import { parseTraceOnWorker } from "../ingest/mod.ts";
 import { validateTopology } from "../model/topology/mod.ts";
 import { type ReplayOptions, replayTrace, type TableChunk } from "../replay/mod.ts";
 import {
@@ -10,6 +11,7 @@ import {
   costBy,
   cumulativeCost,
   observedVsModeled,
+  replayRun,
   revokeTimeline,
   rowsOf,
   sizeClass,
@@ -133,4 +135,18 @@ Deno.test("cumulativeCost: a few rows per path whose running sum is the exact cu
       },
     ),
   );
+});
+
+Deno.test("replayRun() of a parse on a worker gives the run of the same trace's stream", async () => {
+  const bytes = await Deno.readFile(new URL("traces/dmabuf-6.12.trace", ROOT));
+  const stream = await replayRun("s", new Blob([bytes]).stream(), { keepOps: false });
+  const parse = parseTraceOnWorker(new Blob([bytes]).stream());
+  const worker = await replayRun("w", parse, { keepOps: false });
+  assert.equal(parse.input.lines, 105);
+  assert.deepEqual(worker.summary, stream.summary);
+  assert.deepEqual(worker.anomalies, stream.anomalies);
+  assert.ok(worker.tables.attachments.numRows() > 0);
+  assert.deepEqual(worker.tables.attachments.objects(), stream.tables.attachments.objects());
+  assert.deepEqual(worker.tables.timeline.objects(), stream.tables.timeline.objects());
+  assert.deepEqual(worker.digest, stream.digest);
 });

@@ -6,9 +6,11 @@
  */
 
 import { type ColumnTable, table } from "arquero";
+import type { TraceParse } from "../ingest/mod.ts";
 import {
   type ReplayAnomaly,
   type ReplayOptions,
+  replayParse,
   type ReplaySummary,
   replayTrace,
   type TableChunk,
@@ -59,7 +61,9 @@ export interface ReplayRunOptions extends Omit<ReplayOptions, "tables"> {
  * Replay a trace and keep its tables.
  *
  * @param label The run's name.
- * @param stream The trace bytes (gzip or text).
+ * @param source The trace bytes (gzip or text), or a parse of them made with the options'
+ *   `probeMap` (`parseTraceOnWorker`, to parse on another thread: then `onProgress` and
+ *   `parseOnWorker` are the parse's business, not read here).
  * @param options The replay's options (topology, revision, what-if, cost, probes).
  * @returns The run.
  *
@@ -75,14 +79,14 @@ export interface ReplayRunOptions extends Omit<ReplayOptions, "tables"> {
  */
 export async function replayRun(
   label: string,
-  stream: ReadableStream<Uint8Array>,
+  source: ReadableStream<Uint8Array> | TraceParse,
   options: ReplayRunOptions = {},
 ): Promise<ReplayRun> {
   const { keepOps = true, onChunk, ...replayOptions } = options;
   const chunks: TableChunk[] = [];
   const digest = new OpsDigest();
   const timeline = keepOps ? null : new TimelineSample();
-  const r = await replayTrace(stream, {
+  const withTables: ReplayOptions = {
     ...replayOptions,
     tables: (c) => {
       digest.add(c);
@@ -91,7 +95,11 @@ export async function replayRun(
       if (keepOps || (name !== "ops" && name !== "timeline")) chunks.push(c);
       onChunk?.(c);
     },
-  });
+  };
+  const r =
+    await (source instanceof ReadableStream
+      ? replayTrace(source, withTables)
+      : replayParse(source, withTables));
   const tables = tablesFromChunks(chunks);
   return {
     label,
