@@ -132,7 +132,7 @@ Options:
   --whatif-pgsize 4K,2M,...       the IOMMU's page sizes
   --timeline-step-ms N  timeline grid step (default 1)
   --one-thread       parse on the replay's thread (default with two or more cores: the parse
-                     runs on a worker beside the replay, 20-25 % sooner for ~20 MB more memory)
+                     runs on a worker beside the replay, 25-35 % sooner for ~20 MB more memory)
   --out DIR          output directory (created)
   --quiet            no progress on stderr
   -h, --help         this help
