@@ -6,6 +6,8 @@
 # ops table, so its memory is flat too).
 # Events/s, MB/s and peak RSS from /usr/bin/time. When the disk is short (less than twice the
 # size free), the trace is not kept: synth streams into each command through a pipe instead.
+# The synth row times the making of the file, or synth to a pipe when the file was there already
+# or is not kept.
 # Usage: bash bench/scale_whole.sh [SIZES...]   (default: 1G 10G; powers of 1000)
 # BENCH_DIR sets where the traces go (default /tmp/dmareplay-bench); REPORT_MAX (default: no limit).
 set -euo pipefail
@@ -38,12 +40,16 @@ for size in "${sizes[@]}"; do
   synth="$deno run --v8-flags=--max-semi-space-size=2,--heap-growing-percent=50 -A cli.ts synth $scenario --bytes $size --quiet"
   free=$(df -B1 --output=avail "$dir" | tail -1)
   if [ -f "$f" ] || [ "$free" -gt $((2 * b)) ]; then
-    [ -f "$f" ] || $synth --out "$f"
+    made=""
+    if [ ! -f "$f" ]; then # timed as it is made (not a second synth to a pipe: minutes at 10G)
+      timed "$synth --out $f"; made="$secs $rss"
+    fi
     src="cat $f"
     input="$f"
     bytes=$(stat -c %s "$f")
     events=$(wc -l < "$f")
   else
+    made=""
     src="$synth --out -"
     input=-
     bytes=$b
@@ -52,7 +58,11 @@ for size in "${sizes[@]}"; do
   row() { # name
     python3 -c "s = max($secs, 0.01); print(f'| $size | $events | $1 | $secs | {$events / s / 1e6:.2f} | {$bytes / s / 1e6:.0f} | {$rss / 1024:.0f} |')"
   }
-  timed "$synth --out -"; row "synth (to a pipe)"
+  if [ -n "$made" ]; then
+    read -r secs rss <<< "$made"; row "synth (to the file)"
+  else
+    timed "$synth --out -"; row "synth (to a pipe)"
+  fi
   if [ "$input" != - ]; then
     timed "wc -l $f"; row "wc -l (floor)"
     timed "grep -c dma_map_sg $f"; row "grep -c (floor)"
