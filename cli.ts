@@ -19,7 +19,6 @@ import {
   type ProbeMap,
   STATS,
   summarizeTrace,
-  type TraceFile,
   type TraceParse,
   validateProbeMap,
 } from "./lib/ingest/mod.ts";
@@ -189,15 +188,13 @@ async function cmdReplay(args: string[]): Promise<number> {
   const stepMs = Number(values["timeline-step-ms"]);
   if (!(stepMs > 0)) throw new UsageError("--timeline-step-ms takes a positive number");
   const cost = await loadCostProfile(values.cost);
-  const onWorker = parseOnWorker(values["one-thread"]);
-  const source = await traceSource(path, onWorker);
   const onProgress = await progressFor(path, values.quiet);
-  await Deno.mkdir(values.out, { recursive: true });
-  const files = new TableFiles(values.out);
-  const parse = traceParse(source, onWorker, {
+  const parse = await openParse(path, parseOnWorker(values["one-thread"]), {
     probeMap,
     ...(onProgress ? { onProgress } : {}),
   });
+  await Deno.mkdir(values.out, { recursive: true });
+  const files = new TableFiles(values.out);
   const r = await replayParse(parse, {
     probeMap,
     cost,
@@ -309,12 +306,8 @@ async function cmdReport(args: string[]): Promise<number> {
     ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
     : null;
   const onWorker = parseOnWorker(values["one-thread"]);
-  const open = async (onProgress?: (bytes: number, lines: number) => void) => {
-    const parseOptions = { probeMap, ...(onProgress ? { onProgress } : {}) };
-    return bytes !== null
-      ? traceParse(new Blob([bytes]).stream(), onWorker, parseOptions)
-      : traceParse(await traceSource(path, onWorker), onWorker, parseOptions);
-  };
+  const open = (onProgress?: (bytes: number, lines: number) => void) =>
+    openParse(bytes ?? path, onWorker, { probeMap, ...(onProgress ? { onProgress } : {}) });
   const runs: ReplayRun[] = [];
   const out = values.out;
   await Deno.mkdir(out, { recursive: true });
@@ -443,7 +436,7 @@ async function cmdCompare(args: string[]): Promise<number> {
   for (const [i, path] of positionals.entries()) {
     const onProgress = await progressFor(path, values.quiet);
     const files = i === 0 ? new TableFiles(values.out, keptByRun) : null;
-    const parse = traceParse(await traceSource(path, onWorker), onWorker, {
+    const parse = await openParse(path, onWorker, {
       probeMap,
       ...(onProgress ? { onProgress } : {}),
     });
@@ -905,7 +898,6 @@ class InputError extends Error {}
 /** An output could not be written (exit 1). */
 class OutputError extends Error {}
 
-/** A trace file for a worker to read, checked to open here (a usage error otherwise). */
 /**
  * Whether replays parse on a worker: a second core parses (reading the file itself) while this
  * one replays; one core would only share itself.
@@ -914,25 +906,22 @@ function parseOnWorker(oneThread: boolean): boolean {
   return !oneThread && navigator.hardwareConcurrency >= 2;
 }
 
-/** A trace to parse: a file the worker reads itself (checked openable here), else a stream. */
-async function traceSource(
-  path: string,
-  onWorker: boolean,
-): Promise<TraceFile | ReadableStream<Uint8Array>> {
-  if (!onWorker || path === "-") return await openInput(path);
-  (await openTraceFile(path)).close();
-  return { path };
-}
-
-/** The parse of a trace, on a worker or on this thread. */
-function traceParse(
-  source: TraceFile | ReadableStream<Uint8Array>,
+/**
+ * The parse of a trace given by path ("-" for stdin) or as bytes already read; on a worker
+ * when `onWorker`, which then reads a named file itself (checked here to open: a usage error
+ * otherwise, as on this thread).
+ */
+async function openParse(
+  trace: string | Uint8Array<ArrayBuffer>,
   onWorker: boolean,
   options: ParseTraceOptions,
-): TraceParse {
-  return source instanceof ReadableStream && !onWorker
-    ? parseTrace(source, options)
-    : parseTraceOnWorker(source, options);
+): Promise<TraceParse> {
+  if (onWorker && typeof trace === "string" && trace !== "-") {
+    (await openTraceFile(trace)).close();
+    return parseTraceOnWorker({ path: trace }, options);
+  }
+  const stream = typeof trace === "string" ? await openInput(trace) : new Blob([trace]).stream();
+  return onWorker ? parseTraceOnWorker(stream, options) : parseTrace(stream, options);
 }
 
 async function openInput(path: string): Promise<ReadableStream<Uint8Array>> {
@@ -955,7 +944,8 @@ async function progressFor(
   quiet: boolean,
 ): Promise<((bytes: number, lines: number) => void) | undefined> {
   if (quiet || !Deno.stderr.isTerminal()) return undefined;
-  const total = path === "-" ? 0 : (await Deno.stat(path)).size;
+  // (A trace that does not open is the parse's usage error, not this one's.)
+  const total = path === "-" ? 0 : await Deno.stat(path).then((st) => st.size, () => 0);
   if (path !== "-" && total < 64e6) return undefined;
   const enc = new TextEncoder();
   const t0 = performance.now();

@@ -1,8 +1,8 @@
 // The worker of parseTraceOnWorker: parses the file it is named, or the bytes it is sent, with
-// parseTrace and posts each
-// batch (one transferred buffer, see _batch_wire.ts) with the strings it added, then the
-// parse's totals. At most MAX_IN_FLIGHT batches are out at a time: the parse waits for the
-// receiver to give a buffer back, so memory stays flat when the receiver is the slower side.
+// parseTrace and posts each batch (one transferred buffer, see _batch_wire.ts) with the strings
+// it added, then the parse's totals. At most MAX_IN_FLIGHT batches are out at a time: the parse
+// waits for the receiver to give a buffer back, so memory stays flat when the receiver is the
+// slower side.
 //
 // The handler is attached as the module evaluates, with nothing awaited before it (a message
 // that arrives while a module still evaluates finds no handler and is lost).
