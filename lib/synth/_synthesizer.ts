@@ -1,9 +1,9 @@
 // The synthesizer's engine (synthesize.ts has the API): the scenario's workloads as actions in
 // time order, each run against the kernel model, its lines merged across CPUs.
 //
-// Over 500 lines on purpose: one event loop (submit, complete, call) over the model's devices,
-// the CPUs' time and the fault bookkeeping; the buffers, coherent rings, dma-buf runner, fault
-// events and line merging already live in their own files.
+// One event loop (submit, complete, call) over the model's devices, the CPUs' time and the fault
+// bookkeeping, with the single-page maps (dma_map_page_attrs) written here; the sg and coherent
+// calls, buffers, dma-buf runner, fault events and line merging live in their own files.
 
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
@@ -12,12 +12,11 @@ import {
   type DmaDevice,
   dmaDeviceFor,
   dmaMapPhys,
-  dmaMapSg,
   dmaUnmapPhys,
-  dmaUnmapSg,
 } from "../model/dma/mod.ts";
 import { Buffers } from "./_buffers.ts";
-import { coherentAlloc, type CoherentEnv, coherentFree } from "./_coherent.ts";
+import { coherentAlloc, coherentFree } from "./_coherent.ts";
+import { type ScatterlistEnv, sgMap, sgUnmap } from "./_scatterlist.ts";
 import { DmaBufRunner } from "./_dmabuf_runner.ts";
 import { Heap } from "./_heap.ts";
 import { type Action, type Mapping, STEP_NS } from "./_types.ts";
@@ -25,20 +24,15 @@ import { LineMerger } from "./_line_merger.ts";
 import {
   afterMapFaultEvents,
   afterUnmapFaultEvents,
-  badSegments,
   type FaultEvent,
   LARGEST,
   mapAtUnpredictedIova,
   otherDir,
-  p2pFaultClassifier,
-  SG_FAULTS,
 } from "./_fault_events.ts";
 import type { Scenario, StreamWorkload, SynthFaultCode } from "./scenario.ts";
 import {
   dmaMapPageBody,
-  dmaMapSgBody,
   dmaUnmapPageBody,
-  dmaUnmapSgBody,
   HARDIRQ_FLAGS,
   iommuMapBody,
   iommuUnmapBody,
@@ -66,14 +60,16 @@ export class Synthesizer {
   readonly #budget: { events: number; bytes: number };
   /** RAM and peer buffers. */
   readonly #buffers: Buffers;
-  /** What the coherent allocations write with. */
-  get #coherentEnv(): CoherentEnv {
+  /** What the coherent and sg calls write with. */
+  get #env(): ScatterlistEnv {
     return {
       emit: (c, t, event, body, fault) => this.#emit(c, t, event, body, fault),
       emitFrees: (c, t) => this.#emitFrees(c, t),
       buffers: this.#buffers,
       int: (lo, hi) => this.#int(lo, hi),
       iovaAllocProbe: this.#s.probes.iovaAlloc,
+      firstHostBridgeMap: (peer, client) => this.#firstHostBridgeMap(peer, client),
+      dropFrees: () => (this.#frees = []),
     };
   }
   /** Consecutive failed maps per workload (a workload that only fails stops). */
@@ -269,7 +265,7 @@ export class Synthesizer {
     const translates = dev.domain?.translates === true;
     let m: Mapping;
     if (w.api === "coherent") {
-      const got = coherentAlloc(this.#coherentEnv, dev, w, ctx, cpu, t, pages, bytes, translates);
+      const got = coherentAlloc(this.#env, dev, w, ctx, cpu, t, pages, bytes, translates);
       if (got === null) {
         ++this.stats.failedMaps;
         this.#retry(i, t);
@@ -278,54 +274,14 @@ export class Synthesizer {
       t = got.t;
       m = { ...got.mapping, w: i, cpu };
     } else if (w.api === "sg") {
-      const phys = w.peer === null
-        ? this.#buffers.buffer(pages, w.contiguity)
-        : this.#buffers.peerBuffer(w.peer, pages);
-      const entries = phys.map((p, k) => ({
-        phys: p,
-        lengthBytes: k < pages - 1 ? 4096 : bytes - 4096 * (pages - 1),
-      }));
-      const classify = p2pFaultClassifier(this.#buffers.classifier(w.device), faults);
-      const r = dmaMapSg(dev, entries, classify, cpu, t);
-      this.#frees = []; // a full ring drained during the map: none here (maps do not queue)
-      if (r.errno !== 0) {
+      const got = sgMap(this.#env, dev, w, ctx, t, pages, bytes, faults);
+      if (got === null) {
         ++this.stats.failedMaps;
-        if (w.peer === null) this.#buffers.releaseRam(phys[0]!, phys);
-        else this.#buffers.release(phys[0]!);
         this.#retry(i, t);
         return;
       }
-      if (translates && r.iovaBytes > 0n && this.#s.probes.iovaAlloc) {
-        this.#emit(ctx, t - STEP_NS, "iova_alloc", iovaAllocBody(Number(r.iova >> 12n)));
-      }
-      for (const run of r.mapRuns) {
-        this.#emit(ctx, t, "map", iommuMapBody(run.iova, run.phys, run.sizeBytes));
-        t += STEP_NS;
-      }
-      this.#emit(
-        ctx,
-        t,
-        "dma_map_sg",
-        dmaMapSgBody(w.device, w.dir, phys, ...badSegments(r.segments, faults, dev)),
-        [
-          faults.find((f) => SG_FAULTS.has(f)),
-          w.peer !== null && this.#firstHostBridgeMap(w.peer, w.device)
-            ? "P2P_HOST_BRIDGE_WHEN_BUS_PATH"
-            : undefined,
-        ].filter((x) => x !== undefined).join("+") || undefined,
-      );
-      m = {
-        w: i,
-        cpu,
-        phys,
-        physStart: phys[0]!,
-        bytes,
-        dmaAddr: r.segments[0]?.dmaAddr ?? 0n,
-        segments: r.segments,
-        iova: r.iova,
-        iovaBytes: r.iovaBytes,
-        faults: [],
-      };
+      t = got.t;
+      m = { ...got.mapping, w: i, cpu };
     } else {
       const phys = w.peer === null
         ? this.#buffers.contiguous(pages)
@@ -434,24 +390,9 @@ export class Synthesizer {
     const dir = has("DMA_UNMAP_DIR_MISMATCH") ? otherDir(w.dir) : w.dir;
     const dirFault = has("DMA_UNMAP_DIR_MISMATCH") ? "DMA_UNMAP_DIR_MISMATCH" : undefined;
     if (w.api === "coherent") {
-      t = coherentFree(this.#coherentEnv, dev, w, { ...m, cpuAddr: m.cpuAddr! }, t);
+      t = coherentFree(this.#env, dev, w, { ...m, cpuAddr: m.cpuAddr! }, t);
     } else if (w.api === "sg") {
-      // dma_unmap_sg_attrs traces before it unmaps. DMA_UNMAP_SG_NENTS_MISMATCH: one entry
-      // fewer than mapped.
-      const nents = has("DMA_UNMAP_SG_NENTS_MISMATCH") ? m.phys.slice(0, -1) : m.phys;
-      this.#emit(
-        ctx,
-        t - STEP_NS,
-        "dma_unmap_sg",
-        dmaUnmapSgBody(w.device, dir, nents),
-        has("DMA_UNMAP_SG_NENTS_MISMATCH") ? "DMA_UNMAP_SG_NENTS_MISMATCH" : dirFault,
-      );
-      const unmapped = dmaUnmapSg(dev, m.segments, m.cpu, t);
-      if (m.iovaBytes > 0n) {
-        this.#emit(ctx, t, "unmap", iommuUnmapBody(m.iova, m.iovaBytes, unmapped));
-        t += STEP_NS;
-      }
-      t = this.#emitFrees(ctx, t);
+      t = sgUnmap(this.#env, dev, w, m, ctx, t, dir, dirFault);
     } else {
       // dma_unmap_page_attrs traces after.
       const r = dmaUnmapPhys(dev, m.dmaAddr, BigInt(m.bytes), m.cpu, t);
