@@ -15,8 +15,13 @@
 #   COMMIT: anything `git rev-parse` takes (a worktree of it is made and removed), or "." for
 #   the working tree. CMDS chooses the commands (default "parse replay"; "report" too); TOPOLOGY
 #   the replay's topology (default the a_strict capture's); BENCH_DIR where the replay writes.
-# Example (the reference of bench/RESULTS.md's twelfth pass):
-#   bash bench/ab_whole.sh /tmp/dmareplay-bench/synth-10G.trace 3 51fcadd .
+#   REF_SECS gives the first commit's recorded times on this trace elsewhere ("parse=23.24
+#   replay=69.34"): each row then also says what it would do there (lines or events a second
+#   at the recorded time times its ratio).
+# Example (the reference of bench/RESULTS.md's twelfth pass, 51fcadd's 10 GB times of the
+# seventh pass):
+#   REF_SECS="parse=23.24 replay=69.34" \
+#     bash bench/ab_whole.sh /tmp/dmareplay-bench/synth-10G.trace 3 51fcadd .
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -79,20 +84,26 @@ for t in $(seq "$turns"); do
   done
 done
 
-python3 - "$runs" "$lines" "${labels[0]}" <<'EOF'
+python3 - "$runs" "$lines" "${labels[0]}" "${REF_SECS:-}" <<'EOF'
 import statistics, sys
 runs, lines, first = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ref = dict((k, float(v)) for k, v in (kv.split("=") for kv in sys.argv[4].split()))
 by = {}
 for row in open(runs):
     label, cmd, secs, kb = row.split()
     by.setdefault((label, cmd), []).append((float(secs), int(kb) / 1024))
+there = " M a second there |" if ref else ""
 print()
-print("| commit | run | wall s median (least-most) | M lines (events) a second at the median | peak RSS MB median | x the first |")
-print("|---|---|---|---|---|---|")
+print("| commit | run | wall s median (least-most) | M lines (events) a second at the median "
+      f"| peak RSS MB median | x the first |{there}")
+print("|---|---|---|---|---|---|" + ("---|" if ref else ""))
 for (label, cmd), xs in by.items():
     secs = [s for s, _ in xs]
     med = statistics.median(secs)
     base = statistics.median(s for s, _ in by[(first, cmd)])
-    print(f"| {label} | {cmd} | {med:.2f} ({min(secs):.2f}-{max(secs):.2f}) | {lines / med / 1e6:.2f} "
-          f"| {statistics.median(m for _, m in xs):.0f} | {med / base:.2f} |")
+    row = (f"| {label} | {cmd} | {med:.2f} ({min(secs):.2f}-{max(secs):.2f}) | {lines / med / 1e6:.2f} "
+           f"| {statistics.median(m for _, m in xs):.0f} | {med / base:.2f} |")
+    if ref:
+        row += f" {lines / (ref[cmd] * med / base) / 1e6:.2f} |" if cmd in ref else " |"
+    print(row)
 EOF
