@@ -60,18 +60,8 @@ export class Synthesizer {
   readonly #budget: { events: number; bytes: number };
   /** RAM and peer buffers. */
   readonly #buffers: Buffers;
-  /** What the coherent and sg calls write with. */
-  get #env(): ScatterlistEnv {
-    return {
-      emit: (c, t, event, body, fault) => this.#emit(c, t, event, body, fault),
-      emitFrees: (c, t) => this.#emitFrees(c, t),
-      buffers: this.#buffers,
-      int: (lo, hi) => this.#int(lo, hi),
-      iovaAllocProbe: this.#s.probes.iovaAlloc,
-      firstHostBridgeMap: (peer, client) => this.#firstHostBridgeMap(peer, client),
-      dropFrees: () => (this.#frees = []),
-    };
-  }
+  /** What the coherent and sg calls write with (made once: they run for every map). */
+  readonly #env: ScatterlistEnv;
   /** Consecutive failed maps per workload (a workload that only fails stops). */
   readonly #failures: number[];
   #seq = 0;
@@ -106,6 +96,15 @@ export class Synthesizer {
       s.workloads.flatMap((w) => w.peer === null ? [] : [w.peer]),
       (lo, hi) => this.#int(lo, hi),
     );
+    this.#env = {
+      emit: (c, t, event, body, fault) => this.#emit(c, t, event, body, fault),
+      emitFrees: (c, t) => this.#emitFrees(c, t),
+      buffers: this.#buffers,
+      int: (lo, hi) => this.#int(lo, hi),
+      iovaAllocProbe: s.probes.iovaAlloc,
+      firstHostBridgeMap: (peer, client) => this.#firstHostBridgeMap(peer, client),
+      dropFrees: () => (this.#frees = []),
+    };
     s.dmabufs.forEach((w, i) => {
       new DmaBufRunner(w, i, {
         emit: (c, t, event, body, fault) => this.#emit(c, t, event, body, fault),
